@@ -1,0 +1,36 @@
+// Command vane is Vane's one binary: the controller, the CLI verbs, the dashboard and the event
+// API are its subcommands.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vanedev/vane/internal/version"
+)
+
+func main() {
+	if err := newRootCommand().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "vane",
+		Short:         "Progressive delivery for Kubernetes, compatible with Argo Rollouts",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "vane", version.String())
+		},
+	})
+	return root
+}

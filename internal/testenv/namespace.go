@@ -1,0 +1,119 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+)
+
+// Namespace creates a namespace for t, named after the test, and deletes it when t ends
+// (unless the test failed, so that its objects can be inspected on a kept cluster).
+func (e *Env) Namespace(t testing.TB) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: nsPrefix(t.Name())}}
+	if err := e.Client.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() && e.Dir == "" {
+			t.Logf("namespace %s kept for inspection", ns.Name)
+			return
+		}
+		_ = e.Client.Delete(context.Background(), ns)
+	})
+	// pods are refused until the namespace's default ServiceAccount exists
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 30*time.Second, true,
+		func(ctx context.Context) (bool, error) {
+			var sa corev1.ServiceAccount
+			return e.Client.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "default"}, &sa) == nil, nil
+		})
+	if err != nil {
+		t.Fatalf("namespace %s has no default ServiceAccount: %v", ns.Name, err)
+	}
+	return ns.Name
+}
+
+// nsPrefix turns a test name into a DNS-1123 namespace prefix.
+func nsPrefix(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	p := strings.Trim(b.String(), "-")
+	if len(p) > 40 {
+		p = strings.Trim(p[:40], "-")
+	}
+	return p + "-"
+}
+
+// InstallCRDs creates (or updates) every CustomResourceDefinition in dir's YAML files and waits
+// until each is Established. A missing folder installs nothing.
+func InstallCRDs(ctx context.Context, c client.Client, dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("reading CRD: %w", err)
+		}
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := yaml.UnmarshalStrict(b, &crd); err != nil {
+			return fmt.Errorf("decoding CRD %s: %w", f, err)
+		}
+		if err := applyCRD(ctx, c, &crd); err != nil {
+			return fmt.Errorf("installing CRD %s: %w", f, err)
+		}
+	}
+	return nil
+}
+
+func applyCRD(ctx context.Context, c client.Client, crd *apiextensionsv1.CustomResourceDefinition) error {
+	var existing apiextensionsv1.CustomResourceDefinition
+	err := c.Get(ctx, client.ObjectKey{Name: crd.Name}, &existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		err = c.Create(ctx, crd)
+	case err == nil:
+		crd.ResourceVersion = existing.ResourceVersion
+		err = c.Update(ctx, crd)
+	}
+	if err != nil {
+		return err
+	}
+	return WaitEstablished(ctx, c, crd.Name)
+}
+
+// WaitEstablished waits until the named CRD is Established (served).
+func WaitEstablished(ctx context.Context, c client.Client, name string) error {
+	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, &crd); err != nil {
+			return false, nil
+		}
+		for _, cond := range crd.Status.Conditions {
+			if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
