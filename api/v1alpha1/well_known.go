@@ -1,0 +1,23 @@
+package v1alpha1
+
+// Labels and annotations Vane reads and writes, with Argo Rollouts' names so that tools built
+// for Argo (its kubectl plugin, Argo CD's health checks) understand the objects.
+const (
+	// PodTemplateHashLabel is on every ReplicaSet and pod a Rollout manages, in its selector
+	// too; Services managed by a Rollout select on it.
+	PodTemplateHashLabel = "rollouts-pod-template-hash"
+	// RevisionAnnotation is the revision number of a ReplicaSet (and of the Rollout).
+	RevisionAnnotation = "rollout.argoproj.io/revision"
+	// RevisionHistoryAnnotation lists the earlier revisions a reused ReplicaSet had.
+	RevisionHistoryAnnotation = "rollout.argoproj.io/revision-history"
+	// DesiredReplicasAnnotation is the Rollout's spec.replicas when the ReplicaSet was scaled.
+	DesiredReplicasAnnotation = "rollout.argoproj.io/desired-replicas"
+	// ManagedByRolloutsAnnotation marks a Service whose selector a Rollout manages; its value
+	// is the Rollout's name.
+	ManagedByRolloutsAnnotation = "argo-rollouts.argoproj.io/managed-by-rollouts"
+	// InstanceIDLabel restricts a Rollout to the controller started with that instance id.
+	InstanceIDLabel = "argo-rollouts.argoproj.io/controller-instance-id"
+	// ScaleDownDeadlineAnnotation holds the RFC3339 time after which an old ReplicaSet is
+	// scaled down.
+	ScaleDownDeadlineAnnotation = "argo-rollouts.argoproj.io/scale-down-deadline"
+)
