@@ -170,3 +170,41 @@ func TestCanary(t *testing.T) {
 		})
 	}
 }
+
+func TestPhase(t *testing.T) {
+	type want struct {
+		Phase   v1alpha1.RolloutPhase
+		Message string
+	}
+	done := v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n"}
+	moving := v1alpha1.RolloutStatus{StableRS: "s", CurrentPodHash: "n"}
+	paused := v1alpha1.RolloutStatus{StableRS: "s", CurrentPodHash: "n",
+		PauseConditions: []v1alpha1.PauseCondition{{Reason: v1alpha1.PauseReasonCanaryPauseStep}}}
+	tests := map[string]struct {
+		status  v1alpha1.RolloutStatus
+		paused  bool
+		counts  Counts
+		problem *Problem
+		want    want
+	}{
+		"healthy":           {status: done, counts: Counts{5, 5, 5, 5}, want: want{v1alpha1.RolloutPhaseHealthy, ""}},
+		"canary step":       {status: moving, counts: Counts{6, 1, 6, 6}, want: want{v1alpha1.RolloutPhaseProgressing, "more replicas need to be updated"}},
+		"becoming avail":    {status: done, counts: Counts{5, 5, 3, 3}, want: want{v1alpha1.RolloutPhaseProgressing, "updated replicas are still becoming available"}},
+		"old pods":          {status: done, counts: Counts{7, 5, 7, 7}, want: want{v1alpha1.RolloutPhaseProgressing, "old replicas are pending termination"}},
+		"steps left at 100": {status: moving, counts: Counts{5, 5, 5, 5}, want: want{v1alpha1.RolloutPhaseProgressing, "waiting for all steps to complete"}},
+		"pause step":        {status: paused, counts: Counts{5, 1, 5, 5}, want: want{v1alpha1.RolloutPhasePaused, "CanaryPauseStep"}},
+		"manual pause":      {status: moving, paused: true, counts: Counts{5, 1, 5, 5}, want: want{v1alpha1.RolloutPhasePaused, "manually paused"}},
+		"aborted": {status: moving, counts: Counts{5, 0, 5, 5}, problem: Abort("2"),
+			want: want{v1alpha1.RolloutPhaseDegraded, "RolloutAborted: Rollout aborted update to revision 2"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := rollout(5, demoSteps, tc.status)
+			r.Spec.Paused = tc.paused
+			ph, msg := Phase(r, &r.Status, tc.counts, tc.problem)
+			if diff := cmp.Diff(tc.want, want{ph, msg}); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -34,6 +34,7 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
+	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/localcluster"
 )
 
@@ -77,6 +78,9 @@ func Main(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "testenv: control plane ready in %.1fs (%s)\n", time.Since(t0).Seconds(), shared.Config.Host)
 	}
 	code := m.Run()
+	for i := len(onStop) - 1; i >= 0; i-- {
+		onStop[i]()
+	}
 	if stop != nil {
 		stop(code != 0)
 	}
@@ -159,12 +163,7 @@ func start() (func(failed bool), error) {
 
 func newEnv(cfg *rest.Config, root, dir string) (*Env, error) {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			return nil, err
-		}
-	}
-	for _, add := range extraSchemes {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return nil, err
 		}
@@ -180,5 +179,8 @@ func newEnv(cfg *rest.Config, root, dir string) (*Env, error) {
 	return &Env{Config: cfg, Client: c, Clientset: cs, Scheme: scheme, Dir: dir, RepoRoot: root}, nil
 }
 
-// extraSchemes are added to every Env's scheme (the project's API registers here).
-var extraSchemes []func(*runtime.Scheme) error
+var onStop []func()
+
+// OnStop registers f to run after the tests and before the control plane stops (for example
+// to stop a controller that watches it).
+func OnStop(f func()) { onStop = append(onStop, f) }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/controller"
+)
+
+// controllerFlags are the settings of `vane controller`.
+type controllerFlags struct {
+	kubeconfig     string
+	namespace      string
+	instanceID     string
+	leaderElect    bool
+	leaseNamespace string
+	metricsAddr    string
+	healthAddr     string
+	workers        int
+	verbosity      int
+}
+
+func newControllerCommand() *cobra.Command {
+	f := &controllerFlags{}
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the controller that reconciles Rollouts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runController(cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+	fl.StringVar(&f.namespace, "namespace", "", "only reconcile Rollouts in this namespace (default: all)")
+	fl.StringVar(&f.instanceID, "instance-id", "", "only reconcile Rollouts labelled "+v1alpha1.InstanceIDLabel+" with this value (default: unlabelled ones)")
+	fl.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader through a Lease, so that only one replica acts")
+	fl.StringVar(&f.leaseNamespace, "leader-election-namespace", "", "namespace of the leader Lease (default: the pod's, or --namespace)")
+	fl.StringVar(&f.metricsAddr, "metrics-bind-address", "127.0.0.1:8090", "address of the Prometheus metrics endpoint (0 disables)")
+	fl.StringVar(&f.healthAddr, "health-probe-bind-address", "127.0.0.1:8091", "address of /healthz and /readyz (0 disables)")
+	fl.IntVar(&f.workers, "workers", 4, "rollouts reconciled at once")
+	fl.IntVarP(&f.verbosity, "verbosity", "v", 0, "log verbosity (1: every status change)")
+	return cmd
+}
+
+func runController(cmd *cobra.Command, f *controllerFlags) error {
+	ctrl.SetLogger(zap.New(zap.UseDevMode(false), zap.Level(zapLevel(f.verbosity))))
+	cfg, err := restConfig(f.kubeconfig)
+	if err != nil {
+		return err
+	}
+	mgr, err := controller.NewManager(cfg, controller.Options{
+		Namespace:               f.namespace,
+		InstanceID:              f.instanceID,
+		LeaderElection:          f.leaderElect,
+		LeaderElectionNamespace: f.leaseNamespace,
+		MetricsAddr:             f.metricsAddr,
+		HealthAddr:              f.healthAddr,
+		Workers:                 f.workers,
+	})
+	if err != nil {
+		return err
+	}
+	return mgr.Start(cmd.Context())
+}
+
+// restConfig loads --kubeconfig, else the in-cluster config, else $KUBECONFIG / ~/.kube/config.
+func restConfig(path string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = path
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = 100, 200
+	return cfg, nil
+}
+
+func zapLevel(v int) zapcore.Level { return zapcore.Level(-v) }

@@ -1,0 +1,103 @@
+// Package controller assembles Vane's controllers into a controller-runtime manager; one
+// sub-package per kind holds its reconciler.
+package controller
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/controller/rollout"
+)
+
+// Options configure the manager.
+type Options struct {
+	// Namespace limits the controllers to one namespace (empty: all).
+	Namespace string
+	// InstanceID limits them to Rollouts labelled with it (empty: unlabelled ones).
+	InstanceID string
+	// LeaderElection elects a leader through a Lease in LeaderElectionNamespace.
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	// MetricsAddr and HealthAddr are listen addresses ("0" disables).
+	MetricsAddr, HealthAddr string
+	// Workers is the number of rollouts reconciled at once.
+	Workers int
+	// RolloutOptions are passed to the rollout reconciler (a clock, in tests).
+	RolloutOptions []rollout.Option
+}
+
+// Scheme returns a scheme with the built-in kinds and Vane's API.
+func Scheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return nil, err
+		}
+	}
+	return scheme, nil
+}
+
+// NewManager builds a manager running every Vane controller. Its cache holds only the
+// ReplicaSets that carry the rollouts-pod-template-hash label: a cluster's Deployments own many
+// more, and the controller needs none of them.
+func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	scheme, err := Scheme()
+	if err != nil {
+		return nil, err
+	}
+	hashed, err := labels.NewRequirement(v1alpha1.PodTemplateHashLabel, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	cacheOpts := cache.Options{
+		ByObject: map[client.Object]cache.ByObject{&appsv1.ReplicaSet{}: {Label: labels.NewSelector().Add(*hashed)}},
+	}
+	if o.Namespace != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
+	}
+	leaseNS := o.LeaderElectionNamespace
+	if leaseNS == "" {
+		leaseNS = o.Namespace
+	}
+	lockID := "vane-controller-lock"
+	if o.InstanceID != "" {
+		lockID += "-" + o.InstanceID
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Cache:                   cacheOpts,
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.HealthAddr,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        lockID,
+		LeaderElectionNamespace: leaseNS,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the controller manager: %w", err)
+	}
+	ropts := append([]rollout.Option{rollout.WithInstanceID(o.InstanceID)}, o.RolloutOptions...)
+	if err := rollout.Setup(mgr, o.Workers, ropts...); err != nil {
+		return nil, err
+	}
+	if o.HealthAddr != "" && o.HealthAddr != "0" {
+		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+			return nil, err
+		}
+		if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+			return nil, err
+		}
+	}
+	return mgr, nil
+}

@@ -1,0 +1,147 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/strategy"
+)
+
+// syncCanary runs one canary reconcile: ReplicaSets, the step engine, scaling, Services, status.
+func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Result, error) {
+	ro := s.ro
+	if err := r.checkServices(ctx, ro); err != nil {
+		s.invalid(err.Error())
+		return reconcile.Result{}, nil
+	}
+	if retry, err := r.ensureNewReplicaSet(ctx, s); err != nil || retry {
+		return reconcile.Result{Requeue: retry}, err
+	}
+	in := strategy.Input{Rollout: ro, NewHash: hashOf(s.newRS), StepsHash: stepsHash(ro.Spec.Strategy.Canary.Steps), Now: s.now}
+	bySet := map[string]*appsv1.ReplicaSet{}
+	for _, rs := range s.sets {
+		h := hashOf(rs)
+		bySet[h] = rs
+		in.Sets = append(in.Sets, strategy.Set{Hash: h, Role: role(h, in.NewHash, ro.Status.StableRS), Pods: strategy.Pods{
+			Spec: ptr.Deref(rs.Spec.Replicas, 1), Current: rs.Status.Replicas, Available: rs.Status.AvailableReplicas}})
+	}
+	plan, err := strategy.Canary(in)
+	if err != nil {
+		s.invalid(err.Error())
+		return reconcile.Result{}, nil
+	}
+	scaled := false
+	for h, n := range plan.Replicas {
+		changed, err := r.scale(ctx, ro, bySet[h], n)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		scaled = scaled || changed
+	}
+	for _, e := range plan.Events {
+		s.event(e.Warning, e.Reason, "%s", e.Message)
+	}
+	adoptEngineStatus(&ro.Status, &plan.Status)
+	if err := r.syncServices(ctx, ro, in.NewHash, ro.Status.StableRS); err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := r.prune(ctx, ro, s.sets, in.NewHash, ro.Status.StableRS); err != nil {
+		return reconcile.Result{}, err
+	}
+	requeue := s.updateStatus(counts(s.sets, s.newRS), plan, scaled)
+	if plan.RequeueAfter > 0 && (requeue == 0 || plan.RequeueAfter < requeue) {
+		requeue = plan.RequeueAfter
+	}
+	return reconcile.Result{RequeueAfter: requeue}, nil
+}
+
+// ensureNewReplicaSet finds or creates the ReplicaSet of the current template and gives it the
+// highest revision. It asks for a retry after a hash collision (with a new collisionCount).
+func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, s *syncState) (retry bool, err error) {
+	ro := s.ro
+	if s.sets, err = r.ownedReplicaSets(ctx, ro); err != nil {
+		return false, err
+	}
+	template := &ro.Spec.Template
+	maxRev := maxRevision(s.sets)
+	if s.newRS = findNew(s.sets, template, ro.Status.CollisionCount); s.newRS != nil {
+		if revision(s.newRS) < maxRev {
+			if err := r.bumpRevision(ctx, s.newRS, maxRev+1); err != nil {
+				return false, err
+			}
+			s.event(false, "RolloutUpdated", "Rollout updated to revision %d", maxRev+1)
+		}
+		return false, nil
+	}
+	hash := PodTemplateHash(template, ro.Status.CollisionCount)
+	rs, err := r.createNew(ctx, ro, template, hash, maxRev+1)
+	if errors.Is(err, errHashCollision) {
+		ro.Status.CollisionCount = ptr.To(ptr.Deref(ro.Status.CollisionCount, 0) + 1)
+		s.event(true, "HashCollision", "ReplicaSet %s-%s exists with another template; collisionCount is now %d",
+			ro.Name, hash, *ro.Status.CollisionCount)
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	s.newRS, s.created = rs, true
+	s.sets = append(s.sets, rs)
+	s.event(false, "NewReplicaSetCreated", "Created ReplicaSet %s (revision %d)", rs.Name, revision(rs))
+	if maxRev > 0 {
+		s.event(false, "RolloutUpdated", "Rollout updated to revision %d", revision(rs))
+	}
+	return false, nil
+}
+
+// adoptEngineStatus copies the fields the step engine owns.
+func adoptEngineStatus(dst, src *v1alpha1.RolloutStatus) {
+	dst.CurrentPodHash = src.CurrentPodHash
+	dst.CurrentStepHash = src.CurrentStepHash
+	dst.CurrentStepIndex = src.CurrentStepIndex
+	dst.StableRS = src.StableRS
+	dst.PauseConditions = src.PauseConditions
+	dst.ControllerPause = src.ControllerPause
+	dst.Abort = src.Abort
+	dst.AbortedAt = src.AbortedAt
+	dst.PromoteFull = src.PromoteFull
+}
+
+func role(hash, newHash, stableHash string) strategy.Role {
+	switch hash {
+	case newHash:
+		return strategy.RoleNew
+	case stableHash:
+		return strategy.RoleStable
+	}
+	return strategy.RoleOther
+}
+
+func hashOf(rs *appsv1.ReplicaSet) string { return rs.Labels[v1alpha1.PodTemplateHashLabel] }
+
+// stepsHash identifies the canary steps, so that editing them restarts the update.
+func stepsHash(steps []v1alpha1.CanaryStep) string {
+	return rand.SafeEncodeString(fmt.Sprint(fnvHash(steps)))
+}
+
+// counts sums the pods of all ReplicaSets; updated ones are the new ReplicaSet's.
+func counts(sets []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet) strategy.Counts {
+	var c strategy.Counts
+	for _, rs := range sets {
+		c.Replicas += rs.Status.Replicas
+		c.Ready += rs.Status.ReadyReplicas
+		c.Available += rs.Status.AvailableReplicas
+	}
+	c.Updated = newRS.Status.Replicas
+	return c
+}
+
+func nowTime(t time.Time) metav1.Time { return metav1.NewTime(t) }

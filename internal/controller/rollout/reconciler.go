@@ -1,0 +1,127 @@
+// Package rollout reconciles Rollouts: it owns their ReplicaSets, drives the canary step engine
+// (internal/strategy), points the canary and stable Services at the right pods and reports
+// status, conditions and events the way Argo Rollouts does.
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+)
+
+// Reconciler reconciles Rollouts.
+type Reconciler struct {
+	// Client reads from the manager's cache and writes to the API.
+	Client ctrl.Client
+	// APIReader reads from the API directly, for the few reads a stale cache would get wrong.
+	APIReader ctrl.Reader
+	// Recorder emits events.
+	Recorder record.EventRecorder
+	// Clock is the time source of every decision.
+	Clock clock.PassiveClock
+	// InstanceID limits the reconciler to Rollouts labelled with it (empty: unlabelled ones).
+	InstanceID string
+}
+
+// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts/scale,verbs=get;update;patch
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one Rollout a step closer to its desired state. Status is written once, at
+// the end, with an optimistic lock: a concurrent change (a user's promote) makes it retry.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, err error) {
+	ro := &v1alpha1.Rollout{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
+		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
+	}
+	if ro.DeletionTimestamp != nil || ro.Labels[v1alpha1.InstanceIDLabel] != r.InstanceID {
+		return reconcile.Result{}, nil
+	}
+	orig := ro.DeepCopy()
+	s := &syncState{ro: ro, now: r.Clock.Now()}
+	defer func() {
+		if apierrors.IsConflict(err) {
+			// a ReplicaSet or Service moved under us: look again with fresh state
+			res, err = reconcile.Result{Requeue: true}, nil
+		}
+		if perr := r.patchStatus(ctx, orig, ro); perr != nil {
+			if apierrors.IsConflict(perr) {
+				res, err = reconcile.Result{Requeue: true}, nil
+				return
+			}
+			err = errors.Join(err, perr)
+			return
+		}
+		// events only once the state they announce is stored: a retried reconcile repeats none
+		r.record(ro, s.events)
+	}()
+	if errs := v1alpha1.ValidateRollout(ro); len(errs) > 0 {
+		s.invalid(errs.ToAggregate().Error())
+		return reconcile.Result{}, nil
+	}
+	if ro.Spec.Strategy.Canary == nil {
+		s.invalid("spec.strategy.blueGreen: the blue/green strategy is not supported yet by this version of Vane")
+		return reconcile.Result{}, nil
+	}
+	s.valid()
+	return r.syncCanary(ctx, s)
+}
+
+// syncState is what one reconcile learns and decides about a rollout.
+type syncState struct {
+	ro      *v1alpha1.Rollout
+	now     time.Time
+	newRS   *appsv1.ReplicaSet
+	sets    []*appsv1.ReplicaSet
+	created bool
+	events  []event
+}
+
+type event struct {
+	warning         bool
+	reason, message string
+}
+
+func (s *syncState) event(warning bool, reason, format string, args ...any) {
+	s.events = append(s.events, event{warning: warning, reason: reason, message: fmt.Sprintf(format, args...)})
+}
+
+func (r *Reconciler) patchStatus(ctx context.Context, orig, ro *v1alpha1.Rollout) error {
+	ro.Status.ObservedGeneration = fmt.Sprint(ro.Generation)
+	patch := ctrl.MergeFromWithOptions(orig, ctrl.MergeFromWithOptimisticLock{})
+	if err := r.Client.Status().Patch(ctx, ro, patch); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("updating rollout status: %w", err)
+	}
+	log.FromContext(ctx).V(1).Info("status", "phase", ro.Status.Phase, "message", ro.Status.Message,
+		"step", ro.Status.CurrentStepIndex)
+	return nil
+}
+
+func (r *Reconciler) record(ro *v1alpha1.Rollout, events []event) {
+	for _, e := range events {
+		kind := corev1.EventTypeNormal
+		if e.warning {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Event(ro, kind, e.reason, e.message)
+	}
+}

@@ -1,0 +1,213 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+)
+
+// errHashCollision means the ReplicaSet name for the template is taken by another template.
+var errHashCollision = fmt.Errorf("pod template hash collision")
+
+// ownedReplicaSets lists the ReplicaSets the rollout controls.
+func (r *Reconciler) ownedReplicaSets(ctx context.Context, ro *v1alpha1.Rollout) ([]*appsv1.ReplicaSet, error) {
+	var list appsv1.ReplicaSetList
+	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing ReplicaSets: %w", err)
+	}
+	var out []*appsv1.ReplicaSet
+	for i := range list.Items {
+		if ref := metav1.GetControllerOf(&list.Items[i]); ref != nil && ref.UID == ro.UID {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out, nil
+}
+
+// findNew returns the ReplicaSet created for template: the one whose hash label is the
+// template's hash under the current collisionCount or an earlier one (a template the rollout
+// had before). The apiserver fills defaults into a ReplicaSet's template, so the hash, computed
+// from the Rollout's own template, is what identifies it.
+func findNew(sets []*appsv1.ReplicaSet, template *corev1.PodTemplateSpec, collisionCount *int32) *appsv1.ReplicaSet {
+	byHash := map[string]*appsv1.ReplicaSet{}
+	for _, rs := range sets {
+		if rs.DeletionTimestamp == nil {
+			byHash[hashOf(rs)] = rs
+		}
+	}
+	if rs := byHash[PodTemplateHash(template, collisionCount)]; rs != nil {
+		return rs
+	}
+	if rs := byHash[PodTemplateHash(template, nil)]; rs != nil {
+		return rs
+	}
+	for i := int32(0); collisionCount != nil && i < *collisionCount; i++ {
+		if rs := byHash[PodTemplateHash(template, &i)]; rs != nil {
+			return rs
+		}
+	}
+	return nil
+}
+
+// revision reads a ReplicaSet's revision annotation (0 when absent or malformed).
+func revision(rs *appsv1.ReplicaSet) int64 {
+	n, _ := strconv.ParseInt(rs.Annotations[v1alpha1.RevisionAnnotation], 10, 64)
+	return n
+}
+
+func maxRevision(sets []*appsv1.ReplicaSet) int64 {
+	var m int64
+	for _, rs := range sets {
+		m = max(m, revision(rs))
+	}
+	return m
+}
+
+// createNew creates the ReplicaSet for template at 0 replicas. When a ReplicaSet of that name
+// exists with another template it returns errHashCollision.
+func (r *Reconciler) createNew(ctx context.Context, ro *v1alpha1.Rollout, template *corev1.PodTemplateSpec,
+	hash string, rev int64) (*appsv1.ReplicaSet, error) {
+	tmpl := template.DeepCopy()
+	if tmpl.Labels == nil {
+		tmpl.Labels = map[string]string{}
+	}
+	tmpl.Labels[v1alpha1.PodTemplateHashLabel] = hash
+	sel := ro.Spec.Selector.DeepCopy()
+	if sel == nil {
+		sel = &metav1.LabelSelector{}
+	}
+	if sel.MatchLabels == nil {
+		sel.MatchLabels = map[string]string{}
+	}
+	sel.MatchLabels[v1alpha1.PodTemplateHashLabel] = hash
+	labels := map[string]string{}
+	for k, v := range tmpl.Labels {
+		labels[k] = v
+	}
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      ro.Name + "-" + hash,
+			Namespace: ro.Namespace,
+			Labels:    labels,
+			Annotations: map[string]string{
+				v1alpha1.RevisionAnnotation:        strconv.FormatInt(rev, 10),
+				v1alpha1.DesiredReplicasAnnotation: strconv.Itoa(int(ro.Spec.EffectiveReplicas())),
+			},
+		},
+		Spec: appsv1.ReplicaSetSpec{
+			Replicas:        ptr.To[int32](0),
+			MinReadySeconds: ro.Spec.MinReadySeconds,
+			Selector:        sel,
+			Template:        *tmpl,
+		},
+	}
+	if err := controllerutil.SetControllerReference(ro, rs, r.Client.Scheme()); err != nil {
+		return nil, fmt.Errorf("owner reference: %w", err)
+	}
+	err := r.Client.Create(ctx, rs)
+	if apierrors.IsAlreadyExists(err) {
+		var existing appsv1.ReplicaSet
+		if getErr := r.APIReader.Get(ctx, client.ObjectKeyFromObject(rs), &existing); getErr != nil {
+			return nil, fmt.Errorf("reading existing ReplicaSet %s: %w", rs.Name, getErr)
+		}
+		if ref := metav1.GetControllerOf(&existing); ref != nil && ref.UID == ro.UID && hashOf(&existing) == hash {
+			return &existing, nil // created by an earlier reconcile our cache has not seen yet
+		}
+		return nil, errHashCollision
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating ReplicaSet %s: %w", rs.Name, err)
+	}
+	return rs, nil
+}
+
+// bumpRevision gives a reused ReplicaSet the next revision, recording the one it had.
+func (r *Reconciler) bumpRevision(ctx context.Context, rs *appsv1.ReplicaSet, rev int64) error {
+	old := rs.Annotations[v1alpha1.RevisionAnnotation]
+	patch := client.MergeFrom(rs.DeepCopy())
+	if rs.Annotations == nil {
+		rs.Annotations = map[string]string{}
+	}
+	rs.Annotations[v1alpha1.RevisionAnnotation] = strconv.FormatInt(rev, 10)
+	if old != "" {
+		hist := rs.Annotations[v1alpha1.RevisionHistoryAnnotation]
+		if hist != "" {
+			hist += ","
+		}
+		rs.Annotations[v1alpha1.RevisionHistoryAnnotation] = hist + old
+	}
+	if err := r.Client.Patch(ctx, rs, patch); err != nil {
+		return fmt.Errorf("updating revision of ReplicaSet %s: %w", rs.Name, err)
+	}
+	return nil
+}
+
+// scale sets a ReplicaSet's replicas; it reports whether it changed anything.
+func (r *Reconciler) scale(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet, n int32) (bool, error) {
+	desired := strconv.Itoa(int(ro.Spec.EffectiveReplicas()))
+	if ptr.Deref(rs.Spec.Replicas, 1) == n && rs.Annotations[v1alpha1.DesiredReplicasAnnotation] == desired {
+		return false, nil
+	}
+	// optimistic lock: a decision taken on a stale ReplicaSet must not be applied
+	patch := client.MergeFromWithOptions(rs.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	from := ptr.Deref(rs.Spec.Replicas, 1)
+	rs.Spec.Replicas = ptr.To(n)
+	if rs.Annotations == nil {
+		rs.Annotations = map[string]string{}
+	}
+	rs.Annotations[v1alpha1.DesiredReplicasAnnotation] = desired
+	if err := r.Client.Patch(ctx, rs, patch); err != nil {
+		return false, fmt.Errorf("scaling ReplicaSet %s: %w", rs.Name, err)
+	}
+	if from != n {
+		dir := "up"
+		if n < from {
+			dir = "down"
+		}
+		r.Recorder.Eventf(ro, corev1.EventTypeNormal, "ScalingReplicaSet", "Scaled %s ReplicaSet %s (revision %d) from %d to %d",
+			dir, rs.Name, revision(rs), from, n)
+	}
+	return from != n, nil
+}
+
+// prune deletes scaled-down old ReplicaSets beyond revisionHistoryLimit, oldest revision first.
+func (r *Reconciler) prune(ctx context.Context, ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet, keep ...string) error {
+	var old []*appsv1.ReplicaSet
+	for _, rs := range sets {
+		h := rs.Labels[v1alpha1.PodTemplateHashLabel]
+		if !contains(keep, h) && ptr.Deref(rs.Spec.Replicas, 1) == 0 && rs.Status.Replicas == 0 && rs.DeletionTimestamp == nil {
+			old = append(old, rs)
+		}
+	}
+	limit := int(ro.Spec.EffectiveRevisionHistoryLimit())
+	if len(old) <= limit {
+		return nil
+	}
+	sort.Slice(old, func(i, j int) bool { return revision(old[i]) < revision(old[j]) })
+	for _, rs := range old[:len(old)-limit] {
+		if err := r.Client.Delete(ctx, rs, client.Preconditions{UID: &rs.UID}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting old ReplicaSet %s: %w", rs.Name, err)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s && s != "" {
+			return true
+		}
+	}
+	return false
+}

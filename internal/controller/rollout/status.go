@@ -1,0 +1,200 @@
+package rollout
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/strategy"
+)
+
+// Reasons of the Progressing condition (and of the matching events), as Argo Rollouts has them.
+const (
+	reasonNewRSCreated     = "NewReplicaSetCreated"
+	reasonRSUpdated        = "ReplicaSetUpdated"
+	reasonNewRSAvailable   = "NewReplicaSetAvailable"
+	reasonPaused           = "RolloutPaused"
+	reasonResumed          = "RolloutResumed"
+	reasonAborted          = "RolloutAborted"
+	reasonDeadlineExceeded = "ProgressDeadlineExceeded"
+	reasonInvalidSpec      = "InvalidSpec"
+	reasonCompleted        = "RolloutCompleted"
+	reasonHealthy          = "RolloutHealthy"
+	reasonAvailable        = "AvailableReason"
+)
+
+// invalid records an InvalidSpec condition; nothing is scaled.
+func (s *syncState) invalid(msg string) {
+	st := &s.ro.Status
+	if s.setCondition(v1alpha1.InvalidSpec, corev1.ConditionTrue, reasonInvalidSpec, msg) {
+		s.event(true, reasonInvalidSpec, "%s", msg)
+	}
+	st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, reasonInvalidSpec+": "+msg
+}
+
+// valid clears an InvalidSpec condition once the spec is fixed.
+func (s *syncState) valid() {
+	st := &s.ro.Status
+	var kept []v1alpha1.RolloutCondition
+	for _, c := range st.Conditions {
+		if c.Type != v1alpha1.InvalidSpec {
+			kept = append(kept, c)
+		}
+	}
+	st.Conditions = kept
+}
+
+// updateStatus fills counts, conditions, phase and message after a canary plan, and returns
+// when to look again for the progress deadline (0: no deadline running).
+func (s *syncState) updateStatus(c strategy.Counts, plan strategy.Plan, scaled bool) time.Duration {
+	ro, st := s.ro, &s.ro.Status
+	prev := *st.DeepCopy()
+	st.Replicas, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas = c.Replicas, c.Updated, c.Ready, c.Available
+	st.HPAReplicas = c.Replicas
+	if sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector); err == nil {
+		st.Selector = sel.String()
+	}
+	st.Canary.Weights = nil
+	paused := ro.Spec.Paused || len(st.PauseConditions) > 0
+	completed := st.StableRS == st.CurrentPodHash && c.Updated == ro.Spec.EffectiveReplicas() &&
+		c.Available >= c.Updated && c.Replicas == c.Updated
+	progressed := s.created || scaled || prev.Replicas != c.Replicas || prev.UpdatedReplicas != c.Updated ||
+		prev.ReadyReplicas != c.Ready || prev.AvailableReplicas != c.Available ||
+		ptrVal(prev.CurrentStepIndex) != ptrVal(st.CurrentStepIndex)
+
+	var problem *strategy.Problem
+	var requeue time.Duration
+	rsName := s.newRS.Name
+	switch {
+	case st.Abort:
+		problem = strategy.Abort(s.newRS.Annotations[v1alpha1.RevisionAnnotation])
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, reasonAborted, problem.Message)
+	case completed:
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reasonNewRSAvailable,
+			fmt.Sprintf("ReplicaSet %q has successfully progressed.", rsName))
+	case paused:
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, reasonPaused, "Rollout is paused")
+	case s.created:
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reasonNewRSCreated,
+			fmt.Sprintf("Created new replica set %q", rsName))
+	default:
+		problem, requeue = s.checkProgress(prev, rsName, progressed)
+	}
+	s.setPausedConditions(paused, prev)
+	st.Phase, st.Message = strategy.Phase(ro, st, c, problem)
+	s.setHealthConditions(c, completed)
+	return requeue
+}
+
+// checkProgress keeps the Progressing condition fresh while pods move, and reports a problem
+// once nothing moved for progressDeadlineSeconds.
+func (s *syncState) checkProgress(prev v1alpha1.RolloutStatus, rsName string, progressed bool) (*strategy.Problem, time.Duration) {
+	ro, st := s.ro, &s.ro.Status
+	deadline := time.Duration(ro.Spec.EffectiveProgressDeadlineSeconds()) * time.Second
+	cond := findCondition(st.Conditions, v1alpha1.RolloutProgressing)
+	resumed := cond != nil && cond.Reason == reasonPaused
+	if cond == nil || progressed || resumed || cond.Reason == reasonNewRSAvailable || cond.Reason == reasonAborted {
+		reason := reasonRSUpdated
+		if resumed {
+			reason = reasonResumed
+		}
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reason,
+			fmt.Sprintf("ReplicaSet %q is progressing.", rsName))
+		findCondition(st.Conditions, v1alpha1.RolloutProgressing).LastUpdateTime = nowTime(s.now)
+		return nil, deadline
+	}
+	if cond.Reason == reasonDeadlineExceeded {
+		return &strategy.Problem{Reason: reasonDeadlineExceeded, Message: cond.Message}, 0
+	}
+	left := cond.LastUpdateTime.Add(deadline).Sub(s.now)
+	if left > 0 {
+		return nil, left
+	}
+	msg := fmt.Sprintf("ReplicaSet %q has timed out progressing.", rsName)
+	s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, reasonDeadlineExceeded, msg)
+	s.event(true, reasonDeadlineExceeded, "%s", msg)
+	if ro.Spec.ProgressDeadlineAbort {
+		st.Abort = true
+	}
+	return &strategy.Problem{Reason: reasonDeadlineExceeded, Message: msg}, 0
+}
+
+// setPausedConditions keeps the Paused condition and announces pause and resume.
+func (s *syncState) setPausedConditions(paused bool, prev v1alpha1.RolloutStatus) {
+	if paused {
+		s.setCondition(v1alpha1.RolloutPaused, corev1.ConditionTrue, reasonPaused, "Rollout is paused")
+		if s.ro.Spec.Paused && (findCondition(prev.Conditions, v1alpha1.RolloutPaused) == nil ||
+			findCondition(prev.Conditions, v1alpha1.RolloutPaused).Status != corev1.ConditionTrue) && len(s.ro.Status.PauseConditions) == 0 {
+			s.event(false, reasonPaused, "Rollout is paused (manually)")
+		}
+		return
+	}
+	if old := findCondition(prev.Conditions, v1alpha1.RolloutPaused); old != nil && old.Status == corev1.ConditionTrue {
+		s.event(false, reasonResumed, "Rollout is resumed")
+	}
+	s.setCondition(v1alpha1.RolloutPaused, corev1.ConditionFalse, reasonResumed, "Rollout is resumed")
+}
+
+// setHealthConditions keeps Available, Completed and Healthy.
+func (s *syncState) setHealthConditions(c strategy.Counts, completed bool) {
+	ro, st := s.ro, &s.ro.Status
+	replicas := ro.Spec.EffectiveReplicas()
+	b, _ := strategy.ResolveBudget(ro.Spec.Strategy.Canary.EffectiveMaxSurge(), ro.Spec.Strategy.Canary.EffectiveMaxUnavailable(), replicas)
+	if c.Available >= replicas-b.MaxUnavailable {
+		s.setCondition(v1alpha1.RolloutAvailable, corev1.ConditionTrue, reasonAvailable, "Rollout has minimum availability")
+	} else {
+		s.setCondition(v1alpha1.RolloutAvailable, corev1.ConditionFalse, reasonAvailable, "Rollout does not have minimum availability")
+	}
+	if completed {
+		s.setCondition(v1alpha1.RolloutCompleted, corev1.ConditionTrue, reasonCompleted, "Rollout completed update to revision "+
+			s.newRS.Annotations[v1alpha1.RevisionAnnotation])
+	} else if s.setCondition(v1alpha1.RolloutCompleted, corev1.ConditionFalse, reasonCompleted, "Rollout not completed, started update to revision "+
+		s.newRS.Annotations[v1alpha1.RevisionAnnotation]) {
+		s.event(false, "RolloutNotCompleted", "Rollout not completed, started update to revision %s", s.newRS.Annotations[v1alpha1.RevisionAnnotation])
+	}
+	if st.Phase == v1alpha1.RolloutPhaseHealthy {
+		s.setCondition(v1alpha1.RolloutHealthy, corev1.ConditionTrue, reasonHealthy, "Rollout is healthy")
+	} else {
+		s.setCondition(v1alpha1.RolloutHealthy, corev1.ConditionFalse, reasonHealthy, "Rollout is not healthy")
+	}
+}
+
+// setCondition sets a condition, keeping its transition time while its status holds, and
+// reports whether its status changed (a new condition counts as changed unless False).
+func (s *syncState) setCondition(t v1alpha1.RolloutConditionType, status corev1.ConditionStatus, reason, msg string) bool {
+	st := &s.ro.Status
+	now := nowTime(s.now)
+	if c := findCondition(st.Conditions, t); c != nil {
+		if c.Status == status && c.Reason == reason && c.Message == msg {
+			return false
+		}
+		changed := c.Status != status
+		if changed {
+			c.LastTransitionTime = now
+		}
+		c.Status, c.Reason, c.Message, c.LastUpdateTime = status, reason, msg, now
+		return changed
+	}
+	st.Conditions = append(st.Conditions, v1alpha1.RolloutCondition{Type: t, Status: status, Reason: reason, Message: msg,
+		LastTransitionTime: now, LastUpdateTime: now})
+	return status != corev1.ConditionFalse
+}
+
+func findCondition(conds []v1alpha1.RolloutCondition, t v1alpha1.RolloutConditionType) *v1alpha1.RolloutCondition {
+	for i := range conds {
+		if conds[i].Type == t {
+			return &conds[i]
+		}
+	}
+	return nil
+}
+
+func ptrVal(p *int32) int32 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
