@@ -54,6 +54,8 @@ type Env struct {
 	Scheme *runtime.Scheme
 	// Dir holds the cluster's state and logs (empty for an external cluster).
 	Dir string
+	// Kubeconfig is the path of an admin kubeconfig for the cluster (for subprocesses).
+	Kubeconfig string
 	// RepoRoot is the repository's root folder.
 	RepoRoot string
 }
@@ -119,9 +121,10 @@ func start() (func(failed bool), error) {
 	var (
 		cfg  *rest.Config
 		dir  string
+		kc   = os.Getenv(KubeconfigEnv)
 		stop func(bool)
 	)
-	if kc := os.Getenv(KubeconfigEnv); kc != "" {
+	if kc != "" {
 		if cfg, err = clientcmd.BuildConfigFromFlags("", kc); err != nil {
 			return nil, fmt.Errorf("%s=%s: %w", KubeconfigEnv, kc, err)
 		}
@@ -137,7 +140,7 @@ func start() (func(failed bool), error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg = c.Config
+		cfg, kc = c.Config, c.Kubeconfig
 		stop = func(failed bool) {
 			c.Stop()
 			if failed {
@@ -147,7 +150,7 @@ func start() (func(failed bool), error) {
 			_ = os.RemoveAll(dir)
 		}
 	}
-	env, err := newEnv(cfg, root, dir)
+	env, err := newEnv(cfg, root, dir, kc)
 	if err == nil {
 		err = InstallCRDs(ctx, env.Client, filepath.Join(root, "config", "crd", "bases"))
 	}
@@ -161,7 +164,7 @@ func start() (func(failed bool), error) {
 	return stop, nil
 }
 
-func newEnv(cfg *rest.Config, root, dir string) (*Env, error) {
+func newEnv(cfg *rest.Config, root, dir, kubeconfig string) (*Env, error) {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme} {
 		if err := add(scheme); err != nil {
@@ -176,7 +179,7 @@ func newEnv(cfg *rest.Config, root, dir string) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clientset: %w", err)
 	}
-	return &Env{Config: cfg, Client: c, Clientset: cs, Scheme: scheme, Dir: dir, RepoRoot: root}, nil
+	return &Env{Config: cfg, Client: c, Clientset: cs, Scheme: scheme, Dir: dir, RepoRoot: root, Kubeconfig: kubeconfig}, nil
 }
 
 var onStop []func()

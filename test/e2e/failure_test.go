@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+)
+
+// TestProgressDeadlineExceeded: a canary whose pods never become Ready never gets the step
+// done; after progressDeadlineSeconds the rollout is Degraded with ProgressDeadlineExceeded,
+// and with progressDeadlineAbort it is also aborted, back on stable.
+func TestProgressDeadlineExceeded(t *testing.T) {
+	for name, abort := range map[string]bool{"degraded": false, "aborted": true} {
+		t.Run(name, func(t *testing.T) {
+			env := withController(t)
+			ns := env.Namespace(t)
+			ctx := context.Background()
+			newSimpleRollout(t, env, ns, func(ro *v1alpha1.Rollout) {
+				ro.Spec.ProgressDeadlineSeconds = ptr.To[int32](4)
+				ro.Spec.ProgressDeadlineAbort = abort
+			})
+			ro := &v1alpha1.Rollout{}
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app"}, ro); err != nil {
+				t.Fatal(err)
+			}
+			patch := client.MergeFrom(ro.DeepCopy())
+			ro.Spec.Template.Spec.Containers[0].Image = "app:2"
+			ro.Spec.Template.Labels["vane.dev/kwok-ready"] = "false"
+			if err := env.Client.Patch(ctx, ro, patch); err != nil {
+				t.Fatal(err)
+			}
+			// the canary pod runs but is not available: the step waits
+			waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Progressing", Step: 0, Sets: "app:1=3/3 app:2=1/0"})
+			if abort {
+				ro = waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: anyStep, Sets: "app:1=4/4",
+					Message: "RolloutAborted"})
+				if !ro.Status.Abort {
+					t.Error("progressDeadlineAbort did not set status.abort")
+				}
+			} else {
+				ro = waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: 0, Sets: "app:1=3/3 app:2=1/0",
+					Message: `ProgressDeadlineExceeded: ReplicaSet "app-`})
+			}
+			if c := condition(ro, v1alpha1.RolloutProgressing); c == nil || c.Status != corev1.ConditionFalse {
+				t.Errorf("Progressing condition: %+v", c)
+			}
+			if !slices.Contains(eventReasons(t, env, ns, "app"), "ProgressDeadlineExceeded") {
+				t.Error("no ProgressDeadlineExceeded event")
+			}
+		})
+	}
+}
+
+// TestInvalidSpec: an invalid rollout gets the InvalidSpec condition with the validation
+// message and no ReplicaSet; fixing the spec recovers.
+func TestInvalidSpec(t *testing.T) {
+	env := withController(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	applyManifests(t, env, ns, "examples/seeds/keptn-podtatohead-rollout.yaml", func(ro *v1alpha1.Rollout) {
+		ro.Name = "app"
+		ro.Spec.Template.Labels = map[string]string{"app": "other"} // does not match the selector
+	})
+	ro := waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: anyStep, Message: "InvalidSpec: "})
+	c := condition(ro, v1alpha1.InvalidSpec)
+	if c == nil || c.Status != corev1.ConditionTrue || !strings.Contains(c.Message, "spec.template.metadata.labels") {
+		t.Fatalf("InvalidSpec condition: %+v (message %q)", c, ro.Status.Message)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if s, _, _ := observe(ctx, env, ns, "app"); s.Sets != "" {
+		t.Fatalf("an invalid rollout scaled something: %s", s.Sets)
+	}
+	patch := client.MergeFrom(ro.DeepCopy())
+	ro.Spec.Template.Labels = map[string]string{"app": "podtatohead"}
+	if err := env.Client.Patch(ctx, ro, patch); err != nil {
+		t.Fatal(err)
+	}
+	ro = waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Healthy", Step: anyStep, Sets: "ghcr.io/podtato-head/podtatoserver:v0.1.1=4/4"})
+	if c := condition(ro, v1alpha1.InvalidSpec); c != nil {
+		t.Errorf("InvalidSpec condition still there after the fix: %+v", c)
+	}
+}
+
+func condition(ro *v1alpha1.Rollout, t v1alpha1.RolloutConditionType) *v1alpha1.RolloutCondition {
+	for i := range ro.Status.Conditions {
+		if ro.Status.Conditions[i].Type == t {
+			return &ro.Status.Conditions[i]
+		}
+	}
+	return nil
+}
