@@ -58,6 +58,9 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 		return reconcile.Result{}, err
 	}
 	requeue := s.updateStatus(counts(s.sets, s.newRS), plan, scaled)
+	if err := r.scaleDownWorkload(ctx, s); err != nil {
+		return reconcile.Result{}, err
+	}
 	if plan.RequeueAfter > 0 && (requeue == 0 || plan.RequeueAfter < requeue) {
 		requeue = plan.RequeueAfter
 	}
@@ -71,7 +74,7 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, s *syncState) (ret
 	if s.sets, err = r.ownedReplicaSets(ctx, ro); err != nil {
 		return false, err
 	}
-	template := &ro.Spec.Template
+	template := s.template
 	maxRev := maxRevision(s.sets)
 	if s.newRS = findNew(s.sets, template, ro.Status.CollisionCount); s.newRS != nil {
 		if revision(s.newRS) < maxRev {
@@ -83,7 +86,7 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, s *syncState) (ret
 		return false, nil
 	}
 	hash := PodTemplateHash(template, ro.Status.CollisionCount)
-	rs, err := r.createNew(ctx, ro, template, hash, maxRev+1)
+	rs, err := r.createNew(ctx, ro, template, s.selector, hash, maxRev+1)
 	if errors.Is(err, errHashCollision) {
 		ro.Status.CollisionCount = ptr.To(ptr.Deref(ro.Status.CollisionCount, 0) + 1)
 		s.event(true, "HashCollision", "ReplicaSet %s-%s exists with another template; collisionCount is now %d",

@@ -12,9 +12,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
-	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
+	client "sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -24,9 +25,9 @@ import (
 // Reconciler reconciles Rollouts.
 type Reconciler struct {
 	// Client reads from the manager's cache and writes to the API.
-	Client ctrl.Client
+	Client client.Client
 	// APIReader reads from the API directly, for the few reads a stale cache would get wrong.
-	APIReader ctrl.Reader
+	APIReader client.Reader
 	// Recorder emits events.
 	Recorder record.EventRecorder
 	// Clock is the time source of every decision.
@@ -40,6 +41,10 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=argoproj.io,resources=rollouts/scale,verbs=get;update;patch
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups="",resources=podtemplates,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;patch
+// +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -48,7 +53,7 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, err error) {
 	ro := &v1alpha1.Rollout{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
-		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
+		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if ro.DeletionTimestamp != nil || ro.Labels[v1alpha1.InstanceIDLabel] != r.InstanceID {
 		return reconcile.Result{}, nil
@@ -79,15 +84,26 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		s.invalid("spec.strategy.blueGreen: the blue/green strategy is not supported yet by this version of Vane")
 		return reconcile.Result{}, nil
 	}
+	if err := r.resolveWorkload(ctx, s); err != nil {
+		var werr errWorkload
+		if errors.As(err, &werr) {
+			s.invalid(werr.Error())
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, err
+	}
 	s.valid()
 	return r.syncCanary(ctx, s)
 }
 
 // syncState is what one reconcile learns and decides about a rollout.
 type syncState struct {
-	ro      *v1alpha1.Rollout
-	now     time.Time
-	newRS   *appsv1.ReplicaSet
+	ro       *v1alpha1.Rollout
+	now      time.Time
+	template *corev1.PodTemplateSpec // the rollout's, or its workload's
+	selector *metav1.LabelSelector   // the rollout's, or its workload's
+	workload client.Object           // the Deployment spec.workloadRef names, if it does
+	newRS    *appsv1.ReplicaSet
 	sets    []*appsv1.ReplicaSet
 	created bool
 	events  []event
@@ -104,7 +120,7 @@ func (s *syncState) event(warning bool, reason, format string, args ...any) {
 
 func (r *Reconciler) patchStatus(ctx context.Context, orig, ro *v1alpha1.Rollout) error {
 	ro.Status.ObservedGeneration = fmt.Sprint(ro.Generation)
-	patch := ctrl.MergeFromWithOptions(orig, ctrl.MergeFromWithOptimisticLock{})
+	patch := client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})
 	if err := r.Client.Status().Patch(ctx, ro, patch); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil

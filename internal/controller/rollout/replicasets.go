@@ -77,13 +77,13 @@ func maxRevision(sets []*appsv1.ReplicaSet) int64 {
 // createNew creates the ReplicaSet for template at 0 replicas. When a ReplicaSet of that name
 // exists with another template it returns errHashCollision.
 func (r *Reconciler) createNew(ctx context.Context, ro *v1alpha1.Rollout, template *corev1.PodTemplateSpec,
-	hash string, rev int64) (*appsv1.ReplicaSet, error) {
+	selector *metav1.LabelSelector, hash string, rev int64) (*appsv1.ReplicaSet, error) {
 	tmpl := template.DeepCopy()
 	if tmpl.Labels == nil {
 		tmpl.Labels = map[string]string{}
 	}
 	tmpl.Labels[v1alpha1.PodTemplateHashLabel] = hash
-	sel := ro.Spec.Selector.DeepCopy()
+	sel := selector.DeepCopy()
 	if sel == nil {
 		sel = &metav1.LabelSelector{}
 	}

@@ -1,12 +1,17 @@
 package rollout
 
 import (
+	"context"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vanedev/vane/api/v1alpha1"
 )
@@ -31,9 +36,15 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 	for _, o := range opts {
 		o(r)
 	}
-	err := ctrl.NewControllerManagedBy(mgr).
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, workloadIndex, indexWorkload)
+	if err != nil {
+		return fmt.Errorf("indexing rollouts by workload: %w", err)
+	}
+	err = ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}).
 		Owns(&appsv1.ReplicaSet{}).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.referencing("Deployment"))).
+		Watches(&corev1.PodTemplate{}, handler.EnqueueRequestsFromMapFunc(r.referencing("PodTemplate"))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(workers, 1)}).
 		Named("rollout").
 		Complete(r)
@@ -41,4 +52,31 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 		return fmt.Errorf("setting up the rollout controller: %w", err)
 	}
 	return nil
+}
+
+// workloadIndex indexes Rollouts by the workload they reference, as "Kind/name".
+const workloadIndex = "spec.workloadRef"
+
+func indexWorkload(o client.Object) []string {
+	ro, ok := o.(*v1alpha1.Rollout)
+	if !ok || ro.Spec.WorkloadRef == nil {
+		return nil
+	}
+	return []string{ro.Spec.WorkloadRef.Kind + "/" + ro.Spec.WorkloadRef.Name}
+}
+
+// referencing maps a workload to the Rollouts in its namespace that reference it.
+func (r *Reconciler) referencing(kind string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list v1alpha1.RolloutList
+		if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()),
+			client.MatchingFields{workloadIndex: kind + "/" + o.GetName()}); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, ro := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
+		}
+		return reqs
+	}
 }

@@ -54,7 +54,7 @@ func (s *syncState) updateStatus(c strategy.Counts, plan strategy.Plan, scaled b
 	prev := *st.DeepCopy()
 	st.Replicas, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas = c.Replicas, c.Updated, c.Ready, c.Available
 	st.HPAReplicas = c.Replicas
-	if sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector); err == nil {
+	if sel, err := metav1.LabelSelectorAsSelector(s.selector); err == nil {
 		st.Selector = sel.String()
 	}
 	st.Canary.Weights = nil
