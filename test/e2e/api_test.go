@@ -184,7 +184,7 @@ func apiSchemaDefaults(obj client.Object) {
 		for i := range cs {
 			for j := range cs[i].Ports {
 				if cs[i].Ports[j].Protocol == "" {
-					_ = j
+					cs[i].Ports[j].Protocol = corev1.ProtocolTCP
 				}
 			}
 		}

@@ -57,14 +57,15 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 	if err := r.prune(ctx, ro, s.sets, in.NewHash, ro.Status.StableRS); err != nil {
 		return reconcile.Result{}, err
 	}
+	restartAfter, err := r.restart(ctx, s)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	requeue := s.updateStatus(counts(s.sets, s.newRS), plan, scaled)
 	if err := r.scaleDownWorkload(ctx, s); err != nil {
 		return reconcile.Result{}, err
 	}
-	if plan.RequeueAfter > 0 && (requeue == 0 || plan.RequeueAfter < requeue) {
-		requeue = plan.RequeueAfter
-	}
-	return reconcile.Result{RequeueAfter: requeue}, nil
+	return reconcile.Result{RequeueAfter: soonest(requeue, plan.RequeueAfter, restartAfter)}, nil
 }
 
 // ensureNewReplicaSet finds or creates the ReplicaSet of the current template and gives it the
@@ -103,6 +104,17 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, s *syncState) (ret
 		s.event(false, "RolloutUpdated", "Rollout updated to revision %d", revision(rs))
 	}
 	return false, nil
+}
+
+// soonest is the smallest positive duration (0 when none is).
+func soonest(ds ...time.Duration) time.Duration {
+	var out time.Duration
+	for _, d := range ds {
+		if d > 0 && (out == 0 || d < out) {
+			out = d
+		}
+	}
+	return out
 }
 
 // adoptEngineStatus copies the fields the step engine owns.

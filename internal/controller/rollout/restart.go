@@ -1,0 +1,106 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/strategy"
+)
+
+// restartPollInterval is how often a restart in progress is looked at again.
+const restartPollInterval = time.Second
+
+// restart replaces the pods created before spec.restartAt through the Eviction API (so that
+// PodDisruptionBudgets hold), at most max(maxUnavailable, 1) pods down at a time, and records
+// status.restartedAt when none is left. It returns when to look again (0: nothing to do).
+func (r *Reconciler) restart(ctx context.Context, s *syncState) (time.Duration, error) {
+	ro := s.ro
+	at := ro.Spec.RestartAt
+	if at == nil || (ro.Status.RestartedAt != nil && !ro.Status.RestartedAt.Before(at)) || ro.Status.Abort {
+		return 0, nil
+	}
+	if wait := at.Sub(s.now); wait > 0 {
+		return wait, nil // a restart planned for later
+	}
+	pods, err := r.rolloutPods(ctx, s)
+	if err != nil {
+		return 0, err
+	}
+	var old []*corev1.Pod
+	available := int32(0)
+	for _, p := range pods {
+		if p.DeletionTimestamp != nil || !podReady(p) {
+			continue
+		}
+		available++
+		if p.CreationTimestamp.Before(at) {
+			old = append(old, p)
+		}
+	}
+	if len(old) == 0 && available == int32(len(pods)) {
+		ro.Status.RestartedAt = at.DeepCopy()
+		s.event(false, "RolloutRestarted", "Restarted all pods created before %s", at.UTC().Format(time.RFC3339))
+		return 0, nil
+	}
+	b, err := strategy.ResolveBudget(ro.Spec.Strategy.Canary.EffectiveMaxSurge(),
+		ro.Spec.Strategy.Canary.EffectiveMaxUnavailable(), ro.Spec.EffectiveReplicas())
+	if err != nil {
+		return 0, err
+	}
+	// evict only while replicas-max(maxUnavailable,1) pods stay available
+	allowed := available - (ro.Spec.EffectiveReplicas() - max(b.MaxUnavailable, 1))
+	for _, p := range old[:min(len(old), int(max(allowed, 0)))] {
+		ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace}}
+		err := r.Client.SubResource("eviction").Create(ctx, p, ev)
+		switch {
+		case apierrors.IsTooManyRequests(err):
+			return restartPollInterval, nil // a PodDisruptionBudget says not now
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return 0, fmt.Errorf("evicting pod %s: %w", p.Name, err)
+		}
+	}
+	return restartPollInterval, nil
+}
+
+// rolloutPods lists the pods of the rollout's ReplicaSets, straight from the API: the cache
+// holds no pods, which keeps the controller small, and restarts are rare.
+func (r *Reconciler) rolloutPods(ctx context.Context, s *syncState) ([]*corev1.Pod, error) {
+	sel, err := metav1.LabelSelectorAsSelector(s.selector)
+	if err != nil {
+		return nil, fmt.Errorf("rollout selector: %w", err)
+	}
+	var list corev1.PodList
+	if err := r.APIReader.List(ctx, &list, client.InNamespace(s.ro.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+	owned := map[string]bool{}
+	for _, rs := range s.sets {
+		owned[string(rs.UID)] = true
+	}
+	var out []*corev1.Pod
+	for i := range list.Items {
+		p := &list.Items[i]
+		if ref := metav1.GetControllerOf(p); ref != nil && owned[string(ref.UID)] && p.Labels[v1alpha1.PodTemplateHashLabel] != "" {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
