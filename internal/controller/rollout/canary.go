@@ -54,6 +54,11 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 	if err := r.syncServices(ctx, ro, in.NewHash, ro.Status.StableRS); err != nil {
 		return reconcile.Result{}, err
 	}
+	for h, rs := range bySet {
+		if err := r.syncMetadata(ctx, rs, roleMetadata(ro.Spec.Strategy.Canary, h, in.NewHash, ro.Status.StableRS)); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
 	if err := r.prune(ctx, ro, s.sets, in.NewHash, ro.Status.StableRS); err != nil {
 		return reconcile.Result{}, err
 	}
