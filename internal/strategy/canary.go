@@ -37,6 +37,9 @@ type Input struct {
 	// Sets are the rollout's ReplicaSets; the one with Hash NewHash has RoleNew, the one with
 	// the stable hash RoleStable (when they differ), the rest RoleOther.
 	Sets []Set
+	// FastRollback is set when the new template is a recent earlier revision within
+	// spec.rollbackWindow: it goes to full size without the steps.
+	FastRollback bool
 	// Now is the clock's current time.
 	Now time.Time
 }
@@ -138,8 +141,9 @@ func (p *Plan) observeRevision(in Input, nSteps int32) {
 		// the first revision becomes stable at once: there is nothing to protect
 		st.StableRS = in.NewHash
 		st.CurrentStepIndex = ptr32(nSteps)
-	case st.StableRS == in.NewHash:
-		// back to the stable template (a rollback mid-update): no steps to run
+	case st.StableRS == in.NewHash, newRevision && in.FastRollback:
+		// back to the stable template (a rollback mid-update), or to a revision inside the
+		// rollback window: no steps to run
 		st.CurrentStepIndex = ptr32(nSteps)
 		st.PauseConditions, st.ControllerPause = nil, false
 	case newRevision || stepsChanged:

@@ -53,11 +53,18 @@ func TestCanary(t *testing.T) {
 		Reasons         []string
 	}
 	tests := map[string]struct {
-		rollout *v1alpha1.Rollout
-		sets    []Set
-		now     time.Time
-		want    want
+		rollout  *v1alpha1.Rollout
+		sets     []Set
+		now      time.Time
+		rollback bool
+		want     want
 	}{
+		"rollback inside the window skips the steps": {
+			rollout:  rollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "s", CurrentPodHash: "s", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)}),
+			rollback: true,
+			sets:     []Set{{Hash: "n", Role: RoleNew}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			want:     want{Replicas: map[string]int32{"n": 2, "s": 4}, StepIndex: 4, StableRS: "s"},
+		},
 		"first revision goes straight to full size and stable": {
 			rollout: rollout(5, demoSteps, v1alpha1.RolloutStatus{}),
 			sets:    []Set{{Hash: "n", Role: RoleNew}},
@@ -151,7 +158,8 @@ func TestCanary(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			newHash := tc.sets[0].Hash
-			p, err := Canary(Input{Rollout: tc.rollout, NewHash: newHash, StepsHash: "steps", Sets: tc.sets, Now: tc.now})
+			p, err := Canary(Input{Rollout: tc.rollout, NewHash: newHash, StepsHash: "steps", Sets: tc.sets, Now: tc.now,
+				FastRollback: tc.rollback})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/actions"
 	"github.com/vanedev/vane/internal/testenv"
@@ -198,11 +201,71 @@ func TestUndoToPreviousRevision(t *testing.T) {
 	if rev != 1 {
 		t.Errorf("undo went to revision %d, want 1", rev)
 	}
-	// app:1 is a new revision of the rollout: it runs the steps like any update
+	// app:1 is a new revision of the rollout: it runs the steps like any update, on its old
+	// ReplicaSet, which gets revision 3
 	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Stable: "app:2", Sets: "app:1=1/1 app:2=3/3"})
+	assertReplicaSetCount(t, env, ns, 2)
 	hash := rsHashOfImage(t, env, ns, "app:1")
 	ro := waitState(t, env, ns, "app", time.Second, snapshot{Step: anyStep})
 	if ro.Status.CurrentPodHash != hash {
 		t.Errorf("currentPodHash %s, want the reused ReplicaSet's hash %s", ro.Status.CurrentPodHash, hash)
+	}
+	var rs appsv1.ReplicaSet
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "app-" + hash}, &rs); err != nil {
+		t.Fatal(err)
+	}
+	if rs.Annotations[v1alpha1.RevisionAnnotation] != "3" || rs.Annotations[v1alpha1.RevisionHistoryAnnotation] != "1" {
+		t.Errorf("reused ReplicaSet annotations %v, want revision 3 with history 1", rs.Annotations)
+	}
+}
+
+// TestRollbackWindowSkipsSteps: with rollbackWindow.revisions 1, undoing to the previous
+// revision goes straight to full size, without steps or pauses.
+func TestRollbackWindowSkipsSteps(t *testing.T) {
+	env := withController(t)
+	ns := env.Namespace(t)
+	newSimpleRollout(t, env, ns, func(ro *v1alpha1.Rollout) {
+		ro.Spec.RollbackWindow = &v1alpha1.RollbackWindowSpec{Revisions: 1}
+	})
+	setImage(t, env, ns, "app", "app:2")
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1})
+	promote(t, env, ns, "app", true)
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Healthy", Step: 4, Stable: "app:2", Sets: "app:2=4/4"})
+	if _, err := actions.Undo(context.Background(), env.Client, ns, "app", 0); err != nil {
+		t.Fatal(err)
+	}
+	ro := waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Healthy", Step: 4, Stable: "app:1", Sets: "app:1=4/4"})
+	if n := countReasons(eventReasons(t, env, ns, "app"), "RolloutPaused"); n != 1 {
+		t.Errorf("%d pauses, want only the first update's; events %v", n, eventReasons(t, env, ns, "app"))
+	}
+	if ro.Status.CurrentPodHash != ro.Status.StableRS {
+		t.Errorf("status %+v", ro.Status)
+	}
+	assertReplicaSetCount(t, env, ns, 2)
+}
+
+func countReasons(reasons []string, want string) int {
+	n := 0
+	for _, r := range reasons {
+		if r == want {
+			n++
+		}
+	}
+	return n
+}
+
+// assertReplicaSetCount checks that the namespace has n ReplicaSets: one per template.
+func assertReplicaSetCount(t *testing.T, env *testenv.Env, ns string, n int) {
+	t.Helper()
+	var list appsv1.ReplicaSetList
+	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != n {
+		var names []string
+		for _, rs := range list.Items {
+			names = append(names, rs.Name+"("+rs.Annotations[v1alpha1.RevisionAnnotation]+")")
+		}
+		t.Errorf("%d ReplicaSets %v, want %d", len(list.Items), names, n)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -26,7 +28,8 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 	if retry, err := r.ensureNewReplicaSet(ctx, s); err != nil || retry {
 		return reconcile.Result{Requeue: retry}, err
 	}
-	in := strategy.Input{Rollout: ro, NewHash: hashOf(s.newRS), StepsHash: stepsHash(ro.Spec.Strategy.Canary.Steps), Now: s.now}
+	in := strategy.Input{Rollout: ro, NewHash: hashOf(s.newRS), StepsHash: stepsHash(ro.Spec.Strategy.Canary.Steps),
+		FastRollback: s.fastRollback, Now: s.now}
 	bySet := map[string]*appsv1.ReplicaSet{}
 	for _, rs := range s.sets {
 		h := hashOf(rs)
@@ -89,6 +92,7 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, s *syncState) (ret
 			}
 			s.event(false, "RolloutUpdated", "Rollout updated to revision %d", maxRev+1)
 		}
+		s.fastRollback = withinRollbackWindow(s.newRS, ro.Spec.RollbackWindow)
 		return false, nil
 	}
 	hash := PodTemplateHash(template, ro.Status.CollisionCount)
@@ -109,6 +113,21 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, s *syncState) (ret
 		s.event(false, "RolloutUpdated", "Rollout updated to revision %d", revision(rs))
 	}
 	return false, nil
+}
+
+// withinRollbackWindow reports whether a reused ReplicaSet came back from a revision at most
+// window.revisions behind the one it replaced (read from its revision history, so that a
+// retried reconcile decides the same).
+func withinRollbackWindow(rs *appsv1.ReplicaSet, w *v1alpha1.RollbackWindowSpec) bool {
+	hist := rs.Annotations[v1alpha1.RevisionHistoryAnnotation]
+	if w == nil || hist == "" {
+		return false
+	}
+	prev, err := strconv.ParseInt(hist[strings.LastIndexByte(hist, ',')+1:], 10, 64)
+	if err != nil {
+		return false
+	}
+	return revision(rs)-1-prev <= int64(w.Revisions)
 }
 
 // soonest is the smallest positive duration (0 when none is).

@@ -104,9 +104,11 @@ type syncState struct {
 	selector *metav1.LabelSelector   // the rollout's, or its workload's
 	workload client.Object           // the Deployment spec.workloadRef names, if it does
 	newRS    *appsv1.ReplicaSet
-	sets    []*appsv1.ReplicaSet
-	created bool
-	events  []event
+	sets     []*appsv1.ReplicaSet
+	created  bool
+	// fastRollback: the template went back to a revision inside spec.rollbackWindow
+	fastRollback bool
+	events       []event
 }
 
 type event struct {

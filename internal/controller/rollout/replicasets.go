@@ -38,7 +38,8 @@ func (r *Reconciler) ownedReplicaSets(ctx context.Context, ro *v1alpha1.Rollout)
 // findNew returns the ReplicaSet created for template: the one whose hash label is the
 // template's hash under the current collisionCount or an earlier one (a template the rollout
 // had before). The apiserver fills defaults into a ReplicaSet's template, so the hash, computed
-// from the Rollout's own template, is what identifies it.
+// from the Rollout's own template, is what identifies it. Failing that, a ReplicaSet whose own
+// (defaulted) template is the rollout's template: what `undo` copies back.
 func findNew(sets []*appsv1.ReplicaSet, template *corev1.PodTemplateSpec, collisionCount *int32) *appsv1.ReplicaSet {
 	byHash := map[string]*appsv1.ReplicaSet{}
 	for _, rs := range sets {
@@ -54,6 +55,12 @@ func findNew(sets []*appsv1.ReplicaSet, template *corev1.PodTemplateSpec, collis
 	}
 	for i := int32(0); collisionCount != nil && i < *collisionCount; i++ {
 		if rs := byHash[PodTemplateHash(template, &i)]; rs != nil {
+			return rs
+		}
+	}
+	want := PodTemplateHash(template, nil)
+	for _, rs := range byHash {
+		if PodTemplateHash(&rs.Spec.Template, nil) == want {
 			return rs
 		}
 	}
