@@ -37,6 +37,12 @@ go tool controller-gen \
   paths=./api/... \
   output:crd:dir="$tmp"
 
+# RBAC from the +kubebuilder:rbac markers of the controllers: the ClusterRole the controller
+# needs, nothing more.
+go tool controller-gen rbac:roleName=vane-controller paths=./internal/controller/... output:rbac:dir="$tmp/rbac"
+mkdir -p config/rbac
+cmp -s "$tmp/rbac/role.yaml" config/rbac/role.yaml || cp "$tmp/rbac/role.yaml" config/rbac/role.yaml
+
 mkdir -p "$CRD_DIR"
 for f in "$CRD_DIR"/*.yaml; do
   [ -e "$f" ] || continue

@@ -21,6 +21,9 @@ import (
 	"github.com/vanedev/vane/internal/controller/rollout"
 )
 
+// Leader election and the cache's informers:
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
 // Options configure the manager.
 type Options struct {
 	// Namespace limits the controllers to one namespace (empty: all).

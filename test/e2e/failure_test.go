@@ -97,3 +97,22 @@ func condition(ro *v1alpha1.Rollout, t v1alpha1.RolloutConditionType) *v1alpha1.
 	}
 	return nil
 }
+
+// TestInstanceIDScopesTheController: a rollout labelled for another controller instance is left
+// alone by this one (no ReplicaSet, no status).
+func TestInstanceIDScopesTheController(t *testing.T) {
+	env := withController(t) // runs with no instance id: only unlabelled rollouts
+	ns := env.Namespace(t)
+	applyManifests(t, env, ns, "examples/seeds/keptn-podtatohead-rollout.yaml", func(ro *v1alpha1.Rollout) {
+		ro.Name = "other"
+		ro.Labels = map[string]string{v1alpha1.InstanceIDLabel: "someone-else"}
+	})
+	newSimpleRollout(t, env, ns, nil) // an unlabelled one in the same namespace gets handled
+	s, ro, err := observe(context.Background(), env, ns, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Sets != "" || ro.Status.Phase != "" || ro.Status.ObservedGeneration != "" {
+		t.Errorf("a rollout of another instance was reconciled: %s, status %+v", s, ro.Status)
+	}
+}

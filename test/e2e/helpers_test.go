@@ -17,14 +17,17 @@ import (
 	"go.uber.org/zap/zapcore"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/yaml"
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/controller"
@@ -47,7 +50,12 @@ func withController(t *testing.T) *testenv.Env {
 		}
 		ctrl.SetLogger(zap.New(zap.WriteTo(logf), zap.UseDevMode(true), zap.Level(zapcore.Level(-1))))
 		fmt.Fprintf(os.Stderr, "e2e: controller log in %s\n", logf.Name())
-		mgr, err := controller.NewManager(env.Config, controller.Options{MetricsAddr: "0", HealthAddr: "0", Workers: 4})
+		cfg, err := controllerIdentity(env)
+		if err != nil {
+			startErr = err
+			return
+		}
+		mgr, err := controller.NewManager(cfg, controller.Options{MetricsAddr: "0", HealthAddr: "0", Workers: 4})
 		if err != nil {
 			startErr = err
 			return
@@ -61,6 +69,33 @@ func withController(t *testing.T) *testenv.Env {
 		t.Fatalf("starting the controller: %v", startErr)
 	}
 	return env
+}
+
+// controllerIdentity installs the controller's generated RBAC (config/rbac) and returns a
+// config that acts as its ServiceAccount, so that every scenario also proves the ClusterRole
+// grants enough.
+func controllerIdentity(env *testenv.Env) (*rest.Config, error) {
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vane-system"}}
+	if err := env.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	for _, f := range []string{"role.yaml", "service_account.yaml", "role_binding.yaml"} {
+		b, err := os.ReadFile(filepath.Join(env.RepoRoot, "config", "rbac", f))
+		if err != nil {
+			return nil, err
+		}
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(b, &u.Object); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		if err := env.Client.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:vane-system:vane-controller"}
+	return cfg, nil
 }
 
 // loadManifests reads every document of a YAML file under examples/.

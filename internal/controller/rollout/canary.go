@@ -42,6 +42,12 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 		s.invalid(err.Error())
 		return reconcile.Result{}, nil
 	}
+	// role metadata before scaling: the pods a scale-up creates then carry it already
+	for h, rs := range bySet {
+		if err := r.syncMetadata(ctx, rs, roleMetadata(ro.Spec.Strategy.Canary, h, in.NewHash, plan.Status.StableRS)); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
 	scaled := false
 	for h, n := range plan.Replicas {
 		changed, err := r.scale(ctx, ro, bySet[h], n)
@@ -57,11 +63,7 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 	if err := r.syncServices(ctx, ro, in.NewHash, ro.Status.StableRS); err != nil {
 		return reconcile.Result{}, err
 	}
-	for h, rs := range bySet {
-		if err := r.syncMetadata(ctx, rs, roleMetadata(ro.Spec.Strategy.Canary, h, in.NewHash, ro.Status.StableRS)); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
+
 	if err := r.prune(ctx, ro, s.sets, in.NewHash, ro.Status.StableRS); err != nil {
 		return reconcile.Result{}, err
 	}

@@ -36,11 +36,10 @@ type Reconciler struct {
 	InstanceID string
 }
 
-// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts/scale,verbs=get;update;patch
-// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts/status,verbs=get;patch
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=podtemplates,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;patch
@@ -61,9 +60,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 	orig := ro.DeepCopy()
 	s := &syncState{ro: ro, now: r.Clock.Now()}
 	defer func() {
-		if apierrors.IsConflict(err) {
+		switch {
+		case apierrors.IsConflict(err):
 			// a ReplicaSet or Service moved under us: look again with fresh state
 			res, err = reconcile.Result{Requeue: true}, nil
+		case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+			return // the namespace and the rollout are going away
 		}
 		if perr := r.patchStatus(ctx, orig, ro); perr != nil {
 			if apierrors.IsConflict(perr) {

@@ -27,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,7 +45,6 @@ const (
 	imageV2   = "bench/app:2"
 	// parallel requests of the driver when it creates, updates or promotes
 	driverParallelism = 32
-	pollEvery         = 250 * time.Millisecond
 	progressEvery     = 5 * time.Second
 )
 
@@ -79,7 +79,7 @@ func main() {
 // bench holds what the phases share.
 type bench struct {
 	cfg     config
-	c       client.Client
+	c       client.WithWatch
 	ctrl    *controllerProc
 	procs   []namedPid
 	oldHash map[string]string // the first revision's pod-template hash, per rollout
@@ -225,7 +225,7 @@ func run(cfg config) (err error) {
 	return nil
 }
 
-func newClient(base *rest.Config) (client.Client, error) {
+func newClient(base *rest.Config) (client.WithWatch, error) {
 	cfg := rest.CopyConfig(base)
 	cfg.QPS, cfg.Burst = 1000, 2000
 	scheme, err := controller.Scheme()
@@ -235,7 +235,7 @@ func newClient(base *rest.Config) (client.Client, error) {
 	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
-	return client.New(cfg, client.Options{Scheme: scheme})
+	return client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 }
 
 func createNamespace(ctx context.Context, c client.Client) error {
@@ -421,51 +421,89 @@ func (b *bench) createdSince(ctx context.Context, list client.ObjectList, start 
 	return len(times), times[len(times)-1].Sub(times[0])
 }
 
-// waitAll lists the rollouts until done holds for every one, printing progress, and returns
+// waitAll watches the rollouts until done holds for every one, printing progress, and returns
 // when each first did (from start). On timeout it reports the rollouts still not there.
+// Watching, rather than listing in a loop, keeps the driver's load on the apiserver negligible.
 func (b *bench) waitAll(ctx context.Context, name string, start time.Time, done func(*v1alpha1.Rollout) bool,
 	logf func(string, ...any)) ([]time.Duration, error) {
 	doneAt := map[string]time.Duration{}
-	lastProgress := time.Now()
-	var list v1alpha1.RolloutList
+	latest := map[string]*v1alpha1.Rollout{}
+	observe := func(ro *v1alpha1.Rollout) {
+		latest[ro.Name] = ro
+		if _, ok := doneAt[ro.Name]; !ok && done(ro) {
+			doneAt[ro.Name] = time.Since(start)
+		}
+	}
+	progress := time.NewTicker(progressEvery)
+	defer progress.Stop()
 	for {
-		if err := b.c.List(ctx, &list, client.InNamespace(namespace)); err == nil {
-			now := time.Since(start)
-			for i := range list.Items {
-				ro := &list.Items[i]
-				if _, ok := doneAt[ro.Name]; !ok && done(ro) {
-					doneAt[ro.Name] = now
-				}
+		var list v1alpha1.RolloutList
+		if err := b.c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%s: %d/%d rollouts there after %.0fs (%w)\n%s", name, len(doneAt), b.cfg.n,
+					time.Since(start).Seconds(), ctx.Err(), stuck(latest, doneAt))
 			}
-			if len(doneAt) >= b.cfg.n {
-				out := make([]time.Duration, 0, len(doneAt))
-				for _, d := range doneAt {
-					out = append(out, d)
-				}
-				sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-				return out, nil
+			time.Sleep(time.Second)
+			continue
+		}
+		for i := range list.Items {
+			observe(&list.Items[i])
+		}
+		w, err := b.c.Watch(ctx, &v1alpha1.RolloutList{}, client.InNamespace(namespace),
+			&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
+		if err != nil {
+			w = nil // list again below
+		}
+	events:
+		for len(doneAt) < b.cfg.n {
+			var ch <-chan watch.Event
+			if w != nil {
+				ch = w.ResultChan()
 			}
-			if time.Since(lastProgress) >= progressEvery {
-				lastProgress = time.Now()
-				logf("%s: %d/%d done; not done by phase: %s", name, len(doneAt), b.cfg.n, phaseCounts(list.Items, doneAt))
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					break events // the apiserver closed the watch: list again
+				}
+				if ro, isRollout := ev.Object.(*v1alpha1.Rollout); isRollout && ev.Type != watch.Deleted {
+					observe(ro)
+				}
+			case <-progress.C:
+				logf("%s: %d/%d done; not done by phase: %s", name, len(doneAt), b.cfg.n, phaseCounts(latest, doneAt))
+				if !b.ctrl.alive() {
+					stopWatch(w)
+					return nil, fmt.Errorf("%s: the controller exited; log:\n%s", name, tail(b.ctrl.log, 20))
+				}
+				if w == nil {
+					break events
+				}
+			case <-ctx.Done():
+				stopWatch(w)
+				return nil, fmt.Errorf("%s: %d/%d rollouts there after %.0fs (%w)\n%s", name, len(doneAt), b.cfg.n,
+					time.Since(start).Seconds(), ctx.Err(), stuck(latest, doneAt))
 			}
 		}
-		if !b.ctrl.alive() {
-			return nil, fmt.Errorf("%s: the controller exited; log:\n%s", name, tail(b.ctrl.log, 20))
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%s: %d/%d rollouts there after %.0fs (%w)\n%s", name, len(doneAt), b.cfg.n,
-				time.Since(start).Seconds(), ctx.Err(), stuck(list.Items, doneAt))
-		case <-time.After(pollEvery):
+		stopWatch(w)
+		if len(doneAt) >= b.cfg.n {
+			out := make([]time.Duration, 0, len(doneAt))
+			for _, d := range doneAt {
+				out = append(out, d)
+			}
+			sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+			return out, nil
 		}
 	}
 }
 
-func phaseCounts(items []v1alpha1.Rollout, doneAt map[string]time.Duration) string {
+func stopWatch(w watch.Interface) {
+	if w != nil {
+		w.Stop()
+	}
+}
+
+func phaseCounts(latest map[string]*v1alpha1.Rollout, doneAt map[string]time.Duration) string {
 	counts := map[string]int{}
-	for i := range items {
-		ro := &items[i]
+	for _, ro := range latest {
 		if _, ok := doneAt[ro.Name]; ok {
 			continue
 		}
@@ -487,10 +525,9 @@ func phaseCounts(items []v1alpha1.Rollout, doneAt map[string]time.Duration) stri
 }
 
 // stuck describes up to 20 rollouts that never got there.
-func stuck(items []v1alpha1.Rollout, doneAt map[string]time.Duration) string {
+func stuck(latest map[string]*v1alpha1.Rollout, doneAt map[string]time.Duration) string {
 	var lines []string
-	for i := range items {
-		ro := &items[i]
+	for _, ro := range latest {
 		if _, ok := doneAt[ro.Name]; ok {
 			continue
 		}
@@ -499,6 +536,7 @@ func stuck(items []v1alpha1.Rollout, doneAt map[string]time.Duration) string {
 			ro.Name, ro.Generation, st.ObservedGeneration, st.Phase, ptr.Deref(st.CurrentStepIndex, -1), st.StableRS,
 			st.CurrentPodHash, st.Replicas, st.UpdatedReplicas, st.AvailableReplicas, st.Message))
 	}
+	sort.Strings(lines)
 	n := len(lines)
 	if n > 20 {
 		lines = append(lines[:20], fmt.Sprintf("  ... and %d more", n-20))
