@@ -19,6 +19,10 @@ help: ## list the targets
 build: ## build bin/vane
 	$(GO) build -o $(BIN)/vane ./cmd/vane
 
+.PHONY: demo
+demo: k8s-tools ## the main job: local control plane + controller, colorapi canary 1.0 -> 2.0 -> 3.0 (aborted)
+	$(GO) run ./hack/demo $(DEMO_FLAGS)
+
 .PHONY: k8s-tools
 k8s-tools: ## build the local control plane's binaries once (cached in ~/.cache/vane)
 	@t=$$(date +%s); hack/cluster/install.sh "$(K8S_BIN)"; \
@@ -36,6 +40,10 @@ test-unit: ## unit tests only (no control plane: go test -short)
 .PHONY: test-e2e
 test-e2e: k8s-tools ## end-to-end scenarios in test/e2e
 	VANE_K8S_BIN="$(K8S_BIN)" $(GO) test $(GO_TEST_FLAGS) ./test/e2e/...
+
+.PHONY: bench
+bench: k8s-tools ## measure the controller at scale: 200 canary rollouts created, updated, promoted (prints figures)
+	VANE_K8S_BIN="$(K8S_BIN)" $(GO) run ./test/bench/rollouts -n 200 $(BENCH_FLAGS)
 
 .PHONY: cluster-up
 cluster-up: k8s-tools ## start a local control plane; kubeconfig in .cache/cluster/kubeconfig

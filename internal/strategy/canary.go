@@ -98,7 +98,7 @@ func Canary(in Input) (Plan, error) {
 	}
 	var targets map[string]int32
 	for {
-		p.Weight = currentWeight(steps, *st.CurrentStepIndex)
+		p.Weight = CurrentWeight(steps, *st.CurrentStepIndex)
 		targets = canaryTargets(in, replicas, p.Weight)
 		idx := *st.CurrentStepIndex
 		if idx >= int32(len(steps)) || r.Spec.Paused {
@@ -267,7 +267,7 @@ func reached(sets []Set, targets map[string]int32) bool {
 }
 
 // currentWeight is the weight of the last setWeight step before idx; 100 once the steps are done.
-func currentWeight(steps []v1alpha1.CanaryStep, idx int32) int32 {
+func CurrentWeight(steps []v1alpha1.CanaryStep, idx int32) int32 {
 	if idx >= int32(len(steps)) {
 		return 100
 	}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/actions"
+	"github.com/vanedev/vane/internal/strategy"
+)
+
+type demo struct {
+	c        client.Client
+	ns, name string
+	last     string
+	t0       time.Time
+}
+
+// play runs the scenario on the manifest.
+func (d *demo) play(ctx context.Context, manifest string, pause time.Duration) error {
+	if err := d.apply(ctx, manifest, pause); err != nil {
+		return err
+	}
+	d.t0 = time.Now()
+	fmt.Printf("\n%7s  %-5s %-7s %-7s %-36s %s\n", "TIME", "STEP", "WEIGHT", "ACTUAL", "REPLICASETS (version role ready/desired)", "PHASE")
+	if err := d.watch(ctx, func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy }); err != nil {
+		return err
+	}
+	say("set image colorapi=particule/simplecolorapi:2.0")
+	if err := actions.SetImage(ctx, d.c, d.ns, d.name, "colorapi", "particule/simplecolorapi:2.0"); err != nil {
+		return err
+	}
+	if err := d.watch(ctx, healthyOn("particule/simplecolorapi:2.0")); err != nil {
+		return err
+	}
+	say("set image colorapi=particule/simplecolorapi:3.0")
+	if err := actions.SetImage(ctx, d.c, d.ns, d.name, "colorapi", "particule/simplecolorapi:3.0"); err != nil {
+		return err
+	}
+	if err := d.watch(ctx, func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused }); err != nil {
+		return err
+	}
+	say("abort: 3.0 misbehaves, back to 2.0")
+	if err := actions.Abort(ctx, d.c, d.ns, d.name); err != nil {
+		return err
+	}
+	err := d.watch(ctx, func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && ro.Status.AvailableReplicas == ptr.Deref(ro.Spec.Replicas, 1) &&
+			ro.Status.UpdatedReplicas == 0
+	})
+	if err != nil {
+		return err
+	}
+	ro := &v1alpha1.Rollout{}
+	if err := d.c.Get(ctx, client.ObjectKey{Namespace: d.ns, Name: d.name}, ro); err != nil {
+		return err
+	}
+	say("done: %s - %s", ro.Status.Phase, ro.Status.Message)
+	return nil
+}
+
+func healthyOn(image string) func(*v1alpha1.Rollout) bool {
+	return func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Spec.Template.Spec.Containers[0].Image == image
+	}
+}
+
+// apply creates the manifest's Rollout and Service (the AnalysisTemplate and the rollout's
+// background analysis wait for Vane's analysis support).
+func (d *demo) apply(ctx context.Context, manifest string, pause time.Duration) error {
+	b, err := os.ReadFile(manifest)
+	if err != nil {
+		return err
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("%s: %w", manifest, err)
+		}
+		var obj client.Object = u
+		switch u.GetKind() {
+		case "AnalysisTemplate":
+			say("skipping AnalysisTemplate %s: analysis is not supported yet", u.GetName())
+			continue
+		case "Rollout":
+			ro := &v1alpha1.Rollout{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, ro); err != nil {
+				return err
+			}
+			ro.Spec.Strategy.Canary.Analysis = nil
+			for _, s := range ro.Spec.Strategy.Canary.Steps {
+				if s.Pause != nil && s.Pause.Duration != nil && pause > 0 {
+					*s.Pause.Duration = v1alpha1.DurationFromString(pause.String())
+				}
+			}
+			obj = ro
+		}
+		obj.SetNamespace(d.ns)
+		if err := d.c.Create(ctx, obj); err != nil {
+			return fmt.Errorf("creating %s %s: %w", u.GetKind(), u.GetName(), err)
+		}
+		say("created %s %s", u.GetKind(), u.GetName())
+	}
+}
+
+// watch prints a line whenever the rollout's state changes, until done says so.
+func (d *demo) watch(ctx context.Context, done func(*v1alpha1.Rollout) bool) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		ro := &v1alpha1.Rollout{}
+		if err := d.c.Get(ctx, client.ObjectKey{Namespace: d.ns, Name: d.name}, ro); err != nil {
+			return err
+		}
+		line, err := d.describe(ctx, ro)
+		if err != nil {
+			return err
+		}
+		if ro.Status.ObservedGeneration != "" && line != d.last {
+			fmt.Printf("%6.1fs  %s\n", time.Since(d.t0).Seconds(), line)
+			d.last = line
+		}
+		if ro.Status.ObservedGeneration == fmt.Sprint(ro.Generation) && done(ro) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return errTimeout
+}
+
+// describe is one line of the demo's table.
+func (d *demo) describe(ctx context.Context, ro *v1alpha1.Rollout) (string, error) {
+	var list appsv1.ReplicaSetList
+	if err := d.c.List(ctx, &list, client.InNamespace(d.ns)); err != nil {
+		return "", err
+	}
+	steps := ro.Spec.Strategy.Canary.Steps
+	idx := ptr.Deref(ro.Status.CurrentStepIndex, 0)
+	weight := strategy.CurrentWeight(steps, idx)
+	if ro.Status.Abort {
+		weight = 0
+	}
+	var sets []string
+	var canaryAvail, totalAvail int32
+	for _, rs := range list.Items {
+		if ref := metav1.GetControllerOf(&rs); ref == nil || ref.UID != ro.UID || ptr.Deref(rs.Spec.Replicas, 0)+rs.Status.Replicas == 0 {
+			continue
+		}
+		hash := rs.Labels[v1alpha1.PodTemplateHashLabel]
+		role := "canary"
+		if hash == ro.Status.StableRS {
+			role = "stable"
+		} else {
+			canaryAvail += rs.Status.AvailableReplicas
+		}
+		totalAvail += rs.Status.AvailableReplicas
+		img := rs.Spec.Template.Spec.Containers[0].Image
+		sets = append(sets, fmt.Sprintf("%s %s %d/%d", img[strings.LastIndexByte(img, ':')+1:], role,
+			rs.Status.ReadyReplicas, ptr.Deref(rs.Spec.Replicas, 0)))
+	}
+	sort.Strings(sets)
+	phase := string(ro.Status.Phase)
+	if ro.Status.Message != "" {
+		phase += " (" + ro.Status.Message + ")"
+	}
+	return fmt.Sprintf("%-5s %-7s %-7s %-36s %s", fmt.Sprintf("%d/%d", idx, len(steps)), fmt.Sprintf("%d%%", weight),
+		fmt.Sprintf("%d%%", strategy.ActualWeight(canaryAvail, totalAvail)), strings.Join(sets, " | "), phase), nil
+}
