@@ -5,8 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -16,8 +15,6 @@ import (
 
 // controllerFlags are the settings of `vane controller`.
 type controllerFlags struct {
-	kubeconfig     string
-	namespace      string
 	instanceID     string
 	leaderElect    bool
 	leaseNamespace string
@@ -27,22 +24,20 @@ type controllerFlags struct {
 	verbosity      int
 }
 
-func newControllerCommand() *cobra.Command {
+func newControllerCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	f := &controllerFlags{}
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run the controller that reconciles Rollouts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runController(cmd, f)
+			return runController(cmd, cf, f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG)")
-	fl.StringVar(&f.namespace, "namespace", "", "only reconcile Rollouts in this namespace (default: all)")
 	fl.StringVar(&f.instanceID, "instance-id", "", "only reconcile Rollouts labelled "+v1alpha1.InstanceIDLabel+" with this value (default: unlabelled ones)")
 	fl.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader through a Lease, so that only one replica acts")
-	fl.StringVar(&f.leaseNamespace, "leader-election-namespace", "", "namespace of the leader Lease (default: the pod's, or --namespace)")
+	fl.StringVar(&f.leaseNamespace, "leader-election-namespace", "", "namespace of the leader Lease (default: the pod's, or -n)")
 	fl.StringVar(&f.metricsAddr, "metrics-bind-address", "127.0.0.1:8090", "address of the Prometheus metrics endpoint (0 disables)")
 	fl.StringVar(&f.healthAddr, "health-probe-bind-address", "127.0.0.1:8091", "address of /healthz and /readyz (0 disables)")
 	fl.IntVar(&f.workers, "workers", 4, "rollouts reconciled at once")
@@ -50,14 +45,17 @@ func newControllerCommand() *cobra.Command {
 	return cmd
 }
 
-func runController(cmd *cobra.Command, f *controllerFlags) error {
+// runController runs the manager. The global --kubeconfig/--context select the cluster (in a
+// pod: the in-cluster config); an explicit -n/--namespace limits the controller to it.
+func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *controllerFlags) error {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(false), zap.Level(zapLevel(f.verbosity))))
-	cfg, err := restConfig(f.kubeconfig)
+	cfg, err := cf.ToRESTConfig()
 	if err != nil {
-		return err
+		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
+	cfg.QPS, cfg.Burst = 100, 200
 	mgr, err := controller.NewManager(cfg, controller.Options{
-		Namespace:               f.namespace,
+		Namespace:               *cf.Namespace,
 		InstanceID:              f.instanceID,
 		LeaderElection:          f.leaderElect,
 		LeaderElectionNamespace: f.leaseNamespace,
@@ -69,18 +67,6 @@ func runController(cmd *cobra.Command, f *controllerFlags) error {
 		return err
 	}
 	return mgr.Start(cmd.Context())
-}
-
-// restConfig loads --kubeconfig, else the in-cluster config, else $KUBECONFIG / ~/.kube/config.
-func restConfig(path string) (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = path
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig: %w", err)
-	}
-	cfg.QPS, cfg.Burst = 100, 200
-	return cfg, nil
 }
 
 func zapLevel(v int) zapcore.Level { return zapcore.Level(-v) }

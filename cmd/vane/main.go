@@ -1,42 +1,66 @@
 // Command vane is Vane's one binary: the controller, the CLI verbs, the dashboard and the event
-// API are its subcommands.
+// API are its subcommands. Installed as kubectl-vane it is also a kubectl plugin
+// (`kubectl vane promote my-app`).
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 
+	"github.com/vanedev/vane/internal/cli"
 	"github.com/vanedev/vane/internal/version"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRootCommand().ExecuteContext(ctx); err != nil {
-		os.Exit(1)
+	err := newRootCommand(filepath.Base(os.Args[0])).ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		var exit *cli.ExitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.Code)
+		}
+		os.Exit(cli.ExitFailed)
 	}
 }
 
-func newRootCommand() *cobra.Command {
+func newRootCommand(invokedAs string) *cobra.Command {
+	use := "vane"
+	if strings.HasPrefix(invokedAs, "kubectl-") {
+		use = "kubectl " + strings.TrimPrefix(invokedAs, "kubectl-")
+	}
 	root := &cobra.Command{
-		Use:           "vane",
+		Use:           use,
 		Short:         "Progressive delivery for Kubernetes, compatible with Argo Rollouts",
 		SilenceUsage:  true,
-		SilenceErrors: false,
+		SilenceErrors: true,
 	}
-	root.AddCommand(newControllerCommand())
-	root.AddCommand(&cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "vane", version.String())
+	// kubectl's connection flags: --kubeconfig, --context, -n/--namespace, --server, --token...
+	cf := genericclioptions.NewConfigFlags(true)
+	cf.AddFlags(root.PersistentFlags())
+	root.AddCommand(
+		newControllerCommand(cf),
+		newGetCommand(cf), newListCommand(cf), newStatusCommand(cf),
+		newPromoteCommand(cf), newAbortCommand(cf), newRetryCommand(cf), newPauseCommand(cf),
+		newRestartCommand(cf), newUndoCommand(cf), newSetCommand(cf), newLintCommand(),
+		&cobra.Command{
+			Use:   "version",
+			Short: "Print the version",
+			Args:  cobra.NoArgs,
+			Run: func(cmd *cobra.Command, _ []string) {
+				fmt.Fprintln(cmd.OutOrStdout(), "vane", version.String())
+			},
 		},
-	})
+	)
 	return root
 }

@@ -19,36 +19,51 @@ import (
 // ErrNothingToPromote is returned by Promote for a rollout with no pause and no step left.
 var ErrNothingToPromote = errors.New("nothing to promote: the rollout is not paused and has no step left")
 
+// Promotion says what Promote did.
+type Promotion struct {
+	// Unpaused: spec.paused was set and is now cleared.
+	Unpaused bool
+	// PauseEnded: the rollout's pause conditions were cleared (a pause step or a blue/green
+	// pause ends).
+	PauseEnded bool
+	// SkippedStep is the canary step skipped because nothing paused the rollout (-1: none).
+	SkippedStep int32
+	// Full: every remaining step is skipped (promote --full).
+	Full bool
+}
+
 // Promote releases a paused rollout. Without full it ends the current pause (spec.paused and
 // status.pauseConditions cleared) or, when nothing pauses it, skips the current canary step.
 // With full it skips every remaining step (status.promoteFull).
-func Promote(ctx context.Context, c client.Client, ns, name string, full bool) (*v1alpha1.Rollout, error) {
+func Promote(ctx context.Context, c client.Client, ns, name string, full bool) (Promotion, error) {
+	did := Promotion{SkippedStep: -1}
 	ro, err := get(ctx, c, ns, name)
 	if err != nil {
-		return nil, err
+		return did, err
 	}
 	if ro.Spec.Paused {
 		if err := patchSpec(ctx, c, ro, map[string]any{"paused": false}); err != nil {
-			return nil, err
+			return did, err
 		}
+		did.Unpaused = true
 	}
 	switch {
 	case full:
 		err = patchStatus(ctx, c, ro, map[string]any{"promoteFull": true, "pauseConditions": nil})
+		did.Full = true
 	case len(ro.Status.PauseConditions) > 0:
 		err = patchStatus(ctx, c, ro, map[string]any{"pauseConditions": nil})
-	case ro.Spec.Paused:
+		did.PauseEnded = true
+	case did.Unpaused:
 		// unpausing was the promotion
 	case ro.Spec.Strategy.Canary != nil && ro.Status.CurrentStepIndex != nil &&
 		int(*ro.Status.CurrentStepIndex) < len(ro.Spec.Strategy.Canary.Steps):
 		err = patchStatus(ctx, c, ro, map[string]any{"currentStepIndex": *ro.Status.CurrentStepIndex + 1})
+		did.SkippedStep = *ro.Status.CurrentStepIndex
 	default:
-		return nil, fmt.Errorf("rollout %s/%s: %w", ns, name, ErrNothingToPromote)
+		return did, fmt.Errorf("rollout %s/%s: %w", ns, name, ErrNothingToPromote)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return get(ctx, c, ns, name)
+	return did, err
 }
 
 // Abort stops the update: the canary goes back to zero and the stable ReplicaSet to full size.

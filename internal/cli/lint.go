@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+)
+
+// validators check one document of an argoproj.io kind: strict decoding, then the API's own
+// validation (the function the controller uses for InvalidSpec).
+var validators = map[string]func([]byte) (string, field.ErrorList, error){
+	"Rollout":                 check(func(o *v1alpha1.Rollout) field.ErrorList { return v1alpha1.ValidateRollout(o) }),
+	"AnalysisTemplate":        check(func(o *v1alpha1.AnalysisTemplate) field.ErrorList { return v1alpha1.ValidateAnalysisTemplate(o) }),
+	"ClusterAnalysisTemplate": check(func(o *v1alpha1.ClusterAnalysisTemplate) field.ErrorList { return v1alpha1.ValidateClusterAnalysisTemplate(o) }),
+	"AnalysisRun":             check(func(o *v1alpha1.AnalysisRun) field.ErrorList { return v1alpha1.ValidateAnalysisRun(o) }),
+	"Experiment":              check(func(o *v1alpha1.Experiment) field.ErrorList { return v1alpha1.ValidateExperiment(o) }),
+}
+
+type named interface{ GetName() string }
+
+func check[T any, P interface {
+	*T
+	named
+}](validate func(P) field.ErrorList) func([]byte) (string, field.ErrorList, error) {
+	return func(doc []byte) (string, field.ErrorList, error) {
+		obj := P(new(T))
+		if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+			return "", nil, err
+		}
+		return obj.GetName(), validate(obj), nil
+	}
+}
+
+// Lint checks every document of each file and prints one line per problem:
+// file:document:field: message. Documents of other kinds (Services...) are skipped. It returns
+// an ExitError when anything is wrong.
+func Lint(o *Options, files []string) error {
+	problems := 0
+	for _, f := range files {
+		n, err := lintFile(o.Out, f)
+		if err != nil {
+			return err
+		}
+		problems += n
+	}
+	if problems > 0 {
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%d problem(s) found", problems)}
+	}
+	fmt.Fprintf(o.Out, "%d file(s): no problems found\n", len(files))
+	return nil
+}
+
+func lintFile(w io.Writer, path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	reader := utilyaml.NewYAMLReader(bufioReader(b))
+	problems := 0
+	for doc := 1; ; doc++ {
+		raw, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return problems, nil
+		}
+		if err != nil {
+			fmt.Fprintf(w, "%s:%d: %v\n", path, doc, err)
+			return problems + 1, nil
+		}
+		if len(bytes.TrimSpace(raw)) == 0 {
+			doc--
+			continue
+		}
+		problems += lintDocument(w, path, doc, raw)
+	}
+}
+
+// lintDocument checks one document and returns how many problems it printed.
+func lintDocument(w io.Writer, path string, doc int, raw []byte) int {
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := yaml.Unmarshal(raw, &head); err != nil {
+		fmt.Fprintf(w, "%s:%d: not valid YAML: %v\n", path, doc, err)
+		return 1
+	}
+	gv, _ := schema.ParseGroupVersion(head.APIVersion)
+	validate, ok := validators[head.Kind]
+	if gv.Group != v1alpha1.GroupVersion.Group || !ok {
+		return 0
+	}
+	name, errs, err := validate(raw)
+	if err != nil {
+		fmt.Fprintf(w, "%s:%d: %s: %v\n", path, doc, head.Kind, err)
+		return 1
+	}
+	for _, e := range errs {
+		fmt.Fprintf(w, "%s:%d: %s/%s: %s: %s\n", path, doc, head.Kind, name, e.Field, e.ErrorBody())
+	}
+	return len(errs)
+}
+
+func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
