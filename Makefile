@@ -28,8 +28,18 @@ k8s-tools: ## build the local control plane's binaries once (cached in ~/.cache/
 	@t=$$(date +%s); hack/cluster/install.sh "$(K8S_BIN)"; \
 	  echo "timing: control-plane build $$(( $$(date +%s) - t ))s"
 
+.PHONY: deps
+deps: ## install the Debian packages tests use (tmux, prometheus) when missing
+	hack/deps.sh
+
+.PHONY: install
+install: ## install vane and kubectl-vane (the kubectl plugin) into $(shell go env GOPATH)/bin
+	$(GO) build -o "$$($(GO) env GOPATH)/bin/vane" ./cmd/vane
+	ln -sf vane "$$($(GO) env GOPATH)/bin/kubectl-vane"
+	@echo "installed vane and kubectl-vane in $$($(GO) env GOPATH)/bin (put it on PATH for 'kubectl vane')"
+
 .PHONY: test
-test: k8s-tools ## all tests: unit and end-to-end against a real local control plane
+test: k8s-tools deps ## all tests: unit and end-to-end against a real local control plane
 	@t=$$(date +%s); VANE_K8S_BIN="$(K8S_BIN)" $(GO) test $(GO_TEST_FLAGS) $(PKGS); \
 	  echo "timing: tests $$(( $$(date +%s) - t ))s"
 
@@ -38,7 +48,7 @@ test-unit: ## unit tests only (no control plane: go test -short)
 	$(GO) test -short $(GO_TEST_FLAGS) $(PKGS)
 
 .PHONY: test-e2e
-test-e2e: k8s-tools ## end-to-end scenarios in test/e2e
+test-e2e: k8s-tools deps ## end-to-end scenarios in test/e2e
 	VANE_K8S_BIN="$(K8S_BIN)" $(GO) test $(GO_TEST_FLAGS) ./test/e2e/...
 
 .PHONY: bench

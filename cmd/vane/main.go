@@ -35,15 +35,14 @@ func main() {
 }
 
 func newRootCommand(invokedAs string) *cobra.Command {
-	use := "vane"
-	if strings.HasPrefix(invokedAs, "kubectl-") {
-		use = "kubectl " + strings.TrimPrefix(invokedAs, "kubectl-")
-	}
 	root := &cobra.Command{
-		Use:           use,
+		Use:           "vane",
 		Short:         "Progressive delivery for Kubernetes, compatible with Argo Rollouts",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+	}
+	if strings.HasPrefix(invokedAs, "kubectl-") { // run as a kubectl plugin
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl " + strings.TrimPrefix(invokedAs, "kubectl-")}
 	}
 	// kubectl's connection flags: --kubeconfig, --context, -n/--namespace, --server, --token...
 	cf := genericclioptions.NewConfigFlags(true)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -71,6 +73,8 @@ func (o *Options) Explain(err error, kind, name string) error {
 	}
 	var st apierrors.APIStatus
 	switch {
+	case meta.IsNoMatchError(err) || discovery.IsGroupDiscoveryFailedError(err):
+		return fmt.Errorf("the cluster at %s does not serve argoproj.io/v1alpha1: install Vane's CRDs first (kubectl apply -k config/crd)", o.Server)
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("%s %q not found in namespace %q", kind, name, o.Namespace)
 	case apierrors.IsForbidden(err) && errors.As(err, &st):

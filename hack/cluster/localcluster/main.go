@@ -17,6 +17,10 @@ import (
 	"syscall"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/vanedev/vane/internal/localcluster"
 )
 
@@ -37,6 +41,7 @@ func run(args []string) error {
 	port := fs.Int("port", 0, "apiserver port on 127.0.0.1 (0: a free one)")
 	bin := fs.String("bin", "", "folder with the control-plane binaries (default: the versioned cache)")
 	wipe := fs.Bool("wipe", false, "down: also delete the state folder")
+	crds := fs.String("crds", "config/crd/bases", "up: install the CRDs of this folder (empty: none)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -46,7 +51,7 @@ func run(args []string) error {
 	}
 	switch args[0] {
 	case "up":
-		return up(abs, *bin, *nodes, *port)
+		return up(abs, *bin, *crds, *nodes, *port)
 	case "down":
 		return down(abs, *wipe)
 	default:
@@ -54,7 +59,7 @@ func run(args []string) error {
 	}
 }
 
-func up(dir, bin string, nodes, port int) error {
+func up(dir, bin, crds string, nodes, port int) error {
 	if bin == "" {
 		wd, _ := os.Getwd()
 		root, err := localcluster.RepoRoot(wd)
@@ -78,6 +83,13 @@ func up(dir, bin string, nodes, port int) error {
 	if err != nil {
 		return err
 	}
+	if crds != "" {
+		if err := installCRDs(ctx, c, crds); err != nil {
+			_, _ = localcluster.StopDir(dir) // already failing: report the CRD error
+			return err
+		}
+		logf("CRDs of %s installed", crds)
+	}
 	logf("cluster up; logs in %s", filepath.Join(dir, "logs"))
 	fmt.Printf("\nexport KUBECONFIG=%s\n", c.Kubeconfig)
 	return nil
@@ -98,4 +110,16 @@ func down(dir string, wipe bool) error {
 		return os.RemoveAll(dir)
 	}
 	return nil
+}
+
+func installCRDs(ctx context.Context, c *localcluster.Cluster, dir string) error {
+	scheme := runtime.NewScheme()
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	cl, err := client.New(c.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	return localcluster.InstallCRDs(ctx, cl, dir)
 }
