@@ -1,0 +1,146 @@
+// Package web measures a metric with an HTTP request: the JSON answer, or the part of it that
+// jsonPath selects, is the result.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/util/jsonpath"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/analysis/provider"
+)
+
+// maxBody is the largest answer read.
+const maxBody = 10 << 20
+
+// Provider calls web metrics' URLs.
+type Provider struct {
+	secure, insecure *http.Transport
+}
+
+// New returns a web Provider. Connections are pooled between measurements.
+func New() *Provider {
+	secure := http.DefaultTransport.(*http.Transport).Clone()
+	insecure := secure.Clone()
+	insecure.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the metric asks for it with insecure: true
+	return &Provider{secure: secure, insecure: insecure}
+}
+
+// Measure implements provider.Provider.
+func (p *Provider) Measure(ctx context.Context, _ *v1alpha1.AnalysisRun, metric *v1alpha1.Metric) (provider.Result, error) {
+	w := metric.Provider.Web
+	if w == nil {
+		return provider.Result{}, fmt.Errorf("the metric has no web provider")
+	}
+	if !w.Authentication.OAuth2.IsZero() || !w.Authentication.Sigv4.IsZero() {
+		return provider.Result{}, fmt.Errorf("web: authentication (oauth2, sigv4) is not supported by this version of Vane; pass a token in a header from a secret argument instead")
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(w.EffectiveTimeoutSeconds())*time.Second)
+	defer cancel()
+	var body io.Reader
+	switch {
+	case len(w.JSONBody) > 0:
+		body = bytes.NewReader(w.JSONBody)
+	case w.Body != "":
+		body = strings.NewReader(w.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, string(w.EffectiveMethod()), w.URL, body)
+	if err != nil {
+		return provider.Result{}, fmt.Errorf("web: %w", err)
+	}
+	for _, h := range w.Headers {
+		if strings.EqualFold(h.Key, "Host") {
+			req.Host = h.Value
+			continue
+		}
+		req.Header.Add(h.Key, h.Value)
+	}
+	if len(w.JSONBody) > 0 && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	transport := p.secure
+	if w.Insecure {
+		transport = p.insecure
+	}
+	resp, err := (&http.Client{Transport: transport}).Do(req)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return provider.Result{}, fmt.Errorf("web: no answer from %s within %ds (timeoutSeconds)", w.URL, w.EffectiveTimeoutSeconds())
+		}
+		return provider.Result{}, fmt.Errorf("web: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return provider.Result{}, fmt.Errorf("web: reading the answer of %s: %w", w.URL, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return provider.Result{}, fmt.Errorf("web: %s %s answered %s%s", req.Method, w.URL, resp.Status, excerpt(data))
+	}
+	return Parse(data, w.EffectiveJSONPath())
+}
+
+// Parse reads a JSON answer and selects the result with a JSONPath expression (as kubectl's
+// -o jsonpath, e.g. {$.status}). One match is the result; several make a list.
+func Parse(data []byte, path string) (provider.Result, error) {
+	var doc any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return provider.Result{}, fmt.Errorf("web: the answer is not JSON (%v)%s", err, excerpt(data))
+	}
+	jp := jsonpath.New("metric")
+	if err := jp.Parse(path); err != nil {
+		return provider.Result{}, fmt.Errorf("web: jsonPath %s: %w", path, err)
+	}
+	found, err := jp.FindResults(doc)
+	if err != nil {
+		return provider.Result{}, fmt.Errorf("web: jsonPath %s in %s: %w", path, excerpt(data), err)
+	}
+	var values []any
+	for _, group := range found {
+		for _, v := range group {
+			values = append(values, v.Interface())
+		}
+	}
+	var value any
+	switch len(values) {
+	case 0:
+		return provider.Result{}, fmt.Errorf("web: jsonPath %s matches nothing in%s", path, excerpt(data))
+	case 1:
+		value = values[0]
+	default:
+		value = values
+	}
+	return provider.Result{Value: value, Display: display(value)}, nil
+}
+
+func display(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// excerpt quotes the start of an answer for an error message.
+func excerpt(data []byte) string {
+	s := strings.TrimSpace(string(data))
+	if s == "" {
+		return ""
+	}
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return fmt.Sprintf(": %q", s)
+}
