@@ -171,7 +171,8 @@ func (d *demo) describe(ctx context.Context, ro *v1alpha1.Rollout) (string, erro
 		role := "canary"
 		if hash == ro.Status.StableRS {
 			role = "stable"
-		} else {
+		}
+		if hash == ro.Status.CurrentPodHash {
 			canaryAvail += rs.Status.AvailableReplicas
 		}
 		totalAvail += rs.Status.AvailableReplicas

@@ -104,7 +104,7 @@ func renderStrategy(w io.Writer, info *RolloutInfo, kv func(k, v string)) {
 		var canary, total int32
 		for _, s := range info.ReplicaSets {
 			total += s.RS.Status.AvailableReplicas
-			if hashOf(s) != ro.Status.StableRS {
+			if hashOf(s) == ro.Status.CurrentPodHash {
 				canary += s.RS.Status.AvailableReplicas
 			}
 		}
