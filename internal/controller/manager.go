@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -18,6 +19,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/controller/analysisrun"
 	"github.com/vanedev/vane/internal/controller/rollout"
 )
 
@@ -53,8 +55,9 @@ func Scheme() (*runtime.Scheme, error) {
 }
 
 // NewManager builds a manager running every Vane controller. Its cache holds only the
-// ReplicaSets that carry the rollouts-pod-template-hash label: a cluster's Deployments own many
-// more, and the controller needs none of them.
+// ReplicaSets that carry the rollouts-pod-template-hash label (a cluster's Deployments own many
+// more, and the controller needs none of them), and the Rollouts, Services, Deployments and
+// PodTemplates in scope; pods are read directly, and only for restarts and metadata changes.
 func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	scheme, err := Scheme()
 	if err != nil {
@@ -86,6 +89,13 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        lockID,
 		LeaderElectionNamespace: leaseNS,
+		// a stopping controller hands the Lease over at once instead of letting it expire
+		LeaderElectionReleaseOnCancel: true,
+		// client-go's default spam filter drops a Rollout's Normal events after 25 (then one
+		// every five minutes): a rollout emits more than that in one update. The broadcaster
+		// lives as long as the process, as the manager does in `vane controller`.
+		EventBroadcaster: record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{
+			BurstSize: 1000, QPS: 1, MaxEvents: 100})), //nolint:staticcheck // see above
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
@@ -94,6 +104,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := rollout.Setup(mgr, o.Workers, ropts...); err != nil {
 		return nil, err
 	}
+	analysisrun.MustSetup(mgr, o.Workers, analysisrun.WithInstanceID(o.InstanceID))
 	if o.HealthAddr != "" && o.HealthAddr != "0" {
 		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 			return nil, err

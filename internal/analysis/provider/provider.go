@@ -8,6 +8,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -60,6 +61,22 @@ type Collector interface {
 	GarbageCollect(ctx context.Context, run *v1alpha1.AnalysisRun, metric *v1alpha1.Metric, keep int) error
 }
 
+// PermanentError is an error that measuring again would not fix (an unsupported provider or
+// option): the metric errors at once instead of after consecutiveErrorLimit retries.
+type PermanentError struct{ Err error }
+
+func (e PermanentError) Error() string { return e.Err.Error() }
+func (e PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as permanent.
+func Permanent(err error) error { return PermanentError{Err: err} }
+
+// IsPermanent reports whether err was marked permanent.
+func IsPermanent(err error) bool {
+	var p PermanentError
+	return errors.As(err, &p)
+}
+
 // Name returns the name of the provider a metric uses ("web", "prometheus", "plugin
 // argoproj-labs/foo", ...), or "" when none is set.
 func Name(mp *v1alpha1.MetricProvider) string {
@@ -106,8 +123,8 @@ type Unsupported struct {
 // Measure implements Provider.
 func (u Unsupported) Measure(context.Context, *v1alpha1.AnalysisRun, *v1alpha1.Metric) (Result, error) {
 	if u.Provider == "" {
-		return Result{}, fmt.Errorf("the metric has no provider: set one of %s", strings.Join(u.Supported, ", "))
+		return Result{}, Permanent(fmt.Errorf("the metric has no provider: set one of %s", strings.Join(u.Supported, ", ")))
 	}
-	return Result{}, fmt.Errorf("the %s provider is not supported by this version of Vane (supported: %s)",
-		u.Provider, strings.Join(u.Supported, ", "))
+	return Result{}, Permanent(fmt.Errorf("the %s provider is not supported by this version of Vane (supported: %s)",
+		u.Provider, strings.Join(u.Supported, ", ")))
 }

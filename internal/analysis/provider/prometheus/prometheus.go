@@ -81,7 +81,7 @@ func (p *Provider) Measure(ctx context.Context, _ *v1alpha1.AnalysisRun, metric 
 		return provider.Result{}, fmt.Errorf("the metric has no prometheus provider")
 	}
 	if !m.Authentication.OAuth2.IsZero() || !m.Authentication.Sigv4.IsZero() {
-		return provider.Result{}, fmt.Errorf("prometheus: authentication (oauth2, sigv4) is not supported by this version of Vane; pass a token in a header from a secret argument instead")
+		return provider.Result{}, provider.Permanent(fmt.Errorf("prometheus: authentication (oauth2, sigv4) is not supported by this version of Vane; pass a token in a header from a secret argument instead"))
 	}
 	return p.Run(ctx, QueryOf(m))
 }

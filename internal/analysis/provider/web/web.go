@@ -42,7 +42,7 @@ func (p *Provider) Measure(ctx context.Context, _ *v1alpha1.AnalysisRun, metric 
 		return provider.Result{}, fmt.Errorf("the metric has no web provider")
 	}
 	if !w.Authentication.OAuth2.IsZero() || !w.Authentication.Sigv4.IsZero() {
-		return provider.Result{}, fmt.Errorf("web: authentication (oauth2, sigv4) is not supported by this version of Vane; pass a token in a header from a secret argument instead")
+		return provider.Result{}, provider.Permanent(fmt.Errorf("web: authentication (oauth2, sigv4) is not supported by this version of Vane; pass a token in a header from a secret argument instead"))
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(w.EffectiveTimeoutSeconds())*time.Second)
 	defer cancel()

@@ -1,0 +1,208 @@
+// Package analysisrun reconciles AnalysisRuns: it takes each metric's measurements on time
+// (interval, initialDelay, count) with the metric's provider, judges them (internal/analysis),
+// and reports metric and run phases, with messages that name the metric, the value and the
+// condition, and events. Everything it knows is in the run's status: a restarted controller
+// continues where the last one stopped.
+package analysisrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/analysis/provider"
+	"github.com/vanedev/vane/internal/analysis/provider/job"
+	"github.com/vanedev/vane/internal/analysis/provider/prometheus"
+	"github.com/vanedev/vane/internal/analysis/provider/web"
+)
+
+// Reconciler reconciles AnalysisRuns.
+type Reconciler struct {
+	// Client reads from the manager's cache and writes to the API.
+	Client client.Client
+	// APIReader reads Secrets straight from the API (they are not cached).
+	APIReader client.Reader
+	// Recorder emits events.
+	Recorder record.EventRecorder
+	// Clock is the time source of every decision.
+	Clock clock.PassiveClock
+	// InstanceID limits the reconciler to AnalysisRuns labelled with it (empty: unlabelled ones).
+	InstanceID string
+	// Providers by name: "web", "prometheus", "job".
+	Providers map[string]provider.Provider
+}
+
+// New returns a Reconciler with the web, prometheus and job providers.
+func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opts ...Option) *Reconciler {
+	r := &Reconciler{Client: c, APIReader: apiReader, Recorder: rec, Clock: clock.RealClock{}}
+	for _, o := range opts {
+		o(r)
+	}
+	defaults := map[string]provider.Provider{
+		"web":        web.New(),
+		"prometheus": prometheus.New(r.Clock),
+		"job":        &job.Provider{Client: c, Clock: r.Clock},
+	}
+	if r.Providers == nil {
+		r.Providers = map[string]provider.Provider{}
+	}
+	for name, p := range defaults {
+		if _, ok := r.Providers[name]; !ok {
+			r.Providers[name] = p
+		}
+	}
+	return r
+}
+
+// +kubebuilder:rbac:groups=argoproj.io,resources=analysisruns,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=argoproj.io,resources=analysisruns/status,verbs=get;patch
+// +kubebuilder:rbac:groups=argoproj.io,resources=rollouts,verbs=get;list;watch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile takes the measurements that are due and judges the run. Status is written once, at
+// the end, with an optimistic lock; events are emitted only once it is stored.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, err error) {
+	run := &v1alpha1.AnalysisRun{}
+	if err := r.Client.Get(ctx, req.NamespacedName, run); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if run.DeletionTimestamp != nil || run.Labels[v1alpha1.InstanceIDLabel] != r.InstanceID {
+		return reconcile.Result{}, nil
+	}
+	orig := run.DeepCopy()
+	s := &syncState{run: run, now: r.Clock.Now()}
+	defer func() {
+		if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+			return
+		}
+		if equality.Semantic.DeepEqual(orig.Status, run.Status) {
+			return
+		}
+		if perr := r.patchStatus(ctx, orig, run); perr != nil {
+			if apierrors.IsConflict(perr) {
+				res, err = reconcile.Result{Requeue: true}, nil
+				return
+			}
+			err = errors.Join(err, perr)
+			return
+		}
+		r.record(run, s.events)
+	}()
+	if run.Status.Phase.Completed() {
+		return r.expire(ctx, s)
+	}
+	return r.sync(ctx, s)
+}
+
+// syncState is what one reconcile learns and decides about a run.
+type syncState struct {
+	run    *v1alpha1.AnalysisRun
+	now    time.Time
+	events []event
+	// next is the earliest time something is due (zero: nothing)
+	next time.Time
+}
+
+type event struct {
+	warning         bool
+	reason, message string
+}
+
+func (s *syncState) event(warning bool, reason, format string, args ...any) {
+	s.events = append(s.events, event{warning: warning, reason: reason, message: fmt.Sprintf(format, args...)})
+}
+
+// wakeAt asks for a reconcile at t (the earliest asked for wins).
+func (s *syncState) wakeAt(t time.Time) {
+	if s.next.IsZero() || t.Before(s.next) {
+		s.next = t
+	}
+}
+
+func (s *syncState) result() reconcile.Result {
+	if s.next.IsZero() {
+		return reconcile.Result{}
+	}
+	// a little late rather than early: stored times are whole seconds
+	return reconcile.Result{RequeueAfter: max(s.next.Sub(s.now), 0) + 10*time.Millisecond}
+}
+
+// expire deletes a completed run once its ttlStrategy says so.
+func (r *Reconciler) expire(ctx context.Context, s *syncState) (reconcile.Result, error) {
+	run := s.run
+	ttl := ttlFor(run)
+	if ttl == nil {
+		return reconcile.Result{}, nil
+	}
+	if run.Status.CompletedAt == nil {
+		run.Status.CompletedAt = &metav1.Time{Time: s.now}
+	}
+	deadline := run.Status.CompletedAt.Add(time.Duration(*ttl) * time.Second)
+	if s.now.Before(deadline) {
+		s.wakeAt(deadline)
+		return s.result(), nil
+	}
+	log.FromContext(ctx).Info("deleting the AnalysisRun: its ttlStrategy expired", "phase", run.Status.Phase, "ttlSeconds", *ttl)
+	if err := r.Client.Delete(ctx, run, client.Preconditions{UID: &run.UID}); err != nil && !apierrors.IsNotFound(err) {
+		return reconcile.Result{}, fmt.Errorf("deleting expired AnalysisRun: %w", err)
+	}
+	return reconcile.Result{}, nil
+}
+
+// ttlFor returns how many seconds a completed run is kept: secondsAfterSuccess for a
+// Successful run, secondsAfterFailure for a Failed or Error one, else (and when those are
+// unset) secondsAfterCompletion; nil keeps it.
+func ttlFor(run *v1alpha1.AnalysisRun) *int32 {
+	t := run.Spec.TTLStrategy
+	if t == nil {
+		return nil
+	}
+	switch run.Status.Phase {
+	case v1alpha1.AnalysisPhaseSuccessful:
+		if t.SecondsAfterSuccess != nil {
+			return t.SecondsAfterSuccess
+		}
+	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError:
+		if t.SecondsAfterFailure != nil {
+			return t.SecondsAfterFailure
+		}
+	}
+	return t.SecondsAfterCompletion
+}
+
+func (r *Reconciler) patchStatus(ctx context.Context, orig, run *v1alpha1.AnalysisRun) error {
+	patch := client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})
+	if err := r.Client.Status().Patch(ctx, run, patch); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("updating analysisrun status: %w", err)
+	}
+	log.FromContext(ctx).V(1).Info("status", "phase", run.Status.Phase, "message", run.Status.Message)
+	return nil
+}
+
+func (r *Reconciler) record(run *v1alpha1.AnalysisRun, events []event) {
+	for _, e := range events {
+		kind := corev1.EventTypeNormal
+		if e.warning {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Event(run, kind, e.reason, e.message)
+	}
+}

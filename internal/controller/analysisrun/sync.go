@@ -1,0 +1,331 @@
+package analysisrun
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/analysis"
+	"github.com/vanedev/vane/internal/analysis/condition"
+	"github.com/vanedev/vane/internal/analysis/provider"
+)
+
+// supported lists the providers Vane implements, for error messages.
+var supported = []string{"web", "prometheus", "job"}
+
+// metricState is one metric of the run during a reconcile.
+type metricState struct {
+	spec     *v1alpha1.Metric // as stored, placeholders and all
+	resolved v1alpha1.Metric  // arguments substituted (secret values in clear: never log it)
+	limits   analysis.Limits
+	result   *v1alpha1.MetricResult
+	provider provider.Provider
+}
+
+// task is a measurement to take, resume or terminate, and its outcome.
+type task struct {
+	m        *metricState
+	kind     taskKind
+	started  time.Time
+	previous *v1alpha1.Measurement // the in-progress measurement resumed or terminated
+	res      provider.Result
+	err      error
+}
+
+type taskKind int
+
+const (
+	measure taskKind = iota
+	resume
+	terminate
+)
+
+// sync moves a run that has not completed one step on.
+func (r *Reconciler) sync(ctx context.Context, s *syncState) (reconcile.Result, error) {
+	run := s.run
+	if run.Status.StartedAt == nil {
+		run.Status.StartedAt = &metav1.Time{Time: s.now}
+	}
+	if run.Status.Phase == "" || run.Status.Phase == v1alpha1.AnalysisPhasePending {
+		run.Status.Phase = v1alpha1.AnalysisPhaseRunning
+	}
+	if errs := v1alpha1.ValidateAnalysisRun(run); len(errs) > 0 {
+		r.finish(s, v1alpha1.AnalysisPhaseError, "invalid AnalysisRun: "+errs.ToAggregate().Error())
+		return s.result(), nil
+	}
+	args, err := r.resolveArgs(ctx, run)
+	if err != nil {
+		r.finish(s, v1alpha1.AnalysisPhaseError, args.scrub(err.Error()))
+		return s.result(), nil
+	}
+	for i := range run.Spec.Metrics {
+		ensureResult(run, run.Spec.Metrics[i].Name)
+	}
+	metrics := make([]*metricState, 0, len(run.Spec.Metrics))
+	for i := range run.Spec.Metrics {
+		spec := &run.Spec.Metrics[i]
+		m := &metricState{spec: spec, result: ensureResult(run, spec.Name)}
+		if m.resolved, err = analysis.Substitute(spec, args.values); err == nil {
+			m.limits, err = analysis.MetricLimits(&m.resolved)
+		}
+		if err != nil {
+			r.finish(s, v1alpha1.AnalysisPhaseError, args.scrub(fmt.Sprintf("metric %q: %v", spec.Name, err)))
+			return s.result(), nil
+		}
+		m.provider = r.providerFor(&m.resolved)
+		metrics = append(metrics, m)
+	}
+
+	terminating := analysis.Terminating(run)
+	for pass := 0; pass < 2; pass++ {
+		if err := r.step(ctx, s, metrics, args, terminating); err != nil {
+			return reconcile.Result{}, err
+		}
+		// a metric that just failed stops the others at once
+		if terminating || !analysis.Terminating(run) {
+			break
+		}
+		terminating = true
+	}
+
+	states := make([]analysis.MetricState, 0, len(metrics))
+	for _, m := range metrics {
+		states = append(states, analysis.MetricState{Name: m.spec.Name, DryRun: m.result.DryRun, Phase: m.result.Phase, Message: m.result.Message})
+	}
+	a := analysis.AssessRun(states)
+	run.Status.RunSummary, run.Status.DryRunSummary = a.Summary, a.DryRun
+	if a.Phase.Completed() {
+		msg := a.Message
+		if run.Spec.Terminate && msg == "" {
+			msg = "Run Terminated"
+		}
+		r.finish(s, a.Phase, msg)
+		return s.result(), nil
+	}
+	run.Status.Phase, run.Status.Message = v1alpha1.AnalysisPhaseRunning, a.Message
+	return s.result(), nil
+}
+
+// step takes the measurements that are due (or, when terminating, stops the ones in progress)
+// and assesses every metric.
+func (r *Reconciler) step(ctx context.Context, s *syncState, metrics []*metricState, args resolvedArgs, terminating bool) error {
+	run := s.run
+	var tasks []*task
+	for _, m := range metrics {
+		if m.result.Phase.Completed() {
+			continue
+		}
+		var last *v1alpha1.Measurement
+		if n := len(m.result.Measurements); n > 0 && !m.result.Measurements[n-1].Phase.Completed() {
+			last = m.result.Measurements[n-1].DeepCopy()
+		}
+		switch {
+		case last != nil && terminating:
+			tasks = append(tasks, &task{m: m, kind: terminate, previous: last})
+		case last != nil:
+			tasks = append(tasks, &task{m: m, kind: resume, previous: last})
+		case terminating:
+		default:
+			at, ok, err := analysis.NextMeasurement(&m.resolved, m.limits, m.result, run.Status.StartedAt.Time)
+			if err != nil {
+				return fmt.Errorf("metric %q: %w", m.spec.Name, err) // validation rules this out
+			}
+			if !ok {
+				continue
+			}
+			if at.After(s.now) {
+				s.wakeAt(at)
+				continue
+			}
+			tasks = append(tasks, &task{m: m, kind: measure})
+		}
+	}
+	r.run(ctx, run, tasks)
+	for _, t := range tasks {
+		r.apply(ctx, s, t, args)
+	}
+	for _, m := range metrics {
+		r.assess(ctx, s, m, terminating)
+	}
+	return nil
+}
+
+// run carries out the tasks, at the same time (each provider call is bounded by its timeout).
+func (r *Reconciler) run(ctx context.Context, run *v1alpha1.AnalysisRun, tasks []*task) {
+	var wg sync.WaitGroup
+	for _, t := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.started = r.Clock.Now()
+			switch t.kind {
+			case measure:
+				t.res, t.err = t.m.provider.Measure(ctx, run, &t.m.resolved)
+			case resume:
+				if res, ok := t.m.provider.(provider.Resumer); ok {
+					t.res, t.err = res.Resume(ctx, run, &t.m.resolved, t.previous)
+				} else {
+					t.err = fmt.Errorf("the measurement was left in progress and its provider cannot resume it")
+				}
+			case terminate:
+				if res, ok := t.m.provider.(provider.Resumer); ok {
+					t.err = res.Terminate(ctx, run, &t.m.resolved, t.previous)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// apply records a task's outcome as a measurement.
+func (r *Reconciler) apply(ctx context.Context, s *syncState, t *task, args resolvedArgs) {
+	m, res := t.m, t.res
+	now := r.Clock.Now()
+	meas := v1alpha1.Measurement{StartedAt: &metav1.Time{Time: t.started}}
+	if t.previous != nil {
+		meas = *t.previous
+	}
+	if len(res.Metadata) > 0 {
+		meas.Metadata = scrubMap(res.Metadata, args)
+	}
+	switch {
+	case t.kind == terminate:
+		meas.Phase, meas.Message = v1alpha1.AnalysisPhaseSuccessful, "Metric Terminated: the run stopped before the measurement finished"
+		if t.err != nil {
+			meas.Message += " (" + t.err.Error() + ")"
+		}
+	case t.err != nil:
+		meas.Phase, meas.Message = v1alpha1.AnalysisPhaseError, t.err.Error()
+	case res.Phase == v1alpha1.AnalysisPhaseRunning:
+		meas.Phase = v1alpha1.AnalysisPhaseRunning
+		if res.ResumeAfter > 0 {
+			meas.ResumeAt = &metav1.Time{Time: now.Add(res.ResumeAfter)}
+			s.wakeAt(meas.ResumeAt.Time)
+		}
+	case res.Phase != "":
+		meas.Phase, meas.Message, meas.Value = res.Phase, res.Message, res.Display
+	default:
+		out := condition.Evaluate(m.resolved.SuccessCondition, m.resolved.FailureCondition, res.Value)
+		meas.Phase, meas.Value = out.Phase, res.Display
+		if out.Phase != v1alpha1.AnalysisPhaseSuccessful {
+			meas.Message = out.Reason
+		}
+	}
+	if meas.Phase.Completed() {
+		meas.FinishedAt = &metav1.Time{Time: now}
+		meas.ResumeAt = nil
+	}
+	meas.Value, meas.Message = args.scrub(meas.Value), args.scrub(meas.Message)
+	analysis.Record(m.result, meas)
+	if len(res.MetricMetadata) > 0 {
+		if m.result.Metadata == nil {
+			m.result.Metadata = map[string]string{}
+		}
+		maps.Copy(m.result.Metadata, scrubMap(res.MetricMetadata, args))
+	}
+	if t.err != nil && provider.IsPermanent(t.err) {
+		m.result.Phase = v1alpha1.AnalysisPhaseError
+		m.result.Message = fmt.Sprintf("metric %q errored: %s (not retried)", m.spec.Name, meas.Message)
+		s.event(true, "MetricError", "%s", m.result.Message)
+	}
+	keep := v1alpha1.EffectiveMeasurementRetention(m.spec.Name, s.run.Spec.MeasurementRetention)
+	analysis.Trim(m.result, keep)
+	if meas.Phase.Completed() {
+		if gc, ok := m.provider.(provider.Collector); ok {
+			if err := gc.GarbageCollect(ctx, s.run, &m.resolved, int(max(keep, 1))); err != nil {
+				log.FromContext(ctx).Error(err, "cleaning up after the metric's measurements", "metric", m.spec.Name)
+			}
+		}
+	}
+	if meas.Phase == v1alpha1.AnalysisPhaseRunning && meas.ResumeAt == nil && t.kind == measure {
+		s.wakeAt(now.Add(time.Second)) // a provider that gave no hint: look again soon
+	}
+}
+
+// assess updates a metric's phase and message, and announces its completion.
+func (r *Reconciler) assess(ctx context.Context, s *syncState, m *metricState, terminating bool) {
+	res := m.result
+	if res.Phase.Completed() {
+		return
+	}
+	phase, msg := analysis.AssessMetric(m.spec.Name, m.limits, res, terminating)
+	if !phase.Completed() {
+		res.Phase, res.Message = phase, ""
+		n := len(res.Measurements)
+		if n > 0 && res.Measurements[n-1].Phase == v1alpha1.AnalysisPhaseError {
+			res.Message = fmt.Sprintf("measurement error (%d in a row, limit %d): %s",
+				res.ConsecutiveError, m.limits.ConsecutiveErrorLimit, res.Measurements[n-1].Message)
+		}
+		// when to look again: the measurement in progress, or the next one
+		if n > 0 && res.Measurements[n-1].ResumeAt != nil {
+			s.wakeAt(res.Measurements[n-1].ResumeAt.Time)
+		} else if at, ok, err := analysis.NextMeasurement(&m.resolved, m.limits, res, s.run.Status.StartedAt.Time); err == nil && ok {
+			s.wakeAt(at)
+		}
+		return
+	}
+	res.Phase, res.Message = phase, msg
+	log.FromContext(ctx).V(1).Info("metric completed", "metric", m.spec.Name, "phase", phase, "dryRun", res.DryRun)
+	text := fmt.Sprintf("metric %q completed: %s", m.spec.Name, phase)
+	if msg != "" {
+		text = msg
+	}
+	if res.DryRun {
+		text += " (dry run)"
+	}
+	s.event(phase != v1alpha1.AnalysisPhaseSuccessful, "Metric"+string(phase), "%s", text)
+}
+
+// finish completes the run.
+func (r *Reconciler) finish(s *syncState, phase v1alpha1.AnalysisPhase, msg string) {
+	run := s.run
+	run.Status.Phase, run.Status.Message = phase, msg
+	run.Status.CompletedAt = &metav1.Time{Time: s.now}
+	text := "analysis " + strings.ToLower(string(phase))
+	if msg != "" {
+		text += ": " + msg
+	}
+	s.event(phase != v1alpha1.AnalysisPhaseSuccessful, "AnalysisRun"+string(phase), "%s", text)
+	if ttl := ttlFor(run); ttl != nil {
+		s.wakeAt(run.Status.CompletedAt.Add(time.Duration(*ttl) * time.Second))
+	}
+}
+
+// ensureResult returns the run's result for the named metric, adding a Pending one if needed
+// (which moves the others: take pointers only once every metric has its result).
+func ensureResult(run *v1alpha1.AnalysisRun, name string) *v1alpha1.MetricResult {
+	for i := range run.Status.MetricResults {
+		if run.Status.MetricResults[i].Name == name {
+			return &run.Status.MetricResults[i]
+		}
+	}
+	run.Status.MetricResults = append(run.Status.MetricResults, v1alpha1.MetricResult{
+		Name: name, Phase: v1alpha1.AnalysisPhasePending, DryRun: v1alpha1.IsDryRun(name, run.Spec.DryRun),
+	})
+	return &run.Status.MetricResults[len(run.Status.MetricResults)-1]
+}
+
+// providerFor returns the provider that measures m.
+func (r *Reconciler) providerFor(m *v1alpha1.Metric) provider.Provider {
+	name := provider.Name(&m.Provider)
+	if p, ok := r.Providers[name]; ok {
+		return p
+	}
+	return provider.Unsupported{Provider: name, Supported: supported}
+}
+
+func scrubMap(in map[string]string, args resolvedArgs) map[string]string {
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		out[k] = args.scrub(v)
+	}
+	return out
+}
