@@ -16,6 +16,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -463,4 +464,48 @@ func controllerLogPath() string {
 		}
 	}
 	return newest
+}
+
+// TestAnalysisTTLAndUnsupportedProvider: a run with a ttlStrategy is deleted after it
+// completes, and a metric of a provider Vane does not implement errors at once, naming it.
+func TestAnalysisTTLAndUnsupportedProvider(t *testing.T) {
+	env := withController(t)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	app := newColorServer(t, "blue", "ok")
+	applyTemplates(t, env, ns, "examples/seeds/colorapi-canary.yaml", seedWebcheck(1))
+	run, err := analysis.BuildRun(ctx, env.Client, []v1alpha1.AnalysisTemplateRef{{TemplateName: "webcheck"}},
+		analysis.RunOptions{Name: "short-lived", Namespace: ns, Args: []v1alpha1.Argument{{Name: "host", Value: ptr.To(app.host())}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Spec.TTLStrategy = &v1alpha1.TTLStrategy{SecondsAfterSuccess: ptr.To[int32](2)}
+	if err := env.Client.Create(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	done := waitPhase(t, env, ns, "short-lived", 30*time.Second, v1alpha1.AnalysisPhaseSuccessful)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(run), &v1alpha1.AnalysisRun{})
+		if apierrors.IsNotFound(err) {
+			t.Logf("deleted %.1fs after it completed (secondsAfterSuccess: 2)", time.Since(done.Status.CompletedAt.Time).Seconds())
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run is still there 15s after it completed: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	dd := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Name: "datadog", Namespace: ns}, Spec: v1alpha1.AnalysisRunSpec{
+		Metrics: []v1alpha1.Metric{{Name: "errors", Interval: ptr.To(v1alpha1.DurationFromString("5m")), SuccessCondition: "result < 0.01",
+			Provider: v1alpha1.MetricProvider{Datadog: &v1alpha1.DatadogMetric{Query: "avg:requests.error_rate{app:colorapi}"}}}},
+	}}
+	if err := env.Client.Create(ctx, dd); err != nil {
+		t.Fatal(err)
+	}
+	got := waitPhase(t, env, ns, "datadog", 15*time.Second, v1alpha1.AnalysisPhaseError)
+	if want := `metric "errors" errored: the datadog provider is not supported by this version of Vane (supported: web, prometheus, job)`; !strings.HasPrefix(got.Status.Message, want) {
+		t.Errorf("message %q, want %q", got.Status.Message, want)
+	}
 }
