@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -212,6 +213,322 @@ func TestPhase(t *testing.T) {
 			ph, msg := Phase(r, &r.Status, tc.counts, tc.problem)
 			if diff := cmp.Diff(tc.want, want{ph, msg}); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// routedRollout is a rollout of steps whose traffic a router splits.
+func routedRollout(replicas int32, steps []v1alpha1.CanaryStep, st v1alpha1.RolloutStatus, mod func(*v1alpha1.CanaryStrategy)) *v1alpha1.Rollout {
+	r := rollout(replicas, steps, st)
+	c := r.Spec.Strategy.Canary
+	c.CanaryService, c.StableService = "canary", "stable"
+	c.TrafficRouting = &v1alpha1.RolloutTrafficRouting{
+		Plugins:       map[string]json.RawMessage{"argoproj-labs/gatewayAPI": json.RawMessage(`{"httpRoute":"web"}`)},
+		ManagedRoutes: []v1alpha1.MangedRoutes{{Name: "mirror"}, {Name: "header"}},
+	}
+	if mod != nil {
+		mod(c)
+	}
+	return r
+}
+
+// applied records the weight the router was last set to for canary hash.
+func applied(w int32, hash string) func(*v1alpha1.RolloutStatus) {
+	return func(st *v1alpha1.RolloutStatus) {
+		st.Canary.Weights = &v1alpha1.TrafficWeights{Canary: v1alpha1.WeightDestination{Weight: w, PodTemplateHash: hash},
+			Stable: v1alpha1.WeightDestination{Weight: 100 - w, PodTemplateHash: "s"}}
+	}
+}
+
+func all(mods ...func(*v1alpha1.RolloutStatus)) func(*v1alpha1.RolloutStatus) {
+	return func(st *v1alpha1.RolloutStatus) {
+		for _, m := range mods {
+			m(st)
+		}
+	}
+}
+
+func pausedAt(t time.Time) func(*v1alpha1.RolloutStatus) {
+	return func(st *v1alpha1.RolloutStatus) {
+		st.PauseConditions = []v1alpha1.PauseCondition{{Reason: v1alpha1.PauseReasonCanaryPauseStep, StartTime: metav1.NewTime(t)}}
+		st.ControllerPause = true
+	}
+}
+
+func abortedAt(t time.Time) func(*v1alpha1.RolloutStatus) {
+	return func(st *v1alpha1.RolloutStatus) {
+		st.Abort = true
+		if !t.IsZero() {
+			at := metav1.NewTime(t)
+			st.AbortedAt = &at
+		}
+	}
+}
+
+func deadline(s Set, d time.Time) Set { s.ScaleDownDeadline = d; return s }
+
+func headerStep(name string, match ...v1alpha1.HeaderRoutingMatch) v1alpha1.CanaryStep {
+	return v1alpha1.CanaryStep{SetHeaderRoute: &v1alpha1.SetHeaderRoute{Name: name, Match: match}}
+}
+
+func mirrorStep(name string, match ...v1alpha1.RouteMatch) v1alpha1.CanaryStep {
+	return v1alpha1.CanaryStep{SetMirrorRoute: &v1alpha1.SetMirrorRoute{Name: name, Match: match}}
+}
+
+func TestCanaryTrafficRouted(t *testing.T) {
+	type want struct {
+		Replicas     map[string]int32
+		StepIndex    int32
+		StableRS     string
+		RouterWeight int32
+		Waiting      bool
+		Completed    bool
+		RemoveRoutes bool
+		// Routes are the managed routes in effect: name=+ (set) or name=- (removed)
+		Routes       []string
+		Deadlines    map[string]time.Time
+		Pauses       int
+		RequeueAfter time.Duration
+		Reasons      []string
+	}
+	xCanary := v1alpha1.HeaderRoutingMatch{HeaderName: "X-Canary", HeaderValue: &v1alpha1.StringMatch{Exact: "yes"}}
+	getAll := v1alpha1.RouteMatch{Method: &v1alpha1.StringMatch{Exact: "GET"}}
+	tests := map[string]struct {
+		rollout  *v1alpha1.Rollout
+		sets     []Set
+		verified bool
+		now      time.Time
+		want     want
+	}{
+		"first revision: all pods and all traffic on it at once": {
+			rollout: routedRollout(5, demoSteps, v1alpha1.RolloutStatus{}, nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew}},
+			want:    want{Replicas: map[string]int32{"n": 5}, StepIndex: 4, StableRS: "n", RemoveRoutes: true},
+		},
+		"new template: canary scaled to its share at once, stable stays full, no traffic yet": {
+			rollout: routedRollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "s", CurrentPodHash: "s", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)}, nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			want:    want{Replicas: map[string]int32{"n": 1, "s": 5}, StepIndex: 0, StableRS: "s"},
+		},
+		"canary pods not available yet: the router stays at the previous weight": {
+			rollout: routedRollout(5, demoSteps, updating(0, nil), nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: Pods{Spec: 1, Current: 1}}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			want:    want{Replicas: map[string]int32{"n": 1, "s": 5}, StepIndex: 0, StableRS: "s"},
+		},
+		"canary available: the router goes to 20% and the step waits for it": {
+			rollout: routedRollout(5, demoSteps, updating(0, nil), nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			want:    want{Replicas: map[string]int32{"n": 1, "s": 5}, StepIndex: 0, StableRS: "s", RouterWeight: 20, Waiting: true},
+		},
+		"weight set but the router does not report it applied: the step waits": {
+			rollout: routedRollout(5, demoSteps, updating(0, applied(20, "n")), nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			want:    want{Replicas: map[string]int32{"n": 1, "s": 5}, StepIndex: 0, StableRS: "s", RouterWeight: 20, Waiting: true},
+		},
+		"weight verified: the step completes and the pause pauses": {
+			rollout:  routedRollout(5, demoSteps, updating(0, applied(20, "n")), nil),
+			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			verified: true,
+			want: want{Replicas: map[string]int32{"n": 1, "s": 5}, StepIndex: 1, StableRS: "s", RouterWeight: 20, Pauses: 1,
+				Reasons: []string{"RolloutStepCompleted", "RolloutPaused"}},
+		},
+		"verified weight of an earlier canary does not count": {
+			rollout:  routedRollout(5, demoSteps, updating(0, applied(20, "old")), nil),
+			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			verified: true,
+			want:     want{Replicas: map[string]int32{"n": 1, "s": 5}, StepIndex: 0, StableRS: "s", RouterWeight: 20, Waiting: true},
+		},
+		"promoted to 60%: the canary grows to 3 first, the router stays at 20%": {
+			rollout:  routedRollout(5, demoSteps, updating(1, all(applied(20, "n"), func(st *v1alpha1.RolloutStatus) { st.ControllerPause = true })), nil),
+			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			verified: true,
+			want: want{Replicas: map[string]int32{"n": 3, "s": 5}, StepIndex: 2, StableRS: "s", RouterWeight: 20,
+				Reasons: []string{"RolloutStepCompleted"}},
+		},
+		"steps done: the canary grows to full size before the router goes to 100%": {
+			rollout:  routedRollout(5, demoSteps, updating(4, applied(60, "n")), nil),
+			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			verified: true,
+			want:     want{Replicas: map[string]int32{"n": 5, "s": 5}, StepIndex: 4, StableRS: "s", RouterWeight: 60},
+		},
+		"full size: the router goes to 100% and completion waits for it": {
+			rollout:  routedRollout(5, demoSteps, updating(4, applied(60, "n")), nil),
+			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			verified: true,
+			want:     want{Replicas: map[string]int32{"n": 5, "s": 5}, StepIndex: 4, StableRS: "s", RouterWeight: 100, Waiting: true},
+		},
+		"100% verified: completed, routes removed, the old stable keeps its pods scaleDownDelaySeconds": {
+			rollout:  routedRollout(5, demoSteps, updating(4, applied(100, "n")), nil),
+			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			verified: true, now: t0,
+			want: want{Replicas: map[string]int32{"n": 5, "s": 5}, StepIndex: 4, StableRS: "n", Completed: true, RemoveRoutes: true,
+				Deadlines: map[string]time.Time{"s": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
+				Reasons: []string{"RolloutCompleted", "ScaleDownDelayed"}},
+		},
+		"after completion the old stable waits for its deadline": {
+			rollout: routedRollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)}, nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}, deadline(Set{Hash: "s", Role: RoleOther, Pods: ready(5)}, t0.Add(10*time.Second))},
+			now:     t0,
+			want: want{Replicas: map[string]int32{"n": 5, "s": 5}, StepIndex: 4, StableRS: "n", RemoveRoutes: true,
+				RequeueAfter: 10 * time.Second},
+		},
+		"the old stable scales down at its deadline": {
+			rollout: routedRollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)}, nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}, deadline(Set{Hash: "s", Role: RoleOther, Pods: ready(5)}, t0)},
+			now:     t0,
+			want:    want{Replicas: map[string]int32{"n": 5, "s": 0}, StepIndex: 4, StableRS: "n", RemoveRoutes: true},
+		},
+		"scaleDownDelaySeconds 0 scales the old stable down at once": {
+			rollout:  routedRollout(5, demoSteps, updating(4, applied(100, "n")), func(c *v1alpha1.CanaryStrategy) { c.ScaleDownDelaySeconds = ptr32(0) }),
+			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			verified: true,
+			want: want{Replicas: map[string]int32{"n": 5, "s": 0}, StepIndex: 4, StableRS: "n", Completed: true, RemoveRoutes: true,
+				Reasons: []string{"RolloutCompleted"}},
+		},
+		"second update while a canary runs: the old canary waits for its deadline, no traffic to the new one yet": {
+			rollout: routedRollout(5, demoSteps, updating(2, applied(60, "n")), nil),
+			sets: []Set{{Hash: "m", Role: RoleNew, Revision: 3}, {Hash: "n", Role: RoleOther, Revision: 2, Pods: ready(3)},
+				{Hash: "s", Role: RoleStable, Revision: 1, Pods: ready(5)}},
+			now: t0,
+			want: want{Replicas: map[string]int32{"m": 1, "n": 3, "s": 5}, StepIndex: 0, StableRS: "s",
+				Deadlines: map[string]time.Time{"n": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
+				Reasons: []string{"ScaleDownDelayed"}},
+		},
+		"scaleDownDelayRevisionLimit: only the newest old ReplicaSets wait": {
+			rollout: routedRollout(5, demoSteps, updating(0, nil), func(c *v1alpha1.CanaryStrategy) { c.ScaleDownDelayRevisionLimit = ptr32(1) }),
+			sets: []Set{{Hash: "n", Role: RoleNew, Revision: 4}, deadline(Set{Hash: "a", Role: RoleOther, Revision: 2, Pods: ready(2)}, t0.Add(time.Minute)),
+				deadline(Set{Hash: "b", Role: RoleOther, Revision: 3, Pods: ready(2)}, t0.Add(time.Minute)), {Hash: "s", Role: RoleStable, Revision: 1, Pods: ready(5)}},
+			now:  t0,
+			want: want{Replicas: map[string]int32{"n": 1, "a": 0, "b": 2, "s": 5}, StepIndex: 0, StableRS: "s", RequeueAfter: time.Minute},
+		},
+		"abort: the weight goes to 0 at once, the canary keeps its pods abortScaleDownDelaySeconds": {
+			rollout: routedRollout(5, demoSteps, updating(2, all(applied(60, "n"), abortedAt(time.Time{}))), nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			now:     t0,
+			want: want{Replicas: map[string]int32{"n": 3, "s": 5}, StepIndex: 2, StableRS: "s", RemoveRoutes: true,
+				Deadlines: map[string]time.Time{"n": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
+				Reasons: []string{"RolloutAborted"}},
+		},
+		"abort: past the delay but weight 0 not verified: the canary waits": {
+			rollout: routedRollout(5, demoSteps, updating(2, all(applied(60, "n"), abortedAt(t0))), nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			now:     t0.Add(31 * time.Second), verified: true,
+			want: want{Replicas: map[string]int32{"n": 3, "s": 5}, StepIndex: 2, StableRS: "s", RemoveRoutes: true, Waiting: true,
+				Deadlines: map[string]time.Time{"n": t0.Add(30 * time.Second)}},
+		},
+		"abort: past the delay with weight 0 verified: the canary scales down": {
+			rollout: routedRollout(5, demoSteps, updating(2, all(applied(0, "n"), abortedAt(t0))), nil),
+			sets:    []Set{deadline(Set{Hash: "n", Role: RoleNew, Pods: ready(3)}, t0.Add(30*time.Second)), {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			now:     t0.Add(30 * time.Second), verified: true,
+			want:    want{Replicas: map[string]int32{"n": 0, "s": 5}, StepIndex: 2, StableRS: "s", RemoveRoutes: true},
+		},
+		"abortScaleDownDelaySeconds 0 leaves the canary up": {
+			rollout: routedRollout(5, demoSteps, updating(2, all(applied(0, "n"), abortedAt(t0))), func(c *v1alpha1.CanaryStrategy) { c.AbortScaleDownDelaySeconds = ptr32(0) }),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			now:     t0.Add(time.Hour), verified: true,
+			want:    want{Replicas: map[string]int32{"n": 3, "s": 5}, StepIndex: 2, StableRS: "s", RemoveRoutes: true},
+		},
+		"retry after abort clears the canary's deadline and restarts the steps": {
+			rollout: routedRollout(5, demoSteps, updating(2, func(st *v1alpha1.RolloutStatus) { at := metav1.NewTime(t0); st.AbortedAt = &at }), nil),
+			sets:    []Set{deadline(Set{Hash: "n", Role: RoleNew}, t0.Add(30*time.Second)), {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			want: want{Replicas: map[string]int32{"n": 1, "s": 5}, StepIndex: 0, StableRS: "s",
+				Deadlines: map[string]time.Time{"n": {}}, Reasons: []string{"RolloutRetried"}},
+		},
+		"dynamicStableScale: the stable keeps its pods until the router carries the weight": {
+			rollout: routedRollout(10, []v1alpha1.CanaryStep{weight(30), pauseForever()}, updating(0, applied(0, "n")),
+				func(c *v1alpha1.CanaryStrategy) { c.DynamicStableScale = true }),
+			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(10)}},
+			want: want{Replicas: map[string]int32{"n": 3, "s": 10}, StepIndex: 0, StableRS: "s", RouterWeight: 30, Waiting: true},
+		},
+		"dynamicStableScale: the stable shrinks to 70% once 30% is verified": {
+			rollout: routedRollout(10, []v1alpha1.CanaryStep{weight(30), pauseForever()}, updating(0, applied(30, "n")),
+				func(c *v1alpha1.CanaryStrategy) { c.DynamicStableScale = true }),
+			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(10)}}, verified: true,
+			want: want{Replicas: map[string]int32{"n": 3, "s": 7}, StepIndex: 1, StableRS: "s", RouterWeight: 30, Pauses: 1,
+				Reasons: []string{"RolloutStepCompleted", "RolloutPaused"}},
+		},
+		"dynamicStableScale abort: traffic returns as fast as the stable pods are available": {
+			rollout: routedRollout(10, []v1alpha1.CanaryStep{weight(30), pauseForever()}, updating(1, all(applied(30, "n"), abortedAt(t0))),
+				func(c *v1alpha1.CanaryStrategy) { c.DynamicStableScale = true }),
+			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: Pods{Spec: 10, Current: 10, Available: 8}}},
+			now:  t0, verified: true,
+			want: want{Replicas: map[string]int32{"n": 3, "s": 10}, StepIndex: 1, StableRS: "s", RouterWeight: 20, RemoveRoutes: true},
+		},
+		"dynamicStableScale abort: the canary shrinks with its traffic, no delay": {
+			rollout: routedRollout(10, []v1alpha1.CanaryStep{weight(30), pauseForever()}, updating(1, all(applied(0, "n"), abortedAt(t0))),
+				func(c *v1alpha1.CanaryStrategy) { c.DynamicStableScale = true }),
+			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(10)}},
+			now:  t0, verified: true,
+			want: want{Replicas: map[string]int32{"n": 0, "s": 10}, StepIndex: 1, StableRS: "s", RemoveRoutes: true},
+		},
+		"setCanaryScale: the canary runs 2 pods with no traffic": {
+			rollout: routedRollout(5, []v1alpha1.CanaryStep{{SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: ptr32(2)}}, pauseForever(), weight(40)},
+				updating(0, applied(0, "n")), nil),
+			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(2)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}}, verified: true,
+			want: want{Replicas: map[string]int32{"n": 2, "s": 5}, StepIndex: 1, StableRS: "s", Pauses: 1,
+				Reasons: []string{"RolloutStepCompleted", "RolloutPaused"}},
+		},
+		"setCanaryScale holds through a later setWeight: 40% goes to 2 pods": {
+			rollout: routedRollout(5, []v1alpha1.CanaryStep{{SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: ptr32(2)}}, pauseForever(), weight(40)},
+				updating(2, applied(0, "n")), nil),
+			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(2)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			want: want{Replicas: map[string]int32{"n": 2, "s": 5}, StepIndex: 2, StableRS: "s", RouterWeight: 40, Waiting: true},
+		},
+		"setHeaderRoute completes at once and stays in effect": {
+			rollout: routedRollout(5, []v1alpha1.CanaryStep{weight(20), headerStep("header", xCanary), pauseForever()}, updating(0, applied(20, "n")), nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}}, verified: true,
+			want: want{Replicas: map[string]int32{"n": 1, "s": 5}, StepIndex: 2, StableRS: "s", RouterWeight: 20, Pauses: 1,
+				Routes: []string{"header=+"}, Reasons: []string{"RolloutStepCompleted", "RolloutStepCompleted", "RolloutPaused"}},
+		},
+		"a later step without match removes the header route": {
+			rollout: routedRollout(5, []v1alpha1.CanaryStep{headerStep("header", xCanary), mirrorStep("mirror", getAll), headerStep("header"), pauseForever()},
+				updating(3, all(applied(0, "n"), pausedAt(t0))), nil),
+			sets: []Set{{Hash: "n", Role: RoleNew}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			now:  t0.Add(time.Minute),
+			want: want{Replicas: map[string]int32{"n": 0, "s": 5}, StepIndex: 3, StableRS: "s", Pauses: 1,
+				Routes: []string{"header=-", "mirror=+"}},
+		},
+		"maxTrafficWeight 1000: setWeight 5 runs 1 canary pod of 10": {
+			rollout: routedRollout(10, []v1alpha1.CanaryStep{weight(5), pauseForever()}, updating(0, nil),
+				func(c *v1alpha1.CanaryStrategy) { c.TrafficRouting.MaxTrafficWeight = ptr32(1000) }),
+			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(10)}},
+			want: want{Replicas: map[string]int32{"n": 1, "s": 10}, StepIndex: 0, StableRS: "s", RouterWeight: 5, Waiting: true},
+		},
+		"promote full: straight to full size, then 100%": {
+			rollout: routedRollout(5, demoSteps, updating(1, all(applied(20, "n"), pausedAt(t0), func(st *v1alpha1.RolloutStatus) { st.PromoteFull = true })), nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			want:    want{Replicas: map[string]int32{"n": 5, "s": 5}, StepIndex: 4, StableRS: "s", RouterWeight: 20},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p, err := Canary(Input{Rollout: tc.rollout, NewHash: tc.sets[0].Hash, StepsHash: "steps", Sets: tc.sets, Now: tc.now,
+				RouterWeightVerified: tc.verified})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := want{Replicas: p.Replicas, StepIndex: *p.Status.CurrentStepIndex, StableRS: p.Status.StableRS,
+				RouterWeight: p.RouterWeight, Waiting: p.WaitingForRouter, Completed: p.Completed, RemoveRoutes: p.RemoveManagedRoutes,
+				Pauses: len(p.Status.PauseConditions), RequeueAfter: p.RequeueAfter}
+			if len(p.ScaleDownDeadlines) > 0 {
+				got.Deadlines = p.ScaleDownDeadlines
+			}
+			for _, h := range p.HeaderRoutes {
+				got.Routes = append(got.Routes, h.Name+map[bool]string{true: "=+", false: "=-"}[len(h.Match) > 0])
+			}
+			for _, m := range p.MirrorRoutes {
+				got.Routes = append(got.Routes, m.Name+map[bool]string{true: "=+", false: "=-"}[len(m.Match) > 0])
+			}
+			for _, e := range p.Events {
+				got.Reasons = append(got.Reasons, e.Reason)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if w := p.Weights; w == nil || w.Canary.Weight != p.RouterWeight || w.Canary.Weight+w.Stable.Weight != tc.rollout.Spec.Strategy.Canary.EffectiveMaxTrafficWeight() ||
+				w.Canary.ServiceName != "canary" || w.Stable.ServiceName != "stable" || w.Stable.PodTemplateHash != p.Status.StableRS {
+				t.Errorf("weights to record: %+v", p.Weights)
 			}
 		})
 	}

@@ -1,0 +1,266 @@
+// Package traffic splits a canary's traffic through the ingress or mesh a Rollout names in
+// spec.strategy.canary.trafficRouting. New picks the router; one package per router does the
+// work:
+//
+//   - gatewayapi: Gateway API HTTPRoutes, configured as Argo's Gateway API plugin is
+//     (trafficRouting.plugins["argoproj-labs/gatewayAPI"]);
+//   - nginx: ingress-nginx canary Ingresses;
+//   - istio: Istio VirtualServices and DestinationRule subsets;
+//   - smi: an SMI TrafficSplit.
+//
+// Routers are called by the rollout reconciler with the Rollout as stored. A router object
+// that is missing or unusable gives an *Error naming the object and the field, and nothing is
+// changed; other errors are the API's and worth a retry.
+package traffic
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/traffic/common"
+	"github.com/vanedev/vane/internal/traffic/gatewayapi"
+	"github.com/vanedev/vane/internal/traffic/istio"
+	"github.com/vanedev/vane/internal/traffic/nginx"
+	"github.com/vanedev/vane/internal/traffic/smi"
+)
+
+// Router splits traffic between a Rollout's canary and stable Services (or subsets).
+type Router interface {
+	// Type names the router ("GatewayAPI", "Nginx", "Istio", "SMI"; joined with "," for
+	// several).
+	Type() string
+	// UpdateHash points subset-based routing at the canary and stable pod-template hashes
+	// (Istio DestinationRule subsets); the others have nothing to do.
+	UpdateHash(ctx context.Context, ro *v1alpha1.Rollout, canaryHash, stableHash string, additional []v1alpha1.WeightDestination) error
+	// SetWeight sends weight (out of maxTrafficWeight) to the canary, the additional
+	// destinations their weights, and the rest to the stable.
+	SetWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int32, additional []v1alpha1.WeightDestination) error
+	// SetHeaderRoute adds (or, without match, removes) a managed route that sends requests
+	// matching headers to the canary.
+	SetHeaderRoute(ctx context.Context, ro *v1alpha1.Rollout, route *v1alpha1.SetHeaderRoute) error
+	// SetMirrorRoute adds (or, without match, removes) a managed route that mirrors matching
+	// requests to the canary.
+	SetMirrorRoute(ctx context.Context, ro *v1alpha1.Rollout, route *v1alpha1.SetMirrorRoute) error
+	// VerifyWeight reports whether the router applies the weights: its objects carry them and,
+	// where the router's controller reports on them (Gateway API route status), it has
+	// accepted them.
+	VerifyWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int32, additional []v1alpha1.WeightDestination) (bool, error)
+	// RemoveManagedRoutes removes every header and mirror route the router added.
+	RemoveManagedRoutes(ctx context.Context, ro *v1alpha1.Rollout) error
+}
+
+// Error is a router object that is missing or cannot be used: it names the object, the field
+// and the reason. Nothing changed when a router returns one.
+type Error = common.Error
+
+// Reason classifies an Error.
+type Reason = common.Reason
+
+// Reasons of router errors.
+const (
+	NotFound    = common.NotFound
+	Invalid     = common.Invalid
+	Conflict    = common.Conflict
+	Unsupported = common.Unsupported
+)
+
+// AsError returns the router Error inside err, if there is one.
+func AsError(err error) (*Error, bool) { return common.AsError(err) }
+
+// Options tune New.
+type Options struct {
+	// IstioAPIVersion is the networking.istio.io version to use (default v1alpha3).
+	IstioAPIVersion string
+	// SMIAPIVersion is the split.smi-spec.io version to use (default v1alpha1).
+	SMIAPIVersion string
+}
+
+// Option sets an Option.
+type Option func(*Options)
+
+// WithIstioAPIVersion sets the networking.istio.io version.
+func WithIstioAPIVersion(v string) Option { return func(o *Options) { o.IstioAPIVersion = v } }
+
+// WithSMIAPIVersion sets the split.smi-spec.io version.
+func WithSMIAPIVersion(v string) Option { return func(o *Options) { o.SMIAPIVersion = v } }
+
+// AddToScheme registers the typed API the routers use beyond client-go's (Gateway API v1).
+func AddToScheme(s *runtime.Scheme) error { return gatewayv1.Install(s) }
+
+// New returns the router for the Rollout's trafficRouting, or a Multi of them when it names
+// several. c should read from the API server directly (not a cache) and, for the Gateway API,
+// know its types (AddToScheme). Routers Vane does not implement are an Unsupported Error.
+func New(ro *v1alpha1.Rollout, c client.Client, opts ...Option) (Router, error) {
+	var o Options
+	for _, f := range opts {
+		f(&o)
+	}
+	_, tr, err := common.Canary(ro)
+	if err != nil {
+		return nil, err
+	}
+	var routers []Router
+	add := func(r Router, err error) error {
+		if err != nil {
+			return err
+		}
+		routers = append(routers, r)
+		return nil
+	}
+	var errs []error
+	if tr.Istio != nil {
+		errs = append(errs, add(istio.New(ro, c, o.IstioAPIVersion)))
+	}
+	if tr.Nginx != nil {
+		errs = append(errs, add(nginx.New(ro, c)))
+	}
+	if tr.SMI != nil {
+		errs = append(errs, add(smi.New(ro, c, o.SMIAPIVersion)))
+	}
+	var plugins []string
+	for name := range tr.Plugins {
+		plugins = append(plugins, name)
+	}
+	sort.Strings(plugins)
+	for _, name := range plugins {
+		if name == gatewayapi.PluginName {
+			errs = append(errs, add(gatewayapi.New(ro, c)))
+			continue
+		}
+		errs = append(errs, common.Unsupportedf(ro, common.TrafficRoutingPath+`.plugins["`+name+`"]`,
+			"traffic router plugins are not supported; Vane implements %q natively", gatewayapi.PluginName))
+	}
+	for field, set := range map[string]bool{"alb": tr.ALB != nil, "ambassador": tr.Ambassador != nil,
+		"appMesh": tr.AppMesh != nil, "traefik": tr.Traefik != nil, "apisix": tr.Apisix != nil} {
+		if set {
+			errs = append(errs, common.Unsupportedf(ro, common.TrafficRoutingPath+"."+field,
+				"this traffic router is not supported by Vane; use the Gateway API, nginx, istio or smi"))
+		}
+	}
+	if err := first(errs); err != nil {
+		return nil, err
+	}
+	switch len(routers) {
+	case 0:
+		return nil, common.RolloutInvalidf(ro, common.TrafficRoutingPath, "names no traffic router")
+	case 1:
+		return routers[0], nil
+	}
+	return Multi(routers), nil
+}
+
+// first returns the first non-nil error, preferring router Errors in a stable order.
+func first(errs []error) error {
+	var out error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if out == nil {
+			out = err
+			continue
+		}
+		a, aok := AsError(out)
+		b, bok := AsError(err)
+		if aok && bok && b.Field < a.Field {
+			out = err
+		}
+	}
+	return out
+}
+
+// Multi drives several routers at once (Argo's "multiple providers"): each call goes to every
+// router in order and stops at the first error; VerifyWeight needs all of them.
+type Multi []Router
+
+// Type joins the routers' types.
+func (m Multi) Type() string {
+	ts := make([]string, len(m))
+	for i, r := range m {
+		ts[i] = r.Type()
+	}
+	return strings.Join(ts, ",")
+}
+
+func (m Multi) each(f func(Router) error) error {
+	for _, r := range m {
+		if err := f(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UpdateHash calls every router.
+func (m Multi) UpdateHash(ctx context.Context, ro *v1alpha1.Rollout, canaryHash, stableHash string, add []v1alpha1.WeightDestination) error {
+	return m.each(func(r Router) error { return r.UpdateHash(ctx, ro, canaryHash, stableHash, add) })
+}
+
+// SetWeight calls every router.
+func (m Multi) SetWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int32, add []v1alpha1.WeightDestination) error {
+	return m.each(func(r Router) error { return r.SetWeight(ctx, ro, weight, add) })
+}
+
+// SetHeaderRoute calls every router; a router that cannot route by header is skipped when
+// another one does.
+func (m Multi) SetHeaderRoute(ctx context.Context, ro *v1alpha1.Rollout, route *v1alpha1.SetHeaderRoute) error {
+	return m.some(func(r Router) error { return r.SetHeaderRoute(ctx, ro, route) })
+}
+
+// SetMirrorRoute calls every router; a router that cannot mirror is skipped when another one
+// does.
+func (m Multi) SetMirrorRoute(ctx context.Context, ro *v1alpha1.Rollout, route *v1alpha1.SetMirrorRoute) error {
+	return m.some(func(r Router) error { return r.SetMirrorRoute(ctx, ro, route) })
+}
+
+// some runs f on every router and tolerates Unsupported errors as long as one router did it.
+func (m Multi) some(f func(Router) error) error {
+	var unsupported error
+	done := false
+	for _, r := range m {
+		err := f(r)
+		if e, ok := AsError(err); ok && e.Reason == Unsupported {
+			unsupported = err
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		done = true
+	}
+	if !done {
+		return unsupported
+	}
+	return nil
+}
+
+// VerifyWeight is true when every router applies the weights.
+func (m Multi) VerifyWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int32, add []v1alpha1.WeightDestination) (bool, error) {
+	for _, r := range m {
+		ok, err := r.VerifyWeight(ctx, ro, weight, add)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// RemoveManagedRoutes calls every router.
+func (m Multi) RemoveManagedRoutes(ctx context.Context, ro *v1alpha1.Rollout) error {
+	return m.each(func(r Router) error { return r.RemoveManagedRoutes(ctx, ro) })
+}
+
+// compile-time checks
+var (
+	_ Router = (*gatewayapi.Router)(nil)
+	_ Router = (*nginx.Router)(nil)
+	_ Router = (*istio.Router)(nil)
+	_ Router = (*smi.Router)(nil)
+	_ Router = Multi(nil)
+)
