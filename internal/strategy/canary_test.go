@@ -421,13 +421,13 @@ func TestCanaryTrafficRouted(t *testing.T) {
 			rollout: routedRollout(5, demoSteps, updating(2, all(applied(0, "n"), abortedAt(t0))), nil),
 			sets:    []Set{deadline(Set{Hash: "n", Role: RoleNew, Pods: ready(3)}, t0.Add(30*time.Second)), {Hash: "s", Role: RoleStable, Pods: ready(5)}},
 			now:     t0.Add(30 * time.Second), verified: true,
-			want:    want{Replicas: map[string]int32{"n": 0, "s": 5}, StepIndex: 2, StableRS: "s", RemoveRoutes: true},
+			want: want{Replicas: map[string]int32{"n": 0, "s": 5}, StepIndex: 2, StableRS: "s", RemoveRoutes: true},
 		},
 		"abortScaleDownDelaySeconds 0 leaves the canary up": {
 			rollout: routedRollout(5, demoSteps, updating(2, all(applied(0, "n"), abortedAt(t0))), func(c *v1alpha1.CanaryStrategy) { c.AbortScaleDownDelaySeconds = ptr32(0) }),
 			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
 			now:     t0.Add(time.Hour), verified: true,
-			want:    want{Replicas: map[string]int32{"n": 3, "s": 5}, StepIndex: 2, StableRS: "s", RemoveRoutes: true},
+			want: want{Replicas: map[string]int32{"n": 3, "s": 5}, StepIndex: 2, StableRS: "s", RemoveRoutes: true},
 		},
 		"retry after abort clears the canary's deadline and restarts the steps": {
 			rollout: routedRollout(5, demoSteps, updating(2, func(st *v1alpha1.RolloutStatus) { at := metav1.NewTime(t0); st.AbortedAt = &at }), nil),

@@ -64,7 +64,7 @@ func TestRoutedReplicas(t *testing.T) {
 			canary: v1alpha1.CanaryStrategy{DynamicStableScale: true}, replicas: 10, weight: 30,
 			stableWeights: []int32{70, 100}, want: want{3, 10}},
 		"dynamicStableScale with maxTrafficWeight 1000 rounds up": {
-			canary: v1alpha1.CanaryStrategy{DynamicStableScale: true, TrafficRouting: &v1alpha1.RolloutTrafficRouting{MaxTrafficWeight: ptr32(1000)}},
+			canary:   v1alpha1.CanaryStrategy{DynamicStableScale: true, TrafficRouting: &v1alpha1.RolloutTrafficRouting{MaxTrafficWeight: ptr32(1000)}},
 			replicas: 10, weight: 5, stableWeights: []int32{995}, want: want{1, 10}},
 	}
 	for name, tc := range tests {
