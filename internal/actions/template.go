@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/controller/rollout"
 )
 
 // SetImage sets the image of container (every container, init containers included, for "*").
@@ -77,8 +78,9 @@ func Undo(ctx context.Context, c client.Client, ns, name string, toRevision int6
 		return 0, fmt.Errorf("rollout %s/%s has no revision %d", ns, name, toRevision)
 	}
 	orig := ro.DeepCopy()
-	tmpl := target.rs.Spec.Template.DeepCopy()
-	delete(tmpl.Labels, v1alpha1.PodTemplateHashLabel)
+	// the template as the user had it: not the hash label, role metadata or anti-affinity the
+	// controller added to the ReplicaSet
+	tmpl := rollout.UserTemplate(target.rs)
 	ro.Spec.Template = *tmpl
 	return target.n, patchFrom(ctx, c, orig, ro)
 }

@@ -21,9 +21,13 @@ import (
 // syncCanary runs one canary reconcile: ReplicaSets, the step engine, scaling, Services, status.
 func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Result, error) {
 	ro := s.ro
-	if err := r.checkServices(ctx, ro); err != nil {
-		s.invalid(err.Error())
-		return reconcile.Result{}, nil
+	if _, err := r.checkServices(ctx, ro); err != nil {
+		var inv errInvalid
+		if errors.As(err, &inv) {
+			s.invalid(inv.Error())
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, err
 	}
 	if retry, err := r.ensureNewReplicaSet(ctx, s); err != nil || retry {
 		return reconcile.Result{Requeue: retry}, err
@@ -60,7 +64,8 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 		s.event(e.Warning, e.Reason, "%s", e.Message)
 	}
 	adoptEngineStatus(&ro.Status, &plan.Status)
-	if err := r.syncServices(ctx, ro, in.NewHash, ro.Status.StableRS); err != nil {
+	ro.Status.BlueGreen = v1alpha1.BlueGreenStatus{}
+	if _, err := r.syncServices(ctx, ro, canaryServiceTargets(ro.Spec.Strategy.Canary, in.NewHash, ro.Status.StableRS)); err != nil {
 		return reconcile.Result{}, err
 	}
 
@@ -71,7 +76,7 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	requeue := s.updateStatus(counts(s.sets, s.newRS), plan, scaled)
+	requeue := s.updateStatus(s.canaryObserved(), scaled)
 	if err := r.scaleDownWorkload(ctx, s); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -98,7 +103,7 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, s *syncState) (ret
 		return false, nil
 	}
 	hash := PodTemplateHash(template, ro.Status.CollisionCount)
-	rs, err := r.createNew(ctx, ro, template, s.selector, hash, maxRev+1)
+	rs, err := r.createNew(ctx, ro, newTemplate(ro, template, hash), s.selector, hash, maxRev+1)
 	if errors.Is(err, errHashCollision) {
 		ro.Status.CollisionCount = ptr.To(ptr.Deref(ro.Status.CollisionCount, 0) + 1)
 		s.event(true, "HashCollision", "ReplicaSet %s-%s exists with another template; collisionCount is now %d",
@@ -130,6 +135,18 @@ func withinRollbackWindow(rs *appsv1.ReplicaSet, w *v1alpha1.RollbackWindowSpec)
 		return false
 	}
 	return revision(rs)-1-prev <= int64(w.Revisions)
+}
+
+// canaryServiceTargets: the canary Service selects the new pods, the stable Service the stable ones.
+func canaryServiceTargets(c *v1alpha1.CanaryStrategy, newHash, stableHash string) map[string]string {
+	want := map[string]string{}
+	if c.CanaryService != "" {
+		want[c.CanaryService] = newHash
+	}
+	if c.StableService != "" {
+		want[c.StableService] = stableHash
+	}
+	return want
 }
 
 // soonest is the smallest positive duration (0 when none is).

@@ -1,6 +1,7 @@
-// Package rollout reconciles Rollouts: it owns their ReplicaSets, drives the canary step engine
-// (internal/strategy), points the canary and stable Services at the right pods and reports
-// status, conditions and events the way Argo Rollouts does.
+// Package rollout reconciles Rollouts: it owns their ReplicaSets, drives the canary and
+// blue/green engines (internal/strategy), points the canary and stable (or active and preview)
+// Services at the right pods and reports status, conditions and events the way Argo Rollouts
+// does.
 package rollout
 
 import (
@@ -58,7 +59,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		return reconcile.Result{}, nil
 	}
 	orig := ro.DeepCopy()
-	s := &syncState{ro: ro, now: r.Clock.Now()}
+	s := &syncState{ro: ro, now: r.Clock.Now(), origStatus: *orig.Status.DeepCopy()}
 	defer func() {
 		switch {
 		case apierrors.IsConflict(err):
@@ -82,10 +83,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		s.invalid(errs.ToAggregate().Error())
 		return reconcile.Result{}, nil
 	}
-	if ro.Spec.Strategy.Canary == nil {
-		s.invalid("spec.strategy.blueGreen: the blue/green strategy is not supported yet by this version of Vane")
-		return reconcile.Result{}, nil
-	}
 	if err := r.resolveWorkload(ctx, s); err != nil {
 		var werr errWorkload
 		if errors.As(err, &werr) {
@@ -95,19 +92,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		return reconcile.Result{}, err
 	}
 	s.valid()
+	if ro.Spec.Strategy.BlueGreen != nil {
+		return r.syncBlueGreen(ctx, s)
+	}
 	return r.syncCanary(ctx, s)
 }
 
 // syncState is what one reconcile learns and decides about a rollout.
 type syncState struct {
-	ro       *v1alpha1.Rollout
-	now      time.Time
-	template *corev1.PodTemplateSpec // the rollout's, or its workload's
-	selector *metav1.LabelSelector   // the rollout's, or its workload's
-	workload client.Object           // the Deployment spec.workloadRef names, if it does
-	newRS    *appsv1.ReplicaSet
-	sets     []*appsv1.ReplicaSet
-	created  bool
+	ro  *v1alpha1.Rollout
+	now time.Time
+	// origStatus is the status as read, before this reconcile changed anything
+	origStatus v1alpha1.RolloutStatus
+	template   *corev1.PodTemplateSpec // the rollout's, or its workload's
+	selector   *metav1.LabelSelector   // the rollout's, or its workload's
+	workload   client.Object           // the Deployment spec.workloadRef names, if it does
+	newRS      *appsv1.ReplicaSet
+	sets       []*appsv1.ReplicaSet
+	created    bool
 	// fastRollback: the template went back to a revision inside spec.rollbackWindow
 	fastRollback bool
 	events       []event

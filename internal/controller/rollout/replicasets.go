@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/strategy"
 )
 
 // errHashCollision means the ReplicaSet name for the template is taken by another template.
@@ -60,11 +62,37 @@ func findNew(sets []*appsv1.ReplicaSet, template *corev1.PodTemplateSpec, collis
 	}
 	want := PodTemplateHash(template, nil)
 	for _, rs := range byHash {
-		if PodTemplateHash(&rs.Spec.Template, nil) == want {
+		if PodTemplateHash(UserTemplate(rs), nil) == want {
 			return rs
 		}
 	}
 	return nil
+}
+
+// UserTemplate returns the pod template of a ReplicaSet the controller created as it was
+// before the controller added to it (the API server's defaults stay): without the
+// pod-template-hash label, the role metadata (canary, stable, active or preview) and the
+// blue/green anti-affinity.
+func UserTemplate(rs *appsv1.ReplicaSet) *corev1.PodTemplateSpec {
+	t := rs.Spec.Template.DeepCopy()
+	delete(t.Labels, v1alpha1.PodTemplateHashLabel)
+	var m v1alpha1.PodTemplateMetadata
+	if raw := rs.Annotations[EphemeralMetadataAnnotation]; raw != "" && json.Unmarshal([]byte(raw), &m) == nil {
+		for k := range m.Labels {
+			delete(t.Labels, k)
+		}
+		for k := range m.Annotations {
+			delete(t.Annotations, k)
+		}
+	}
+	if len(t.Labels) == 0 {
+		t.Labels = nil
+	}
+	if len(t.Annotations) == 0 {
+		t.Annotations = nil
+	}
+	strategy.RemoveInjectedAntiAffinity(t)
+	return t
 }
 
 // revision reads a ReplicaSet's revision annotation (0 when absent or malformed).

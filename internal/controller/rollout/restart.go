@@ -9,18 +9,19 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
-	"github.com/vanedev/vane/internal/strategy"
 )
 
 // restartPollInterval is how often a restart in progress is looked at again.
 const restartPollInterval = time.Second
 
 // restart replaces the pods created before spec.restartAt through the Eviction API (so that
-// PodDisruptionBudgets hold), at most max(maxUnavailable, 1) pods down at a time, and records
-// status.restartedAt when none is left. It returns when to look again (0: nothing to do).
+// PodDisruptionBudgets hold), at most max(maxUnavailable, 1) pods down at a time (per
+// ReplicaSet for blue/green), and records status.restartedAt when none is left. It returns when
+// to look again (0: nothing to do).
 func (r *Reconciler) restart(ctx context.Context, s *syncState) (time.Duration, error) {
 	ro := s.ro
 	at := ro.Spec.RestartAt
@@ -34,30 +35,53 @@ func (r *Reconciler) restart(ctx context.Context, s *syncState) (time.Duration, 
 	if err != nil {
 		return 0, err
 	}
-	var old []*corev1.Pod
-	available := int32(0)
-	for _, p := range pods {
-		if p.DeletionTimestamp != nil || !podReady(p) {
-			continue
-		}
-		available++
-		if p.CreationTimestamp.Before(at) {
-			old = append(old, p)
-		}
+	// the pods are restarted in groups that each keep their own availability: all of them for
+	// a canary (they share its traffic), each ReplicaSet apart for blue/green (the active one
+	// and the preview serve different Services)
+	replicas := ro.Spec.EffectiveReplicas()
+	groups := map[string][]*corev1.Pod{}
+	desired := map[string]int32{"": replicas}
+	for _, rs := range s.sets {
+		desired[string(rs.UID)] = ptr.Deref(rs.Spec.Replicas, 1)
 	}
-	if len(old) == 0 && available == int32(len(pods)) {
+	for _, p := range pods {
+		key := ""
+		if ro.Spec.Strategy.BlueGreen != nil {
+			key = string(metav1.GetControllerOf(p).UID)
+		}
+		groups[key] = append(groups[key], p)
+	}
+	done := true
+	var evict []*corev1.Pod
+	for key, group := range groups {
+		var old []*corev1.Pod
+		available := int32(0)
+		for _, p := range group {
+			if p.DeletionTimestamp != nil || !podReady(p) {
+				continue
+			}
+			available++
+			if p.CreationTimestamp.Before(at) {
+				old = append(old, p)
+			}
+		}
+		if len(old) > 0 || available != int32(len(group)) {
+			done = false
+		}
+		b, err := budget(ro, desired[key])
+		if err != nil {
+			return 0, err
+		}
+		// evict only while desired-max(maxUnavailable,1) pods stay available
+		allowed := available - (desired[key] - max(b.MaxUnavailable, 1))
+		evict = append(evict, old[:min(len(old), int(max(allowed, 0)))]...)
+	}
+	if done {
 		ro.Status.RestartedAt = at.DeepCopy()
 		s.event(false, "RolloutRestarted", "Restarted all pods created before %s", at.UTC().Format(time.RFC3339))
 		return 0, nil
 	}
-	b, err := strategy.ResolveBudget(ro.Spec.Strategy.Canary.EffectiveMaxSurge(),
-		ro.Spec.Strategy.Canary.EffectiveMaxUnavailable(), ro.Spec.EffectiveReplicas())
-	if err != nil {
-		return 0, err
-	}
-	// evict only while replicas-max(maxUnavailable,1) pods stay available
-	allowed := available - (ro.Spec.EffectiveReplicas() - max(b.MaxUnavailable, 1))
-	for _, p := range old[:min(len(old), int(max(allowed, 0)))] {
+	for _, p := range evict {
 		ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace}}
 		err := r.Client.SubResource("eviction").Create(ctx, p, ev)
 		switch {

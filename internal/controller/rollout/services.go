@@ -11,56 +11,91 @@ import (
 	"github.com/vanedev/vane/api/v1alpha1"
 )
 
-// checkServices makes sure the Services the canary strategy names exist.
-func (r *Reconciler) checkServices(ctx context.Context, ro *v1alpha1.Rollout) error {
-	c := ro.Spec.Strategy.Canary
-	for field, name := range map[string]string{"canaryService": c.CanaryService, "stableService": c.StableService} {
-		if name == "" {
-			continue
-		}
-		var svc corev1.Service
-		err := r.Client.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, &svc)
-		if apierrors.IsNotFound(err) {
-			return fmt.Errorf("spec.strategy.canary.%s: Service %q not found in namespace %q", field, name, ro.Namespace)
-		}
-		if err != nil {
-			return fmt.Errorf("reading Service %s: %w", name, err)
-		}
-	}
-	return nil
+// namedService is a Service field of the rollout's strategy.
+type namedService struct {
+	field, name string
 }
 
-// syncServices points the canary Service at the new pods and the stable Service at the stable
-// ones, and releases Services the rollout managed but no longer names.
-func (r *Reconciler) syncServices(ctx context.Context, ro *v1alpha1.Rollout, newHash, stableHash string) error {
-	c := ro.Spec.Strategy.Canary
-	want := map[string]string{}
-	if c.CanaryService != "" {
-		want[c.CanaryService] = newHash
+// namedServices lists the Services the rollout's strategy names (those set).
+func namedServices(ro *v1alpha1.Rollout) []namedService {
+	var out []namedService
+	add := func(field, name string) {
+		if name != "" {
+			out = append(out, namedService{field, name})
+		}
 	}
-	if c.StableService != "" {
-		want[c.StableService] = stableHash
+	switch s := ro.Spec.Strategy; {
+	case s.BlueGreen != nil:
+		add("spec.strategy.blueGreen.activeService", s.BlueGreen.ActiveService)
+		add("spec.strategy.blueGreen.previewService", s.BlueGreen.PreviewService)
+	case s.Canary != nil:
+		add("spec.strategy.canary.canaryService", s.Canary.CanaryService)
+		add("spec.strategy.canary.stableService", s.Canary.StableService)
 	}
+	return out
+}
+
+// checkServices makes sure the Services the strategy names exist and are not managed by another
+// rollout, and returns them by name.
+func (r *Reconciler) checkServices(ctx context.Context, ro *v1alpha1.Rollout) (map[string]*corev1.Service, error) {
+	out := map[string]*corev1.Service{}
+	for _, n := range namedServices(ro) {
+		svc := &corev1.Service{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: n.name}, svc)
+		if apierrors.IsNotFound(err) {
+			return nil, errInvalid{fmt.Sprintf("%s: Service %q not found in namespace %q", n.field, n.name, ro.Namespace)}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading Service %s: %w", n.name, err)
+		}
+		if owner := svc.Annotations[v1alpha1.ManagedByRolloutsAnnotation]; owner != "" && owner != ro.Name {
+			return nil, errInvalid{fmt.Sprintf("%s: Service %q is managed by rollout %q", n.field, n.name, owner)}
+		}
+		out[n.name] = svc
+	}
+	return out, nil
+}
+
+// errInvalid is a problem with the rollout's spec or its Services that the user has to fix.
+type errInvalid struct{ msg string }
+
+func (e errInvalid) Error() string { return e.msg }
+
+// serviceSwitch is a Service whose hash selector changed.
+type serviceSwitch struct {
+	name, from, to string
+}
+
+// syncServices makes each Service named in want select the pods of the hash it maps to (an
+// empty hash leaves that Service as it is), and releases the Services the rollout managed but
+// no longer names. It returns the selectors it changed.
+func (r *Reconciler) syncServices(ctx context.Context, ro *v1alpha1.Rollout, want map[string]string) ([]serviceSwitch, error) {
 	var list corev1.ServiceList
 	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
-		return fmt.Errorf("listing Services: %w", err)
+		return nil, fmt.Errorf("listing Services: %w", err)
 	}
+	var switched []serviceSwitch
 	for i := range list.Items {
 		svc := &list.Items[i]
 		hash, named := want[svc.Name]
 		managed := svc.Annotations[v1alpha1.ManagedByRolloutsAnnotation] == ro.Name
+		from := svc.Spec.Selector[v1alpha1.PodTemplateHashLabel]
 		switch {
+		case named && hash == "":
 		case named:
 			if err := r.patchService(ctx, svc, ro.Name, hash); err != nil {
-				return err
+				return switched, err
+			}
+			if from != hash {
+				switched = append(switched, serviceSwitch{svc.Name, from, hash})
 			}
 		case managed:
 			if err := r.patchService(ctx, svc, "", ""); err != nil {
-				return err
+				return switched, err
 			}
 		}
 	}
-	return nil
+	return switched, nil
 }
 
 // patchService sets (or, with an empty owner, removes) the hash selector and the managed-by

@@ -40,11 +40,17 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 	if err != nil {
 		return fmt.Errorf("indexing rollouts by workload: %w", err)
 	}
+	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, serviceIndex, indexServices)
+	if err != nil {
+		return fmt.Errorf("indexing rollouts by Service: %w", err)
+	}
 	err = ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}).
 		Owns(&appsv1.ReplicaSet{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.referencing("Deployment"))).
 		Watches(&corev1.PodTemplate{}, handler.EnqueueRequestsFromMapFunc(r.referencing("PodTemplate"))).
+		// a Service created after its Rollout (or edited by someone) is looked at again
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.namingService)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(workers, 1)}).
 		Named("rollout").
 		Complete(r)
@@ -79,4 +85,33 @@ func (r *Reconciler) referencing(kind string) handler.MapFunc {
 		}
 		return reqs
 	}
+}
+
+// serviceIndex indexes Rollouts by the Services their strategy names.
+const serviceIndex = "spec.strategy.services"
+
+func indexServices(o client.Object) []string {
+	ro, ok := o.(*v1alpha1.Rollout)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, n := range namedServices(ro) {
+		out = append(out, n.name)
+	}
+	return out
+}
+
+// namingService maps a Service to the Rollouts in its namespace that name it.
+func (r *Reconciler) namingService(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1alpha1.RolloutList
+	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()),
+		client.MatchingFields{serviceIndex: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, ro := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
+	}
+	return reqs
 }

@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/strategy"
@@ -47,23 +48,49 @@ func (s *syncState) valid() {
 	st.Conditions = kept
 }
 
-// updateStatus fills counts, conditions, phase and message after a canary plan, and returns
-// when to look again for the progress deadline (0: no deadline running).
-func (s *syncState) updateStatus(c strategy.Counts, plan strategy.Plan, scaled bool) time.Duration {
+// observed is what the status reports of the rollout's pods, counted the way its strategy
+// counts them.
+type observed struct {
+	counts strategy.Counts
+	// hpaReplicas and selector are what the scale subresource reports (status.HPAReplicas and
+	// status.selector).
+	hpaReplicas int32
+	selector    string
+	// completed: the update is over, every pod runs the new template and is available.
+	completed bool
+}
+
+// canaryObserved counts every ReplicaSet's pods; the update is complete once the new
+// ReplicaSet is stable and runs every pod, all available.
+func (s *syncState) canaryObserved() observed {
 	ro, st := s.ro, &s.ro.Status
+	c := counts(s.sets, s.newRS)
+	o := observed{counts: c, hpaReplicas: c.Replicas}
+	if sel, err := metav1.LabelSelectorAsSelector(s.selector); err == nil {
+		o.selector = sel.String()
+	}
+	o.completed = st.StableRS == st.CurrentPodHash && c.Updated == ro.Spec.EffectiveReplicas() &&
+		c.Available >= c.Updated && c.Replicas == c.Updated
+	return o
+}
+
+// updateStatus fills counts, conditions, phase and message after a plan (the engine-owned
+// fields are in the status already), and returns when to look again for the progress deadline
+// (0: no deadline running).
+func (s *syncState) updateStatus(o observed, scaled bool) time.Duration {
+	ro, st := s.ro, &s.ro.Status
+	c := o.counts
 	prev := *st.DeepCopy()
 	st.Replicas, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas = c.Replicas, c.Updated, c.Ready, c.Available
-	st.HPAReplicas = c.Replicas
-	if sel, err := metav1.LabelSelectorAsSelector(s.selector); err == nil {
-		st.Selector = sel.String()
-	}
+	st.HPAReplicas, st.Selector = o.hpaReplicas, o.selector
 	st.Canary.Weights = nil
 	paused := ro.Spec.Paused || len(st.PauseConditions) > 0
-	completed := st.StableRS == st.CurrentPodHash && c.Updated == ro.Spec.EffectiveReplicas() &&
-		c.Available >= c.Updated && c.Replicas == c.Updated
+	completed := o.completed
 	progressed := s.created || scaled || prev.Replicas != c.Replicas || prev.UpdatedReplicas != c.Updated ||
 		prev.ReadyReplicas != c.Ready || prev.AvailableReplicas != c.Available ||
-		ptrVal(prev.CurrentStepIndex) != ptrVal(st.CurrentStepIndex)
+		ptrVal(s.origStatus.CurrentStepIndex) != ptrVal(st.CurrentStepIndex) ||
+		s.origStatus.BlueGreen.ActiveSelector != st.BlueGreen.ActiveSelector ||
+		s.origStatus.BlueGreen.PreviewSelector != st.BlueGreen.PreviewSelector
 
 	var problem *strategy.Problem
 	var requeue time.Duration
@@ -84,7 +111,11 @@ func (s *syncState) updateStatus(c strategy.Counts, plan strategy.Plan, scaled b
 		problem, requeue = s.checkProgress(prev, rsName, progressed)
 	}
 	s.setPausedConditions(paused, prev)
-	st.Phase, st.Message = strategy.Phase(ro, st, c, problem)
+	if ro.Spec.Strategy.BlueGreen != nil {
+		st.Phase, st.Message = strategy.BlueGreenPhase(ro, st, c, problem)
+	} else {
+		st.Phase, st.Message = strategy.Phase(ro, st, c, problem)
+	}
 	s.setHealthConditions(c, completed)
 	return requeue
 }
@@ -142,7 +173,7 @@ func (s *syncState) setPausedConditions(paused bool, prev v1alpha1.RolloutStatus
 func (s *syncState) setHealthConditions(c strategy.Counts, completed bool) {
 	ro, st := s.ro, &s.ro.Status
 	replicas := ro.Spec.EffectiveReplicas()
-	b, _ := strategy.ResolveBudget(ro.Spec.Strategy.Canary.EffectiveMaxSurge(), ro.Spec.Strategy.Canary.EffectiveMaxUnavailable(), replicas)
+	b, _ := budget(ro, replicas)
 	if c.Available >= replicas-b.MaxUnavailable {
 		s.setCondition(v1alpha1.RolloutAvailable, corev1.ConditionTrue, reasonAvailable, "Rollout has minimum availability")
 	} else {
@@ -160,6 +191,16 @@ func (s *syncState) setHealthConditions(c strategy.Counts, completed bool) {
 	} else {
 		s.setCondition(v1alpha1.RolloutHealthy, corev1.ConditionFalse, reasonHealthy, "Rollout is not healthy")
 	}
+}
+
+// budget resolves the strategy's maxSurge and maxUnavailable for replicas pods (blue/green has
+// no surge: its new ReplicaSet is sized as a whole).
+func budget(ro *v1alpha1.Rollout, replicas int32) (strategy.Budget, error) {
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		return strategy.ResolveBudget(intstr.FromInt32(0), bg.EffectiveMaxUnavailable(), replicas)
+	}
+	c := ro.Spec.Strategy.Canary
+	return strategy.ResolveBudget(c.EffectiveMaxSurge(), c.EffectiveMaxUnavailable(), replicas)
 }
 
 // setCondition sets a condition, keeping its transition time while its status holds, and
