@@ -695,7 +695,9 @@ func TestTrafficRouterErrors(t *testing.T) {
 				webRoute(t, c, ns)
 				return v1alpha1.RolloutTrafficRouting{Plugins: gatewayPlugin(`{"httpRoutes":[{"name":"web"}]}`)}
 			},
-			call:   func(ctx context.Context, r traffic.Router, ro *v1alpha1.Rollout) error { return r.SetHeaderRoute(ctx, ro, headerRoute) },
+			call: func(ctx context.Context, r traffic.Router, ro *v1alpha1.Rollout) error {
+				return r.SetHeaderRoute(ctx, ro, headerRoute)
+			},
 			reason: traffic.Invalid, names: []string{"useHeaderRoutes"},
 		},
 		"nginx: the stable Ingress is missing": {
@@ -759,7 +761,9 @@ func TestTrafficRouterErrors(t *testing.T) {
 				return v1alpha1.RolloutTrafficRouting{Istio: &v1alpha1.IstioTrafficRouting{
 					DestinationRule: &v1alpha1.IstioDestinationRule{Name: "colorapi", CanarySubsetName: "canary", StableSubsetName: "stable"}}}
 			},
-			call:   func(ctx context.Context, r traffic.Router, ro *v1alpha1.Rollout) error { return r.UpdateHash(ctx, ro, "c1", "s1", nil) },
+			call: func(ctx context.Context, r traffic.Router, ro *v1alpha1.Rollout) error {
+				return r.UpdateHash(ctx, ro, "c1", "s1", nil)
+			},
 			reason: traffic.Invalid, names: []string{"DestinationRule", "/colorapi", "spec.subsets", `"canary"`},
 		},
 		"smi: the TrafficSplit belongs to someone else": {
@@ -799,7 +803,9 @@ func TestTrafficRouterErrors(t *testing.T) {
 			must(t, "traffic.New", err)
 			call := tc.call
 			if call == nil {
-				call = func(ctx context.Context, r traffic.Router, ro *v1alpha1.Rollout) error { return r.SetWeight(ctx, ro, 30, nil) }
+				call = func(ctx context.Context, r traffic.Router, ro *v1alpha1.Rollout) error {
+					return r.SetWeight(ctx, ro, 30, nil)
+				}
 			}
 			assertRouterError(t, call(ctx, r, ro), tc.reason, tc.names...)
 			if diff := cmp.Diff(before, routerObjects(t, c, ns)); diff != "" {
