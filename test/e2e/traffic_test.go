@@ -8,15 +8,23 @@ package e2e
 // requests through Traefik.
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -834,4 +842,398 @@ func routerObjects(t *testing.T, c client.Client, ns string) []string {
 		}
 	}
 	return out
+}
+
+// --- real traffic through Traefik ----------------------------------------------------------
+
+// TestTrafficGatewayAPIRealTraffic proves that the weights the Gateway API router writes move
+// real requests: Traefik (v3.6.12, built from Go modules by hack/traefik/install.sh) runs its
+// Kubernetes Gateway API provider against the local API server, every listener on 127.0.0.1,
+// sending each backend's traffic to the Service's ClusterIP (nativeLBByDefault: the API server
+// refuses loopback EndpointSlices). The test plays the pods: for the stable and the canary
+// Service an HTTP server on the Service's ClusterIP:port answers with the color of the version
+// the Service's hash selector points at now, like seed 001's colorapi. Red is stable; blue goes
+// 20% -> 50% -> header route -> 100% -> complete; green is aborted at 20%.
+func TestTrafficGatewayAPIRealTraffic(t *testing.T) {
+	env, c := trafficClient(t)
+	bin := traefikBinary(t, env.RepoRoot)
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	trafficServices(t, c, ns, "colorapi")
+	colors := map[string]string{"h-red": "red", "h-blue": "blue", "h-green": "green"}
+	selectHash(t, c, ns, "stable", "h-red")
+	selectHash(t, c, ns, "canary", "h-red")
+	stablePods := startPods(t, c, ns, "stable", colors)
+	canaryPods := startPods(t, c, ns, "canary", colors)
+
+	web, api := freePort(t), freePort(t)
+	gc := &gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "vane-traefik-" + ns},
+		Spec: gatewayv1.GatewayClassSpec{ControllerName: "traefik.io/gateway-controller"}}
+	must(t, "GatewayClass", c.Create(ctx, gc))
+	t.Cleanup(func() { _ = c.Delete(context.Background(), gc) })
+	gw := &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "traefik", Namespace: ns},
+		Spec: gatewayv1.GatewaySpec{GatewayClassName: gatewayv1.ObjectName(gc.Name), Listeners: []gatewayv1.Listener{{
+			Name: "web", Port: gatewayv1.PortNumber(web), Protocol: gatewayv1.HTTPProtocolType}}}}
+	must(t, "Gateway", c.Create(ctx, gw))
+	must(t, "HTTPRoute", c.Create(ctx, httpRoute(ns, "colorapi", "traefik", "/")))
+	tf := startTraefik(t, env, bin, ns, web, api)
+
+	ro := trafficRollout(t, c, ns, "colorapi", v1alpha1.RolloutTrafficRouting{Plugins: gatewayPlugin(`{"httpRoute":"colorapi"}`)})
+	r, err := traffic.New(ro, c)
+	must(t, "traffic.New", err)
+
+	// shift sets the weight and waits until Traefik serves it and the route status says Traefik
+	// accepted the route's current generation (VerifyWeight).
+	shift := func(weight int32) {
+		t.Helper()
+		t0 := time.Now()
+		must(t, fmt.Sprintf("SetWeight %d", weight), r.SetWeight(ctx, ro, weight, nil))
+		waitUntil(t, 20*time.Second, fmt.Sprintf("Traefik to serve canary %d%%", weight), func() (bool, string) {
+			cw, sw, desc := tf.weights(t, ns)
+			if cw != int(weight) || sw != int(100-weight) {
+				return false, desc
+			}
+			ok, err := r.VerifyWeight(ctx, ro, weight, nil)
+			return ok && err == nil, fmt.Sprintf("%s; VerifyWeight: %v %v", desc, ok, err)
+		})
+		t.Logf("canary %3d%%: Traefik serves it %.2fs after SetWeight", weight, time.Since(t0).Seconds())
+	}
+	expect := func(point string, got map[string]int, color string, want, tolerance int) {
+		t.Helper()
+		t.Logf("%s: %v", point, got)
+		if got["error"] > 0 {
+			t.Fatalf("%s: %d requests failed: %v", point, got["error"], got)
+		}
+		if d := got[color] - want; d < -tolerance || d > tolerance {
+			t.Fatalf("%s: %d of the requests went to %s, want %d±%d (%v)", point, got[color], color, want, tolerance, got)
+		}
+	}
+
+	shift(0)
+	expect("before the update", tf.send(t, 200, nil), "red", 200, 0)
+
+	// update to blue: the canary Service selects the new pods (the reconciler's part)
+	selectHash(t, c, ns, "canary", "h-blue")
+	canaryPods.waitFor(t, "h-blue")
+	shift(20)
+	expect("blue at 20%", tf.send(t, 200, nil), "blue", 40, 10)
+	shift(50)
+	expect("blue at 50%", tf.send(t, 200, nil), "blue", 100, 15)
+	must(t, "SetHeaderRoute", r.SetHeaderRoute(ctx, ro, headerRoute))
+	tf.waitRule(t, "X-Canary", true)
+	expect("blue at 50%, with X-Canary: yes", tf.send(t, 50, map[string]string{"X-Canary": "yes"}), "blue", 50, 0)
+	expect("blue at 50%, without the header", tf.send(t, 200, nil), "blue", 100, 15)
+	shift(100)
+	expect("blue at 100%", tf.send(t, 200, nil), "blue", 200, 0)
+	// complete: the stable Service selects blue, the header route goes, the canary weight back to 0
+	selectHash(t, c, ns, "stable", "h-blue")
+	stablePods.waitFor(t, "h-blue")
+	must(t, "RemoveManagedRoutes", r.RemoveManagedRoutes(ctx, ro))
+	tf.waitRule(t, "X-Canary", false)
+	shift(0)
+	expect("blue completed", tf.send(t, 200, nil), "blue", 200, 0)
+
+	// update to green, aborted at 20%
+	selectHash(t, c, ns, "canary", "h-green")
+	canaryPods.waitFor(t, "h-green")
+	shift(20)
+	expect("green at 20%", tf.send(t, 200, nil), "green", 40, 10)
+	must(t, "SetHeaderRoute", r.SetHeaderRoute(ctx, ro, headerRoute))
+	tf.waitRule(t, "X-Canary", true)
+	shift(0) // abort: the weight back to 0 first
+	must(t, "RemoveManagedRoutes", r.RemoveManagedRoutes(ctx, ro))
+	tf.waitRule(t, "X-Canary", false)
+	got := tf.send(t, 200, map[string]string{"X-Canary": "yes"})
+	expect("green aborted (even with the header)", got, "green", 0, 0)
+	expect("green aborted", got, "blue", 200, 0)
+}
+
+// selectHash points a Service's hash selector at hash, as the reconciler does.
+func selectHash(t *testing.T, c client.Client, ns, name, hash string) {
+	t.Helper()
+	var svc corev1.Service
+	must(t, "reading Service", c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &svc))
+	patch := client.MergeFrom(svc.DeepCopy())
+	svc.Spec.Selector[v1alpha1.PodTemplateHashLabel] = hash
+	must(t, "patching Service "+name, c.Patch(context.Background(), &svc, patch))
+}
+
+// pods plays the pods behind one Service: an HTTP server on the Service's ClusterIP:port that
+// answers with the color of the hash the Service selects now.
+type pods struct {
+	name string
+	hash atomic.Value
+}
+
+func startPods(t *testing.T, c client.Client, ns, name string, colors map[string]string) *pods {
+	t.Helper()
+	var svc corev1.Service
+	must(t, "reading Service", c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &svc))
+	addr := net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port)))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listening on Service %s's address %s: %v", name, addr, err)
+	}
+	p := &pods{name: name}
+	p.hash.Store("")
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		color, ok := colors[p.hash.Load().(string)]
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]string{"status": "no pods"})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"color": color, "status": "ok"})
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { // follow the Service's selector
+		defer close(done)
+		for ctx.Err() == nil {
+			var s corev1.Service
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s); err == nil {
+				p.hash.Store(s.Spec.Selector[v1alpha1.PodTemplateHashLabel])
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done; _ = srv.Close() })
+	return p
+}
+
+// waitFor waits until the pods answer for hash.
+func (p *pods) waitFor(t *testing.T, hash string) {
+	t.Helper()
+	waitUntil(t, 10*time.Second, p.name+" pods to serve "+hash, func() (bool, string) {
+		h := p.hash.Load().(string)
+		return h == hash, "serving " + h
+	})
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s; last: %s", timeout, what, last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// traefikBinary returns the Traefik binary hack/traefik/install.sh caches, and skips the test
+// when it is not built.
+func traefikBinary(t *testing.T, root string) string {
+	t.Helper()
+	dir := os.Getenv("VANE_TRAEFIK_BIN")
+	version := "?"
+	if b, err := os.ReadFile(filepath.Join(root, "hack", "traefik", "version.env")); err == nil {
+		sc := bufio.NewScanner(strings.NewReader(string(b)))
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "TRAEFIK_VERSION="); ok {
+				version = v
+			}
+		}
+	}
+	if dir == "" {
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			home, _ := os.UserHomeDir()
+			cache = filepath.Join(home, ".cache")
+		}
+		dir = filepath.Join(cache, "vane", "traefik-"+version)
+	}
+	bin := filepath.Join(dir, "traefik")
+	if fi, err := os.Stat(bin); err != nil || fi.Size() == 0 {
+		t.Skipf("Traefik %s is not built in %s: run hack/traefik/install.sh (about 6 minutes, once) for the real-traffic test", version, dir)
+	}
+	return bin
+}
+
+// traefikProc is a running Traefik.
+type traefikProc struct {
+	web, api int
+	client   *http.Client
+	log      string
+}
+
+// startTraefik runs Traefik with its Kubernetes Gateway API provider on the test's namespace:
+// the web entry point (the Gateway's listener port) and the API on 127.0.0.1.
+func startTraefik(t *testing.T, env *testenv.Env, bin, ns string, web, api int) *traefikProc {
+	t.Helper()
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	must(t, "token file", os.WriteFile(token, []byte(env.Config.BearerToken), 0o600))
+	ca := env.Config.TLSClientConfig.CAFile
+	if ca == "" {
+		ca = filepath.Join(dir, "ca.crt")
+		must(t, "CA file", os.WriteFile(ca, env.Config.TLSClientConfig.CAData, 0o600))
+	}
+	logPath := filepath.Join(dir, "traefik.log")
+	logf, err := os.Create(logPath)
+	must(t, "log file", err)
+	cmd := exec.Command(bin,
+		"--global.checkNewVersion=false", "--global.sendAnonymousUsage=false", "--log.level=DEBUG",
+		fmt.Sprintf("--entryPoints.web.address=127.0.0.1:%d", web),
+		fmt.Sprintf("--entryPoints.traefik.address=127.0.0.1:%d", api),
+		"--api.insecure=true", "--ping=true",
+		"--providers.kubernetesGateway=true",
+		"--providers.kubernetesGateway.endpoint="+env.Config.Host,
+		"--providers.kubernetesGateway.token="+token,
+		"--providers.kubernetesGateway.certAuthFilePath="+ca,
+		"--providers.kubernetesGateway.namespaces="+ns,
+		"--providers.kubernetesGateway.nativeLBByDefault=true",
+	)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
+	must(t, "starting Traefik", cmd.Start())
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	tf := &traefikProc{web: web, api: api, log: logPath,
+		client: &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		_ = logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			lines := strings.Split(string(b), "\n")
+			t.Logf("Traefik log (last 40 lines of %s):\n%s", logPath, strings.Join(lines[max(len(lines)-40, 0):], "\n"))
+		}
+	})
+	waitUntil(t, 30*time.Second, "Traefik's ping", func() (bool, string) {
+		select {
+		case <-exited:
+			t.Fatalf("Traefik exited; log in %s", logPath)
+		default:
+		}
+		resp, err := tf.client.Get(fmt.Sprintf("http://127.0.0.1:%d/ping", api))
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status
+	})
+	return tf
+}
+
+// weights reads the canary and stable Services' weights from the weighted service Traefik
+// built for the route (-1 when it has none yet) and a description of what it saw.
+func (tf *traefikProc) weights(t *testing.T, ns string) (canary, stable int, desc string) {
+	var services []struct {
+		Name     string `json:"name"`
+		Weighted *struct {
+			Services []struct {
+				Name   string `json:"name"`
+				Weight *int   `json:"weight"`
+			} `json:"services"`
+		} `json:"weighted"`
+	}
+	if err := tf.getJSON("/api/http/services", &services); err != nil {
+		return -1, -1, err.Error()
+	}
+	var seen []string
+	for _, s := range services {
+		if s.Weighted == nil {
+			continue
+		}
+		canary, stable = -1, -1
+		for _, child := range s.Weighted.Services {
+			w := 1
+			if child.Weight != nil {
+				w = *child.Weight
+			}
+			switch {
+			case strings.HasPrefix(child.Name, ns+"-canary-http-8080"):
+				canary = w
+			case strings.HasPrefix(child.Name, ns+"-stable-http-8080"):
+				stable = w
+			}
+			seen = append(seen, fmt.Sprintf("%s=%d", child.Name, w))
+		}
+		if canary >= 0 && stable >= 0 {
+			return canary, stable, fmt.Sprintf("Traefik serves canary %d, stable %d", canary, stable)
+		}
+	}
+	return -1, -1, fmt.Sprintf("no weighted service for both Services yet (%s)", strings.Join(seen, ", "))
+}
+
+// waitRule waits until Traefik has (or no longer has) a router whose rule mentions text.
+func (tf *traefikProc) waitRule(t *testing.T, text string, present bool) {
+	t.Helper()
+	waitUntil(t, 20*time.Second, fmt.Sprintf("a Traefik router matching %q present=%v", text, present), func() (bool, string) {
+		var routers []struct {
+			Name string `json:"name"`
+			Rule string `json:"rule"`
+		}
+		if err := tf.getJSON("/api/http/routers", &routers); err != nil {
+			return false, err.Error()
+		}
+		var rules []string
+		found := false
+		for _, r := range routers {
+			rules = append(rules, r.Rule)
+			found = found || strings.Contains(r.Rule, text)
+		}
+		return found == present, strings.Join(rules, " | ")
+	})
+}
+
+func (tf *traefikProc) getJSON(path string, v any) error {
+	resp, err := tf.client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", tf.api, path))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// send makes n requests through Traefik's web entry point, one after the other, and counts the
+// colors that answer ("error" for failures).
+func (tf *traefikProc) send(t *testing.T, n int, headers map[string]string) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	for i := 0; i < n; i++ {
+		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", tf.web), nil)
+		must(t, "request", err)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := tf.client.Do(req)
+		if err != nil {
+			counts["error"]++
+			continue
+		}
+		var body struct{ Color, Status string }
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &body) != nil || body.Status != "ok" {
+			counts["error"]++
+			continue
+		}
+		counts[body.Color]++
+	}
+	return counts
 }
