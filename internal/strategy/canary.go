@@ -49,6 +49,11 @@ type Input struct {
 	FastRollback bool
 	// Now is the clock's current time.
 	Now time.Time
+	// TrafficRouter is set when the reconciler drives the router of
+	// spec.strategy.canary.trafficRouting (internal/traffic): the plan is then the
+	// traffic-routed one (canaryRouted). Without it a Rollout with trafficRouting runs the
+	// replica-based canary, as the controller did before routers existed.
+	TrafficRouter bool
 	// RouterWeightVerified (trafficRouting only) says the traffic router reports the weights
 	// recorded in status.canary.weights as applied (Router.VerifyWeight of
 	// status.canary.weights.canary.weight). A setWeight step, and the update, complete only
@@ -110,7 +115,7 @@ type Plan struct {
 
 // Canary plans the next state of a canary rollout. Without trafficRouting the traffic split is
 // approximated by the ratio of canary to stable pods, moved within maxSurge and
-// maxUnavailable; with trafficRouting see canaryRouted.
+// maxUnavailable; with trafficRouting (and Input.TrafficRouter) see canaryRouted.
 func Canary(in Input) (Plan, error) {
 	r := in.Rollout
 	c := r.Spec.Strategy.Canary
@@ -119,7 +124,7 @@ func Canary(in Input) (Plan, error) {
 	if err != nil {
 		return Plan{}, fmt.Errorf("spec.strategy.canary: %w", err)
 	}
-	if c.TrafficRouting != nil {
+	if c.TrafficRouting != nil && in.TrafficRouter {
 		return canaryRouted(in), nil
 	}
 	p := Plan{Status: *r.Status.DeepCopy(), Replicas: map[string]int32{}}

@@ -504,7 +504,7 @@ func TestCanaryTrafficRouted(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			p, err := Canary(Input{Rollout: tc.rollout, NewHash: tc.sets[0].Hash, StepsHash: "steps", Sets: tc.sets, Now: tc.now,
-				RouterWeightVerified: tc.verified})
+				TrafficRouter: true, RouterWeightVerified: tc.verified})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -531,5 +531,19 @@ func TestCanaryTrafficRouted(t *testing.T) {
 				t.Errorf("weights to record: %+v", p.Weights)
 			}
 		})
+	}
+}
+
+// TestCanaryTrafficRoutingNotDriven: until the reconciler drives the router, a Rollout with
+// trafficRouting keeps the replica-based canary.
+func TestCanaryTrafficRoutingNotDriven(t *testing.T) {
+	r := routedRollout(5, demoSteps, updating(0, nil), nil)
+	sets := []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(4)}}
+	p, err := Canary(Input{Rollout: r, NewHash: "n", StepsHash: "steps", Sets: sets, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]int32{"n": 1, "s": 4}, p.Replicas); diff != "" || *p.Status.CurrentStepIndex != 1 || p.Weights != nil {
+		t.Errorf("replica-based plan expected: step %d, weights %v, replicas (-want +got):\n%s", *p.Status.CurrentStepIndex, p.Weights, diff)
 	}
 }
