@@ -33,7 +33,8 @@ func (r *Reconciler) syncBlueGreen(ctx context.Context, s *syncState) (reconcile
 		var inv errInvalid
 		if errors.As(err, &inv) {
 			s.invalid(inv.Error())
-			return reconcile.Result{}, nil
+			// a Service change is watched; a rollout that managed the Service going away is not
+			return reconcile.Result{RequeueAfter: serviceRecheck}, nil
 		}
 		return reconcile.Result{}, err
 	}

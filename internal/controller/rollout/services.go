@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,7 +37,7 @@ func namedServices(ro *v1alpha1.Rollout) []namedService {
 }
 
 // checkServices makes sure the Services the strategy names exist and are not managed by another
-// rollout, and returns them by name.
+// rollout (one that still exists), and returns them by name.
 func (r *Reconciler) checkServices(ctx context.Context, ro *v1alpha1.Rollout) (map[string]*corev1.Service, error) {
 	out := map[string]*corev1.Service{}
 	for _, n := range namedServices(ro) {
@@ -49,12 +50,22 @@ func (r *Reconciler) checkServices(ctx context.Context, ro *v1alpha1.Rollout) (m
 			return nil, fmt.Errorf("reading Service %s: %w", n.name, err)
 		}
 		if owner := svc.Annotations[v1alpha1.ManagedByRolloutsAnnotation]; owner != "" && owner != ro.Name {
-			return nil, errInvalid{fmt.Sprintf("%s: Service %q is managed by rollout %q", n.field, n.name, owner)}
+			// taken over only from a rollout that is gone
+			err := r.Client.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: owner}, &v1alpha1.Rollout{})
+			if err == nil {
+				return nil, errInvalid{fmt.Sprintf("%s: Service %q is managed by rollout %q", n.field, n.name, owner)}
+			}
+			if !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("reading rollout %s: %w", owner, err)
+			}
 		}
 		out[n.name] = svc
 	}
 	return out, nil
 }
+
+// serviceRecheck is how often a rollout whose Services are not usable looks at them again.
+const serviceRecheck = 10 * time.Second
 
 // errInvalid is a problem with the rollout's spec or its Services that the user has to fix.
 type errInvalid struct{ msg string }
