@@ -71,7 +71,11 @@ func main() {
 		cfg.nodes = max(3, (2*cfg.n*cfg.replicas+109)/110)
 	}
 	if err := run(cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "\nbench: FAILED:", err)
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "\nbench: interrupted:", err)
+		} else {
+			fmt.Fprintln(os.Stderr, "\nbench: FAILED:", err)
+		}
 		os.Exit(1)
 	}
 }
@@ -110,17 +114,6 @@ func run(cfg config) (err error) {
 	defer cancel()
 	t0 := time.Now()
 
-	fmt.Println("== Vane rollout benchmark ==")
-	for _, l := range machineInfo() {
-		fmt.Println(l)
-	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		fmt.Printf("loadavg: %s (at start)\n", strings.TrimSpace(string(b)))
-	}
-	fmt.Printf("command: %s %s\n", filepath.Base(os.Args[0]), strings.Join(os.Args[1:], " "))
-	fmt.Printf("settings: -n=%d -replicas=%d -nodes=%d -workers=%d -timeout=%s -keep=%t\n\n",
-		cfg.n, cfg.replicas, cfg.nodes, cfg.workers, cfg.timeout, cfg.keep)
-
 	wd, err := os.Getwd()
 	if err != nil {
 		return err
@@ -129,6 +122,18 @@ func run(cfg config) (err error) {
 	if err != nil {
 		return err
 	}
+	fmt.Println("== Vane rollout benchmark ==")
+	for _, l := range machineInfo() {
+		fmt.Println(l)
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("loadavg: %s (at start)\n", strings.TrimSpace(string(b)))
+	}
+	fmt.Println("code:    " + codeVersion(root))
+	fmt.Printf("command: %s %s\n", filepath.Base(os.Args[0]), strings.Join(os.Args[1:], " "))
+	fmt.Printf("settings: -n=%d -replicas=%d -nodes=%d -workers=%d -timeout=%s -keep=%t\n\n",
+		cfg.n, cfg.replicas, cfg.nodes, cfg.workers, cfg.timeout, cfg.keep)
+
 	binDir, err := localcluster.DefaultBinDir(root)
 	if err != nil {
 		return err
@@ -144,6 +149,7 @@ func run(cfg config) (err error) {
 	logf("building ./cmd/vane")
 	vane, err := buildVane(ctx, root, dir)
 	if err != nil {
+		_ = os.RemoveAll(dir)
 		return err
 	}
 	logf("starting the control plane (%d kwok nodes) in %s", cfg.nodes, dir)
@@ -382,7 +388,7 @@ func (b *bench) phase(ctx context.Context, name string, act func(context.Context
 		return nil, err
 	}
 	logf("%s: done in %.1fs", name, p.wall.Seconds())
-	if p.scrapeEnd, err = scrapeMetrics(ctx, b.ctrl.metrics); err != nil {
+	if p.scrapeEnd, err = b.scrapeSettled(ctx); err != nil {
 		return nil, fmt.Errorf("scraping the controller: %w", err)
 	}
 	p.api = countsBetween(p.scrapeBase, p.scrapeEnd)
@@ -390,6 +396,25 @@ func (b *bench) phase(ctx context.Context, name string, act func(context.Context
 	p.podsMade, p.podsSpan = b.createdSince(ctx, &corev1.PodList{}, start)
 	p.rsMade, p.rsSpan = b.createdSince(ctx, &appsv1.ReplicaSetList{}, start)
 	return p, nil
+}
+
+// scrapeSettled scrapes the controller until its request count holds still for half a second
+// (at most 10 s), so that the events it sends asynchronously after the last status change count
+// in the phase that caused them.
+func (b *bench) scrapeSettled(ctx context.Context) (scrape, error) {
+	prev, err := scrapeMetrics(ctx, b.ctrl.metrics)
+	for i := 0; err == nil && i < 20; i++ {
+		time.Sleep(500 * time.Millisecond)
+		cur, cerr := scrapeMetrics(ctx, b.ctrl.metrics)
+		if cerr != nil {
+			return nil, cerr
+		}
+		if cur.sum(mRequests, nil) == prev.sum(mRequests, nil) {
+			return cur, nil
+		}
+		prev = cur
+	}
+	return prev, err
 }
 
 // createdSince counts the objects of list's kind created since start and the time between the

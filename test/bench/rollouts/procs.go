@@ -256,6 +256,19 @@ func machineInfo() []string {
 	return out
 }
 
+// codeVersion names the commit the controller is built from, and whether the tree differs.
+func codeVersion(root string) string {
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "(unknown: not a git checkout)"
+	}
+	v := "commit " + strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		v += " with uncommitted changes"
+	}
+	return v
+}
+
 // tail returns the last n lines of a file.
 func tail(path string, n int) string {
 	b, err := os.ReadFile(path)
