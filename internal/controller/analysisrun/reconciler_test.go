@@ -319,8 +319,12 @@ func TestErrorWhileRunningIsExplained(t *testing.T) {
 	f := newFixture(t, hostArg(webRun(webcheck(interval("1s")))))
 	f.web.answer = func(*v1alpha1.Metric) (provider.Result, error) { return provider.Result{}, errors.New("timeout") }
 	f.reconcile()
-	if mr := f.get().Status.MetricResults[0]; mr.Phase != v1alpha1.AnalysisPhaseRunning || mr.Message != "measurement error (1 in a row, limit 4): timeout" {
+	run := f.get()
+	if mr := run.Status.MetricResults[0]; mr.Phase != v1alpha1.AnalysisPhaseRunning || mr.Message != "measurement error (1 in a row, limit 4): timeout" {
 		t.Errorf("metric %s %q", mr.Phase, mr.Message)
+	}
+	if want := `metric "webcheck": measurement error (1 in a row, limit 4): timeout`; run.Status.Message != want {
+		t.Errorf("run message %q, want %q", run.Status.Message, want)
 	}
 }
 

@@ -110,7 +110,14 @@ func (r *Reconciler) sync(ctx context.Context, s *syncState) (reconcile.Result, 
 		r.finish(s, a.Phase, msg)
 		return s.result(), nil
 	}
-	run.Status.Phase, run.Status.Message = v1alpha1.AnalysisPhaseRunning, a.Message
+	// while running, say what holds a metric back (errors in a row)
+	var notes []string
+	for _, m := range metrics {
+		if !m.result.Phase.Completed() && m.result.Message != "" {
+			notes = append(notes, fmt.Sprintf("metric %q: %s", m.spec.Name, m.result.Message))
+		}
+	}
+	run.Status.Phase, run.Status.Message = v1alpha1.AnalysisPhaseRunning, strings.Join(notes, "; ")
 	return s.result(), nil
 }
 

@@ -116,6 +116,9 @@ func (p *Provider) Measure(ctx context.Context, run *v1alpha1.AnalysisRun, metri
 	job.Annotations[MetricNameAnnotation] = metric.Name
 	res := provider.Result{Phase: v1alpha1.AnalysisPhaseRunning, Metadata: map[string]string{JobNameKey: name}, ResumeAfter: PollInterval}
 	if err := p.Client.Create(ctx, job); err != nil {
+		if apierrors.IsInvalid(err) {
+			return provider.Result{}, provider.Permanent(fmt.Errorf("the job spec is invalid: %w", err))
+		}
 		if !apierrors.IsAlreadyExists(err) {
 			return provider.Result{}, fmt.Errorf("creating job %s: %w", name, err)
 		}
