@@ -19,6 +19,15 @@ import (
 // ErrNothingToPromote is returned by Promote for a rollout with no pause and no step left.
 var ErrNothingToPromote = errors.New("nothing to promote: the rollout is not paused and has no step left")
 
+// ErrNotUpdating is returned by Abort (and Promote --full) for a rollout whose current template
+// is already the stable one: there is no update to stop or finish.
+var ErrNotUpdating = errors.New("the rollout is not updating: its current template is the stable one")
+
+// updating reports whether the rollout is moving to a template that is not stable yet.
+func updating(ro *v1alpha1.Rollout) bool {
+	return ro.Status.CurrentPodHash != "" && ro.Status.CurrentPodHash != ro.Status.StableRS
+}
+
 // Promotion says what Promote did.
 type Promotion struct {
 	// Unpaused: spec.paused was set and is now cleared.
@@ -48,7 +57,9 @@ func Promote(ctx context.Context, c client.Client, ns, name string, full bool) (
 		did.Unpaused = true
 	}
 	switch {
-	case full:
+	case full && !updating(ro) && !did.Unpaused:
+		return did, fmt.Errorf("rollout %s/%s: %w", ns, name, ErrNotUpdating)
+	case full && updating(ro):
 		err = patchStatus(ctx, c, ro, map[string]any{"promoteFull": true, "pauseConditions": nil})
 		did.Full = true
 	case len(ro.Status.PauseConditions) > 0:
@@ -71,6 +82,9 @@ func Abort(ctx context.Context, c client.Client, ns, name string) error {
 	ro, err := get(ctx, c, ns, name)
 	if err != nil {
 		return err
+	}
+	if !updating(ro) {
+		return fmt.Errorf("rollout %s/%s: %w: nothing to abort", ns, name, ErrNotUpdating)
 	}
 	return patchStatus(ctx, c, ro, map[string]any{"abort": true})
 }

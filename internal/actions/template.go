@@ -33,6 +33,12 @@ func SetImage(ctx context.Context, c client.Client, ns, name, container, image s
 			}
 		}
 	}
+	for i := range spec.EphemeralContainers {
+		if container == "*" || spec.EphemeralContainers[i].Name == container {
+			spec.EphemeralContainers[i].Image = image
+			found = true
+		}
+	}
 	if !found {
 		return fmt.Errorf("rollout %s/%s has no container named %q", ns, name, container)
 	}
@@ -45,6 +51,10 @@ func Undo(ctx context.Context, c client.Client, ns, name string, toRevision int6
 	ro, err := get(ctx, c, ns, name)
 	if err != nil {
 		return 0, err
+	}
+	if ro.Spec.WorkloadRef != nil {
+		return 0, fmt.Errorf("rollout %s/%s takes its template from %s %q (workloadRef): undo the change there",
+			ns, name, ro.Spec.WorkloadRef.Kind, ro.Spec.WorkloadRef.Name)
 	}
 	var list appsv1.ReplicaSetList
 	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {

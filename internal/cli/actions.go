@@ -13,7 +13,7 @@ import (
 // Promote runs `promote NAME [--full]` and says what it did.
 func Promote(ctx context.Context, o *Options, name string, full bool) error {
 	did, err := actions.Promote(ctx, o.Client, o.Namespace, name, full)
-	if errors.Is(err, actions.ErrNothingToPromote) {
+	if errors.Is(err, actions.ErrNothingToPromote) || errors.Is(err, actions.ErrNotUpdating) {
 		return fmt.Errorf("rollout '%s' is not paused and has no step left: nothing to promote", name)
 	}
 	if err != nil {
@@ -32,7 +32,9 @@ func Promote(ctx context.Context, o *Options, name string, full bool) error {
 
 // Abort runs `abort NAME`.
 func Abort(ctx context.Context, o *Options, name string) error {
-	if err := actions.Abort(ctx, o.Client, o.Namespace, name); err != nil {
+	if err := actions.Abort(ctx, o.Client, o.Namespace, name); errors.Is(err, actions.ErrNotUpdating) {
+		return fmt.Errorf("rollout '%s' is not updating (its current template is the stable one): nothing to abort", name)
+	} else if err != nil {
 		return o.Explain(err, "rollout", name)
 	}
 	fmt.Fprintf(o.Out, "rollout '%s' aborted\n", name)

@@ -221,11 +221,15 @@ func (c *Cluster) startAgents(opts Options) error {
 		"--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false",
 		"--service-account-private-key-file="+filepath.Join(pkiDir, "sa.key"),
 		"--root-ca-file="+filepath.Join(pkiDir, "ca.crt"),
-		"--use-service-account-credentials=false", "--profiling=false"); err != nil {
+		"--use-service-account-credentials=false", "--profiling=false",
+		// client-go's default 20 requests/s makes the controller-manager the bottleneck of any
+		// test with many pods: it creates ReplicaSets' pods a few per second
+		"--kube-api-qps=1000", "--kube-api-burst=2000"); err != nil {
 		return err
 	}
 	if _, err := c.start(opts, "kube-scheduler", "--kubeconfig="+c.Kubeconfig,
-		"--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false", "--profiling=false"); err != nil {
+		"--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false", "--profiling=false",
+		"--kube-api-qps=1000", "--kube-api-burst=2000"); err != nil {
 		return err
 	}
 	_, err := c.start(opts, "kwok", "--kubeconfig="+c.Kubeconfig,

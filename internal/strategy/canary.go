@@ -195,6 +195,10 @@ func (p *Plan) observeRevision(in Input, nSteps int32) {
 		// rollback window: no steps to run
 		st.CurrentStepIndex = ptr32(nSteps)
 		st.PauseConditions, st.ControllerPause = nil, false
+		if st.StableRS == in.NewHash {
+			// nothing is being updated: an abort or a full promotion has nothing to act on
+			st.Abort, st.AbortedAt, st.PromoteFull = false, nil, false
+		}
 	case newRevision || stepsChanged:
 		st.CurrentStepIndex = ptr32(0)
 		st.PauseConditions, st.ControllerPause = nil, false
@@ -217,6 +221,7 @@ func (p *Plan) abort(in Input, replicas int32, budget Budget) {
 
 // runStep plays one step and reports whether it is complete.
 func (p *Plan) runStep(in Input, step v1alpha1.CanaryStep, targets map[string]int32) bool {
+	p.forgetStalePause(step)
 	switch {
 	case step.SetWeight != nil:
 		return reached(in.Sets, targets)
@@ -229,6 +234,15 @@ func (p *Plan) runStep(in Input, step v1alpha1.CanaryStep, targets map[string]in
 		p.Events = append(p.Events, Event{Warning: true, Reason: "StepNotSupported",
 			Message: fmt.Sprintf("step %q is not supported yet and was skipped", describeStep(step))})
 		return true
+	}
+}
+
+// forgetStalePause clears controllerPause on a step that is not a pause: it can only be left
+// from a pause that was skipped by moving currentStepIndex (Argo CD's "skip current step"), and
+// must not make the next pause step look already promoted.
+func (p *Plan) forgetStalePause(step v1alpha1.CanaryStep) {
+	if step.Pause == nil && len(p.Status.PauseConditions) == 0 {
+		p.Status.ControllerPause = false
 	}
 }
 
@@ -527,6 +541,7 @@ func (x *routed) progress() {
 			break
 		}
 		step := x.steps[idx]
+		x.p.forgetStalePause(step)
 		done := false
 		switch {
 		case step.SetWeight != nil:

@@ -105,6 +105,20 @@ func TestCanary(t *testing.T) {
 			want: want{Replicas: map[string]int32{"n": 3, "s": 3}, StepIndex: 2, StableRS: "s",
 				Reasons: []string{"RolloutStepCompleted"}},
 		},
+		"a pause skipped by moving the step index does not skip the next pause": {
+			// Argo CD's "skip current step" moved the index past pause 1 and cleared its condition
+			rollout: rollout(5, demoSteps, updating(2, func(st *v1alpha1.RolloutStatus) { st.ControllerPause = true })),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(2)}},
+			want: want{Replicas: map[string]int32{"n": 3, "s": 2}, StepIndex: 3, StableRS: "s",
+				Pauses: []v1alpha1.PauseReason{v1alpha1.PauseReasonCanaryPauseStep}, ControllerPause: true, RequeueAfter: 10 * time.Second,
+				Reasons: []string{"RolloutStepCompleted", "RolloutPaused"}},
+		},
+		"abort of a rollout that is not updating is dropped": {
+			rollout: rollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n", CurrentStepHash: "steps",
+				CurrentStepIndex: ptr32(4), Abort: true, PromoteFull: true}),
+			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}},
+			want: want{Replicas: map[string]int32{"n": 5}, StepIndex: 4, StableRS: "n"},
+		},
 		"timed pause not over asks to come back": {
 			rollout: rollout(5, demoSteps, updating(3, func(st *v1alpha1.RolloutStatus) {
 				st.PauseConditions = []v1alpha1.PauseCondition{{Reason: v1alpha1.PauseReasonCanaryPauseStep, StartTime: metav1.NewTime(t0)}}

@@ -66,7 +66,7 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 	}
 	adoptEngineStatus(&ro.Status, &plan.Status)
 	ro.Status.BlueGreen = v1alpha1.BlueGreenStatus{}
-	if _, err := r.syncServices(ctx, ro, canaryServiceTargets(ro.Spec.Strategy.Canary, in.NewHash, ro.Status.StableRS)); err != nil {
+	if _, err := r.syncServices(ctx, ro, canaryServiceTargets(ro.Spec.Strategy.Canary, in.NewHash, ro.Status.StableRS, ro.Status.Abort)); err != nil {
 		return reconcile.Result{}, err
 	}
 
@@ -139,8 +139,11 @@ func withinRollbackWindow(rs *appsv1.ReplicaSet, w *v1alpha1.RollbackWindowSpec)
 }
 
 // canaryServiceTargets: the canary Service selects the new pods, the stable Service the stable ones.
-func canaryServiceTargets(c *v1alpha1.CanaryStrategy, newHash, stableHash string) map[string]string {
+func canaryServiceTargets(c *v1alpha1.CanaryStrategy, newHash, stableHash string, aborted bool) map[string]string {
 	want := map[string]string{}
+	if aborted {
+		newHash = stableHash // an aborted canary has no pods: its Service serves the stable ones
+	}
 	if c.CanaryService != "" {
 		want[c.CanaryService] = newHash
 	}

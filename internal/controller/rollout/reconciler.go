@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
@@ -124,8 +125,13 @@ func (s *syncState) event(warning bool, reason, format string, args ...any) {
 	s.events = append(s.events, event{warning: warning, reason: reason, message: fmt.Sprintf(format, args...)})
 }
 
+// patchStatus writes the status when it changed (most reconciles of a moving rollout change
+// nothing but the ReplicaSets), with an optimistic lock.
 func (r *Reconciler) patchStatus(ctx context.Context, orig, ro *v1alpha1.Rollout) error {
 	ro.Status.ObservedGeneration = fmt.Sprint(ro.Generation)
+	if equality.Semantic.DeepEqual(orig.Status, ro.Status) {
+		return nil
+	}
 	patch := client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})
 	if err := r.Client.Status().Patch(ctx, ro, patch); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -191,13 +191,15 @@ func (r *Reconciler) bumpRevision(ctx context.Context, rs *appsv1.ReplicaSet, re
 // scale sets a ReplicaSet's replicas; it reports whether it changed anything.
 func (r *Reconciler) scale(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet, n int32) (bool, error) {
 	desired := strconv.Itoa(int(ro.Spec.EffectiveReplicas()))
-	if ptr.Deref(rs.Spec.Replicas, 1) == n && rs.Annotations[v1alpha1.DesiredReplicasAnnotation] == desired {
+	if ptr.Deref(rs.Spec.Replicas, 1) == n && rs.Annotations[v1alpha1.DesiredReplicasAnnotation] == desired &&
+		rs.Spec.MinReadySeconds == ro.Spec.MinReadySeconds {
 		return false, nil
 	}
 	// optimistic lock: a decision taken on a stale ReplicaSet must not be applied
 	patch := client.MergeFromWithOptions(rs.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	from := ptr.Deref(rs.Spec.Replicas, 1)
 	rs.Spec.Replicas = ptr.To(n)
+	rs.Spec.MinReadySeconds = ro.Spec.MinReadySeconds // may change without a new template
 	if rs.Annotations == nil {
 		rs.Annotations = map[string]string{}
 	}

@@ -163,7 +163,11 @@ func (s *syncState) setPausedConditions(paused bool, prev v1alpha1.RolloutStatus
 		}
 		return
 	}
-	if old := findCondition(prev.Conditions, v1alpha1.RolloutPaused); old != nil && old.Status == corev1.ConditionTrue {
+	old := findCondition(prev.Conditions, v1alpha1.RolloutPaused)
+	if old == nil {
+		return // never paused: no Paused condition at all
+	}
+	if old.Status == corev1.ConditionTrue {
 		s.event(false, reasonResumed, "Rollout is resumed")
 	}
 	s.setCondition(v1alpha1.RolloutPaused, corev1.ConditionFalse, reasonResumed, "Rollout is resumed")

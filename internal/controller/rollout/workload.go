@@ -81,32 +81,31 @@ func firstSelector(a, b *metav1.LabelSelector) *metav1.LabelSelector {
 	return b
 }
 
-// scaleDownWorkload scales a referenced Deployment down as spec.workloadRef.scaleDown asks:
-// never; onsuccess, to 0 once the rollout is healthy; progressively, by as many pods as the
-// new ReplicaSet has available. An aborted rollout gives the Deployment its pods back.
+// scaleDownWorkload scales a referenced Deployment down while a rollout takes over from it, as
+// spec.workloadRef.scaleDown asks: never; onsuccess, to 0 once the rollout is healthy;
+// progressively, by as many pods as the new ReplicaSet has available. The migration ends when
+// the Deployment reaches 0: later updates of its template never scale it up again. A rollout
+// aborted during the migration gives the Deployment its pods back.
 func (r *Reconciler) scaleDownWorkload(ctx context.Context, s *syncState) error {
 	d, ok := s.workload.(*appsv1.Deployment)
 	if !ok || d == nil {
 		return nil
 	}
 	ro := s.ro
-	replicas := ro.Spec.EffectiveReplicas()
-	want := ptr.Deref(d.Spec.Replicas, 1)
-	switch ro.Spec.WorkloadRef.EffectiveScaleDown() {
-	case v1alpha1.ScaleDownOnSuccess:
-		if ro.Status.Phase == v1alpha1.RolloutPhaseHealthy {
-			want = 0
-		}
-	case v1alpha1.ScaleDownProgressively:
-		want = max(replicas-s.newRS.Status.AvailableReplicas, 0)
-		if ro.Status.Phase == v1alpha1.RolloutPhaseHealthy {
-			want = 0
-		}
-	default:
+	current := ptr.Deref(d.Spec.Replicas, 1)
+	mode := ro.Spec.WorkloadRef.EffectiveScaleDown()
+	if current == 0 || mode == v1alpha1.ScaleDownNever {
 		return nil
 	}
-	if ro.Status.Abort {
-		want = replicas
+	replicas := ro.Spec.EffectiveReplicas()
+	want := current
+	switch {
+	case ro.Status.Abort:
+		want = max(current, replicas)
+	case ro.Status.Phase == v1alpha1.RolloutPhaseHealthy:
+		want = 0
+	case mode == v1alpha1.ScaleDownProgressively:
+		want = min(current, max(replicas-s.newRS.Status.AvailableReplicas, 0))
 	}
 	if ptr.Deref(d.Spec.Replicas, 1) == want {
 		return nil
@@ -116,7 +115,8 @@ func (r *Reconciler) scaleDownWorkload(ctx context.Context, s *syncState) error 
 	if err := r.Client.Patch(ctx, d, patch); err != nil {
 		return fmt.Errorf("scaling Deployment %s: %w", d.Name, err)
 	}
-	s.event(false, "ScalingDeployment", "Scaled Deployment %s to %d (workloadRef.scaleDown: %s)", d.Name, want,
-		ro.Spec.WorkloadRef.EffectiveScaleDown())
+	// announced at once: the scale happened even if this reconcile's status write retries
+	r.Recorder.Eventf(ro, corev1.EventTypeNormal, "ScalingDeployment", "Scaled Deployment %s from %d to %d (workloadRef.scaleDown: %s)",
+		d.Name, current, want, mode)
 	return nil
 }
