@@ -67,15 +67,16 @@ func TestWorkloadRefFromDeployment(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, env, ns, "web", waitLong, snapshot{Phase: "Paused", Step: 1, Stable: "web:1", Sets: "web:1=2/2 web:2=2/2"})
-	promote(t, env, ns, "web", false)
-	waitState(t, env, ns, "web", waitLong, snapshot{Phase: "Healthy", Step: 2, Stable: "web:2", Sets: "web:2=4/4"})
-	// the migration is over: a later update runs on the rollout's pods only
+	// the migration is over: the update runs on the rollout's pods only, the Deployment stays at 0
+	time.Sleep(500 * time.Millisecond)
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(dep), dep); err != nil {
 		t.Fatal(err)
 	}
 	if n := ptr.Deref(dep.Spec.Replicas, -1); n != 0 || dep.Status.Replicas != 0 {
 		t.Errorf("the Deployment was scaled back up during a later update: spec %d, status %d pods", n, dep.Status.Replicas)
 	}
+	promote(t, env, ns, "web", false)
+	waitState(t, env, ns, "web", waitLong, snapshot{Phase: "Healthy", Step: 2, Stable: "web:2", Sets: "web:2=4/4"})
 }
 
 // TestWorkloadRefMissing: a workloadRef to a Deployment that does not exist is an InvalidSpec
