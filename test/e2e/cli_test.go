@@ -136,6 +136,11 @@ func TestCLIErrorsAPersonUnderstands(t *testing.T) {
 	if out, code := cli.run("set", "image", "nope", "app"); code != 1 || !strings.Contains(out, "expected CONTAINER=IMAGE") {
 		t.Errorf("bad image assignment: exit %d, output %q", code, out)
 	}
+	// a user with no rights: the message says who may not do what on which resource
+	out, code := cli.run("--as", "nobody", "abort", "app")
+	if code != 1 || !strings.Contains(out, `forbidden: rollouts.argoproj.io "app" is forbidden: User "nobody" cannot get resource "rollouts"`) {
+		t.Errorf("forbidden: exit %d, output %q", code, out)
+	}
 	// a kubeconfig whose server listens nowhere (port 1 on loopback)
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	cfg := "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n" +
@@ -143,9 +148,9 @@ func TestCLIErrorsAPersonUnderstands(t *testing.T) {
 	if err := os.WriteFile(kc, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(cli.bin, "--kubeconfig", kc, "get", "rollout", "x").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "cannot reach the cluster at https://127.0.0.1:1 (kubeconfig "+kc+")") {
-		t.Errorf("unreachable cluster: %v, output %q", err, out)
+	unreachable, err := exec.Command(cli.bin, "--kubeconfig", kc, "get", "rollout", "x").CombinedOutput()
+	if err == nil || !strings.Contains(string(unreachable), "cannot reach the cluster at https://127.0.0.1:1 (kubeconfig "+kc+")") {
+		t.Errorf("unreachable cluster: %v, output %q", err, unreachable)
 	}
 }
 
