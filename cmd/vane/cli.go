@@ -131,7 +131,9 @@ func newStatusCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 func newPromoteCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	var full bool
 	cmd := verb(cf, "promote [rollout] NAME", "End the current pause, or skip the current step (--full: skip every step)",
-		func(cmd *cobra.Command, o *cli.Options, name string) error { return cli.Promote(cmd.Context(), o, name, full) })
+		func(cmd *cobra.Command, o *cli.Options, name string) error {
+			return cli.Promote(cmd.Context(), o, name, full)
+		})
 	cmd.Flags().BoolVar(&full, "full", false, "skip every remaining step and analysis")
 	return cmd
 }
@@ -154,7 +156,9 @@ func newPauseCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 func newRestartCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	var in time.Duration
 	cmd := verb(cf, "restart [rollout] NAME", "Replace every pod, a few at a time",
-		func(cmd *cobra.Command, o *cli.Options, name string) error { return cli.Restart(cmd.Context(), o, name, in) })
+		func(cmd *cobra.Command, o *cli.Options, name string) error {
+			return cli.Restart(cmd.Context(), o, name, in)
+		})
 	cmd.Flags().DurationVar(&in, "in", 0, "restart after this long")
 	return cmd
 }
@@ -162,7 +166,9 @@ func newRestartCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 func newUndoCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	var to int64
 	cmd := verb(cf, "undo [rollout] NAME", "Go back to the previous revision's template (or --to-revision)",
-		func(cmd *cobra.Command, o *cli.Options, name string) error { return cli.Undo(cmd.Context(), o, name, to) })
+		func(cmd *cobra.Command, o *cli.Options, name string) error {
+			return cli.Undo(cmd.Context(), o, name, to)
+		})
 	cmd.Flags().Int64Var(&to, "to-revision", 0, "the revision to go back to (default: the previous one)")
 	return cmd
 }

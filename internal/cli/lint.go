@@ -19,11 +19,13 @@ import (
 // validators check one document of an argoproj.io kind: strict decoding, then the API's own
 // validation (the function the controller uses for InvalidSpec).
 var validators = map[string]func([]byte) (string, field.ErrorList, error){
-	"Rollout":                 check(func(o *v1alpha1.Rollout) field.ErrorList { return v1alpha1.ValidateRollout(o) }),
-	"AnalysisTemplate":        check(func(o *v1alpha1.AnalysisTemplate) field.ErrorList { return v1alpha1.ValidateAnalysisTemplate(o) }),
-	"ClusterAnalysisTemplate": check(func(o *v1alpha1.ClusterAnalysisTemplate) field.ErrorList { return v1alpha1.ValidateClusterAnalysisTemplate(o) }),
-	"AnalysisRun":             check(func(o *v1alpha1.AnalysisRun) field.ErrorList { return v1alpha1.ValidateAnalysisRun(o) }),
-	"Experiment":              check(func(o *v1alpha1.Experiment) field.ErrorList { return v1alpha1.ValidateExperiment(o) }),
+	"Rollout":          check(func(o *v1alpha1.Rollout) field.ErrorList { return v1alpha1.ValidateRollout(o) }),
+	"AnalysisTemplate": check(func(o *v1alpha1.AnalysisTemplate) field.ErrorList { return v1alpha1.ValidateAnalysisTemplate(o) }),
+	"ClusterAnalysisTemplate": check(func(o *v1alpha1.ClusterAnalysisTemplate) field.ErrorList {
+		return v1alpha1.ValidateClusterAnalysisTemplate(o)
+	}),
+	"AnalysisRun": check(func(o *v1alpha1.AnalysisRun) field.ErrorList { return v1alpha1.ValidateAnalysisRun(o) }),
+	"Experiment":  check(func(o *v1alpha1.Experiment) field.ErrorList { return v1alpha1.ValidateExperiment(o) }),
 }
 
 type named interface{ GetName() string }
