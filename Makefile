@@ -28,6 +28,11 @@ k8s-tools: ## build the local control plane's binaries once (cached in ~/.cache/
 	@t=$$(date +%s); hack/cluster/install.sh "$(K8S_BIN)"; \
 	  echo "timing: control-plane build $$(( $$(date +%s) - t ))s"
 
+.PHONY: traefik
+traefik: ## build Traefik (the real-traffic e2e test's gateway) once from Go modules (cached in ~/.cache/vane)
+	@t=$$(date +%s); hack/traefik/install.sh; \
+	  echo "timing: traefik build $$(( $$(date +%s) - t ))s"
+
 .PHONY: deps
 deps: ## install the Debian packages tests use (tmux, prometheus) when missing
 	hack/deps.sh
@@ -39,7 +44,7 @@ install: ## install vane and kubectl-vane (the kubectl plugin) into $(shell go e
 	@echo "installed vane and kubectl-vane in $$($(GO) env GOPATH)/bin (put it on PATH for 'kubectl vane')"
 
 .PHONY: test
-test: k8s-tools deps ## all tests: unit and end-to-end against a real local control plane
+test: k8s-tools traefik deps ## all tests: unit and end-to-end against a real local control plane
 	@t=$$(date +%s); VANE_K8S_BIN="$(K8S_BIN)" $(GO) test $(GO_TEST_FLAGS) $(PKGS); \
 	  echo "timing: tests $$(( $$(date +%s) - t ))s"
 
@@ -48,7 +53,7 @@ test-unit: ## unit tests only (no control plane: go test -short)
 	$(GO) test -short $(GO_TEST_FLAGS) $(PKGS)
 
 .PHONY: test-e2e
-test-e2e: k8s-tools deps ## end-to-end scenarios in test/e2e
+test-e2e: k8s-tools traefik deps ## end-to-end scenarios in test/e2e
 	VANE_K8S_BIN="$(K8S_BIN)" $(GO) test $(GO_TEST_FLAGS) ./test/e2e/...
 
 .PHONY: bench
