@@ -21,6 +21,7 @@ import (
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/controller/analysisrun"
 	"github.com/vanedev/vane/internal/controller/rollout"
+	"github.com/vanedev/vane/internal/traffic"
 )
 
 // Leader election and the cache's informers:
@@ -43,10 +44,11 @@ type Options struct {
 	RolloutOptions []rollout.Option
 }
 
-// Scheme returns a scheme with the built-in kinds and Vane's API.
+// Scheme returns a scheme with the built-in kinds, Vane's API and the typed API the traffic
+// routers use (the Gateway API; the others are read as unstructured objects).
 func Scheme() (*runtime.Scheme, error) {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, traffic.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return nil, err
 		}

@@ -19,6 +19,7 @@ import (
 )
 
 // syncCanary runs one canary reconcile: ReplicaSets, the step engine, scaling, Services, status.
+// With trafficRouting, the router splits the traffic and syncRouted applies the plan.
 func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Result, error) {
 	ro := s.ro
 	if _, err := r.checkServices(ctx, ro); err != nil {
@@ -30,22 +31,36 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 		}
 		return reconcile.Result{}, err
 	}
+	// with trafficRouting, the router objects are read (and checked) before anything changes
+	var rt *routing
+	if ro.Spec.Strategy.Canary.TrafficRouting != nil {
+		var res reconcile.Result
+		var err error
+		if rt, res, err = r.prepareRouting(ctx, s); rt == nil {
+			return res, err
+		}
+	}
 	if retry, err := r.ensureNewReplicaSet(ctx, s); err != nil || retry {
 		return reconcile.Result{Requeue: retry}, err
 	}
 	in := strategy.Input{Rollout: ro, NewHash: hashOf(s.newRS), StepsHash: stepsHash(ro.Spec.Strategy.Canary.Steps),
-		FastRollback: s.fastRollback, Now: s.now}
+		FastRollback: s.fastRollback, Now: s.now, TrafficRouter: rt != nil, RouterWeightVerified: rt != nil && rt.verified}
 	bySet := map[string]*appsv1.ReplicaSet{}
 	for _, rs := range s.sets {
 		h := hashOf(rs)
 		bySet[h] = rs
+		deadline, _ := scaleDownDeadline(rs) // a malformed deadline counts as none (and is replaced)
 		in.Sets = append(in.Sets, strategy.Set{Hash: h, Role: role(h, in.NewHash, ro.Status.StableRS), Pods: strategy.Pods{
-			Spec: ptr.Deref(rs.Spec.Replicas, 1), Current: rs.Status.Replicas, Available: rs.Status.AvailableReplicas}})
+			Spec: ptr.Deref(rs.Spec.Replicas, 1), Current: rs.Status.Replicas, Available: rs.Status.AvailableReplicas},
+			Revision: revision(rs), ScaleDownDeadline: deadline})
 	}
 	plan, err := strategy.Canary(in)
 	if err != nil {
 		s.invalid(err.Error())
 		return reconcile.Result{}, nil
+	}
+	if rt != nil {
+		return r.syncRouted(ctx, s, rt, in.NewHash, plan, bySet)
 	}
 	// role metadata before scaling: the pods a scale-up creates then carry it already
 	for h, rs := range bySet {

@@ -30,6 +30,11 @@ type Reconciler struct {
 	Client client.Client
 	// APIReader reads from the API directly, for the few reads a stale cache would get wrong.
 	APIReader client.Reader
+	// TrafficClient reads and writes the traffic routers' objects (HTTPRoutes, Ingresses,
+	// VirtualServices, TrafficSplits) directly, without a cache: a cached client would start
+	// cluster-wide informers on kinds the controller only touches for the rollouts that name
+	// them. Its scheme knows the Gateway API (traffic.AddToScheme).
+	TrafficClient client.Client
 	// Recorder emits events.
 	Recorder record.EventRecorder
 	// Clock is the time source of every decision.

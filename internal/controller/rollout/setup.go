@@ -27,16 +27,23 @@ func WithInstanceID(id string) Option { return func(r *Reconciler) { r.InstanceI
 
 // Setup registers a Rollout reconciler with mgr, running workers reconciles at once.
 func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
+	// the routers' client reads from the API server: no informer on router kinds
+	tc, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		HTTPClient: mgr.GetHTTPClient()})
+	if err != nil {
+		return fmt.Errorf("creating the traffic routers' client: %w", err)
+	}
 	r := &Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorderFor("rollouts-controller"),
-		Clock:     clock.RealClock{},
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		TrafficClient: tc,
+		Recorder:      mgr.GetEventRecorderFor("rollouts-controller"),
+		Clock:         clock.RealClock{},
 	}
 	for _, o := range opts {
 		o(r)
 	}
-	err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, workloadIndex, indexWorkload)
+	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, workloadIndex, indexWorkload)
 	if err != nil {
 		return fmt.Errorf("indexing rollouts by workload: %w", err)
 	}

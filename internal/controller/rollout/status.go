@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,13 +28,22 @@ const (
 	reasonAvailable        = "AvailableReason"
 )
 
-// invalid records an InvalidSpec condition; nothing is scaled.
-func (s *syncState) invalid(msg string) {
+// invalid records an InvalidSpec condition; nothing is scaled. It reports whether the
+// condition is new (or says something new): a rollout that stays invalid for the same reason
+// keeps its condition as it was, and emits no new event.
+func (s *syncState) invalid(msg string) bool {
 	st := &s.ro.Status
-	if s.setCondition(v1alpha1.InvalidSpec, corev1.ConditionTrue, reasonInvalidSpec, msg) {
+	changed := false
+	if old, i := findConditionIndex(s.origStatus.Conditions, v1alpha1.InvalidSpec); old != nil && old.Status == corev1.ConditionTrue &&
+		old.Reason == reasonInvalidSpec && old.Message == msg && findCondition(st.Conditions, v1alpha1.InvalidSpec) == nil {
+		// valid() took it off at the start of the reconcile: put it back where it was
+		st.Conditions = slices.Insert(st.Conditions, min(i, len(st.Conditions)), *old)
+	} else if s.setCondition(v1alpha1.InvalidSpec, corev1.ConditionTrue, reasonInvalidSpec, msg) {
 		s.event(true, reasonInvalidSpec, "%s", msg)
+		changed = true
 	}
 	st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, reasonInvalidSpec+": "+msg
+	return changed
 }
 
 // valid clears an InvalidSpec condition once the spec is fixed.
@@ -58,10 +68,14 @@ type observed struct {
 	selector    string
 	// completed: the update is over, every pod runs the new template and is available.
 	completed bool
+	// waiting are the pods of old ReplicaSets that keep them until their scale-down deadline
+	// (traffic-routed canary): they are not pending termination, so the phase ignores them.
+	waiting int32
 }
 
 // canaryObserved counts every ReplicaSet's pods; the update is complete once the new
-// ReplicaSet is stable and runs every pod, all available.
+// ReplicaSet is stable and runs every pod, all available. With trafficRouting, old ReplicaSets
+// waiting for their scale-down deadline do not matter (the router sends them nothing).
 func (s *syncState) canaryObserved() observed {
 	ro, st := s.ro, &s.ro.Status
 	c := counts(s.sets, s.newRS)
@@ -69,8 +83,15 @@ func (s *syncState) canaryObserved() observed {
 	if sel, err := metav1.LabelSelectorAsSelector(s.selector); err == nil {
 		o.selector = sel.String()
 	}
+	if ro.Spec.Strategy.Canary.TrafficRouting != nil {
+		for _, rs := range s.sets {
+			if waitingForDeadline(rs, hashOf(s.newRS), st.StableRS, s.now) {
+				o.waiting += rs.Status.Replicas
+			}
+		}
+	}
 	o.completed = st.StableRS == st.CurrentPodHash && c.Updated == ro.Spec.EffectiveReplicas() &&
-		c.Available >= c.Updated && c.Replicas == c.Updated
+		c.Available >= c.Updated && c.Replicas-o.waiting == c.Updated
 	return o
 }
 
@@ -83,7 +104,9 @@ func (s *syncState) updateStatus(o observed, scaled bool) time.Duration {
 	prev := *st.DeepCopy()
 	st.Replicas, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas = c.Replicas, c.Updated, c.Ready, c.Available
 	st.HPAReplicas, st.Selector = o.hpaReplicas, o.selector
-	st.Canary.Weights = nil
+	if c := ro.Spec.Strategy.Canary; c == nil || c.TrafficRouting == nil {
+		st.Canary.Weights = nil // recorded by syncRouted with trafficRouting
+	}
 	paused := ro.Spec.Paused || len(st.PauseConditions) > 0
 	completed := o.completed
 	progressed := s.created || scaled || prev.Replicas != c.Replicas || prev.UpdatedReplicas != c.Updated ||
@@ -114,7 +137,9 @@ func (s *syncState) updateStatus(o observed, scaled bool) time.Duration {
 	if ro.Spec.Strategy.BlueGreen != nil {
 		st.Phase, st.Message = strategy.BlueGreenPhase(ro, st, c, problem)
 	} else {
-		st.Phase, st.Message = strategy.Phase(ro, st, c, problem)
+		pc := c
+		pc.Replicas -= o.waiting // not "old replicas pending termination"
+		st.Phase, st.Message = strategy.Phase(ro, st, pc, problem)
 	}
 	s.setHealthConditions(c, completed)
 	return requeue
@@ -229,12 +254,17 @@ func (s *syncState) setCondition(t v1alpha1.RolloutConditionType, status corev1.
 }
 
 func findCondition(conds []v1alpha1.RolloutCondition, t v1alpha1.RolloutConditionType) *v1alpha1.RolloutCondition {
+	c, _ := findConditionIndex(conds, t)
+	return c
+}
+
+func findConditionIndex(conds []v1alpha1.RolloutCondition, t v1alpha1.RolloutConditionType) (*v1alpha1.RolloutCondition, int) {
 	for i := range conds {
 		if conds[i].Type == t {
-			return &conds[i]
+			return &conds[i], i
 		}
 	}
-	return nil
+	return nil, -1
 }
 
 func ptrVal(p *int32) int32 {
