@@ -2,10 +2,11 @@
 
 package e2e
 
-// Traffic routing end to end, phase 1: the routers of internal/traffic are called directly
-// (the rollout reconciler does not drive them yet) against the local control plane, and the
-// router objects are asserted at every weight; then the Gateway API router moves real
-// requests through Traefik.
+// Traffic routing end to end, the routers alone: the routers of internal/traffic are called
+// directly against the local control plane (on Rollouts the Vane controller leaves alone), and
+// the router objects are asserted at every weight and for every error. The controller driving
+// them, and the real traffic through Traefik, are in traffic_rollout_test.go; the helpers here
+// serve both.
 
 import (
 	"bufio"
@@ -119,14 +120,13 @@ func trafficServices(t *testing.T, c client.Client, ns, app string) {
 	}
 }
 
-// trafficRollout creates a Rollout of app with the Services "canary" and "stable" and tr (which
-// the Vane controller leaves alone), and returns it as stored (with its UID).
-func trafficRollout(t *testing.T, c client.Client, ns, app string, tr v1alpha1.RolloutTrafficRouting) *v1alpha1.Rollout {
-	t.Helper()
+// newTrafficRollout is a 5-replica Rollout of app with the Services "canary" and "stable", tr
+// (with the managed routes "mirror" and "header") and the steps 20% -> pause -> 50% -> pause.
+func newTrafficRollout(ns, app string, tr v1alpha1.RolloutTrafficRouting) *v1alpha1.Rollout {
 	tr.ManagedRoutes = append(tr.ManagedRoutes, v1alpha1.MangedRoutes{Name: "mirror"}, v1alpha1.MangedRoutes{Name: "header"})
 	labels := map[string]string{"app": app}
-	ro := &v1alpha1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Name: app, Namespace: ns, Labels: map[string]string{v1alpha1.InstanceIDLabel: trafficInstanceID}},
+	return &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: app, Namespace: ns},
 		Spec: v1alpha1.RolloutSpec{
 			Replicas: ptr.To[int32](5),
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
@@ -139,6 +139,14 @@ func trafficRollout(t *testing.T, c client.Client, ns, app string, tr v1alpha1.R
 			}},
 		},
 	}
+}
+
+// trafficRollout creates the Rollout of newTrafficRollout labelled so that the Vane controller
+// leaves it alone, and returns it as stored (with its UID).
+func trafficRollout(t *testing.T, c client.Client, ns, app string, tr v1alpha1.RolloutTrafficRouting) *v1alpha1.Rollout {
+	t.Helper()
+	ro := newTrafficRollout(ns, app, tr)
+	ro.Labels = map[string]string{v1alpha1.InstanceIDLabel: trafficInstanceID}
 	if err := c.Create(context.Background(), ro); err != nil {
 		t.Fatalf("creating Rollout: %v", err)
 	}
@@ -846,108 +854,6 @@ func routerObjects(t *testing.T, c client.Client, ns string) []string {
 
 // --- real traffic through Traefik ----------------------------------------------------------
 
-// TestTrafficGatewayAPIRealTraffic proves that the weights the Gateway API router writes move
-// real requests: Traefik (v3.6.12, built from Go modules by hack/traefik/install.sh) runs its
-// Kubernetes Gateway API provider against the local API server, every listener on 127.0.0.1,
-// sending each backend's traffic to the Service's ClusterIP (nativeLBByDefault: the API server
-// refuses loopback EndpointSlices). The test plays the pods: for the stable and the canary
-// Service an HTTP server on the Service's ClusterIP:port answers with the color of the version
-// the Service's hash selector points at now, like seed 001's colorapi. Red is stable; blue goes
-// 20% -> 50% -> header route -> 100% -> complete; green is aborted at 20%.
-func TestTrafficGatewayAPIRealTraffic(t *testing.T) {
-	env, c := trafficClient(t)
-	bin := traefikBinary(t, env.RepoRoot)
-	ns := env.Namespace(t)
-	ctx := context.Background()
-	trafficServices(t, c, ns, "colorapi")
-	colors := map[string]string{"h-red": "red", "h-blue": "blue", "h-green": "green"}
-	selectHash(t, c, ns, "stable", "h-red")
-	selectHash(t, c, ns, "canary", "h-red")
-	stablePods := startPods(t, c, ns, "stable", colors)
-	canaryPods := startPods(t, c, ns, "canary", colors)
-
-	web, api := freePort(t), freePort(t)
-	gc := &gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "vane-traefik-" + ns},
-		Spec: gatewayv1.GatewayClassSpec{ControllerName: "traefik.io/gateway-controller"}}
-	must(t, "GatewayClass", c.Create(ctx, gc))
-	t.Cleanup(func() { _ = c.Delete(context.Background(), gc) })
-	gw := &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "traefik", Namespace: ns},
-		Spec: gatewayv1.GatewaySpec{GatewayClassName: gatewayv1.ObjectName(gc.Name), Listeners: []gatewayv1.Listener{{
-			Name: "web", Port: gatewayv1.PortNumber(web), Protocol: gatewayv1.HTTPProtocolType}}}}
-	must(t, "Gateway", c.Create(ctx, gw))
-	must(t, "HTTPRoute", c.Create(ctx, httpRoute(ns, "colorapi", "traefik", "/")))
-	tf := startTraefik(t, env, bin, ns, web, api)
-
-	ro := trafficRollout(t, c, ns, "colorapi", v1alpha1.RolloutTrafficRouting{Plugins: gatewayPlugin(`{"httpRoute":"colorapi"}`)})
-	r, err := traffic.New(ro, c)
-	must(t, "traffic.New", err)
-
-	// shift sets the weight and waits until Traefik serves it and the route status says Traefik
-	// accepted the route's current generation (VerifyWeight).
-	shift := func(weight int32) {
-		t.Helper()
-		t0 := time.Now()
-		must(t, fmt.Sprintf("SetWeight %d", weight), r.SetWeight(ctx, ro, weight, nil))
-		waitUntil(t, 20*time.Second, fmt.Sprintf("Traefik to serve canary %d%%", weight), func() (bool, string) {
-			cw, sw, desc := tf.weights(t, ns)
-			if cw != int(weight) || sw != int(100-weight) {
-				return false, desc
-			}
-			ok, err := r.VerifyWeight(ctx, ro, weight, nil)
-			return ok && err == nil, fmt.Sprintf("%s; VerifyWeight: %v %v", desc, ok, err)
-		})
-		t.Logf("canary %3d%%: Traefik serves it %.2fs after SetWeight", weight, time.Since(t0).Seconds())
-	}
-	expect := func(point string, got map[string]int, color string, want, tolerance int) {
-		t.Helper()
-		t.Logf("%s: %v", point, got)
-		if got["error"] > 0 {
-			t.Fatalf("%s: %d requests failed: %v", point, got["error"], got)
-		}
-		if d := got[color] - want; d < -tolerance || d > tolerance {
-			t.Fatalf("%s: %d of the requests went to %s, want %d±%d (%v)", point, got[color], color, want, tolerance, got)
-		}
-	}
-
-	shift(0)
-	expect("before the update", tf.send(t, 200, nil), "red", 200, 0)
-
-	// update to blue: the canary Service selects the new pods (the reconciler's part)
-	selectHash(t, c, ns, "canary", "h-blue")
-	canaryPods.waitFor(t, "h-blue")
-	shift(20)
-	expect("blue at 20%", tf.send(t, 200, nil), "blue", 40, 10)
-	shift(50)
-	expect("blue at 50%", tf.send(t, 200, nil), "blue", 100, 15)
-	must(t, "SetHeaderRoute", r.SetHeaderRoute(ctx, ro, headerRoute))
-	tf.waitRule(t, "X-Canary", true)
-	expect("blue at 50%, with X-Canary: yes", tf.send(t, 50, map[string]string{"X-Canary": "yes"}), "blue", 50, 0)
-	expect("blue at 50%, without the header", tf.send(t, 200, nil), "blue", 100, 15)
-	shift(100)
-	expect("blue at 100%", tf.send(t, 200, nil), "blue", 200, 0)
-	// complete: the stable Service selects blue, the header route goes, the canary weight back to 0
-	selectHash(t, c, ns, "stable", "h-blue")
-	stablePods.waitFor(t, "h-blue")
-	must(t, "RemoveManagedRoutes", r.RemoveManagedRoutes(ctx, ro))
-	tf.waitRule(t, "X-Canary", false)
-	shift(0)
-	expect("blue completed", tf.send(t, 200, nil), "blue", 200, 0)
-
-	// update to green, aborted at 20%
-	selectHash(t, c, ns, "canary", "h-green")
-	canaryPods.waitFor(t, "h-green")
-	shift(20)
-	expect("green at 20%", tf.send(t, 200, nil), "green", 40, 10)
-	must(t, "SetHeaderRoute", r.SetHeaderRoute(ctx, ro, headerRoute))
-	tf.waitRule(t, "X-Canary", true)
-	shift(0) // abort: the weight back to 0 first
-	must(t, "RemoveManagedRoutes", r.RemoveManagedRoutes(ctx, ro))
-	tf.waitRule(t, "X-Canary", false)
-	got := tf.send(t, 200, map[string]string{"X-Canary": "yes"})
-	expect("green aborted (even with the header)", got, "green", 0, 0)
-	expect("green aborted", got, "blue", 200, 0)
-}
-
 // selectHash points a Service's hash selector at hash, as the reconciler does.
 func selectHash(t *testing.T, c client.Client, ns, name, hash string) {
 	t.Helper()
@@ -965,7 +871,9 @@ type pods struct {
 	hash atomic.Value
 }
 
-func startPods(t *testing.T, c client.Client, ns, name string, colors map[string]string) *pods {
+// startPods starts the pods of Service name; colors says which color the pods of a hash answer
+// (false: there are none).
+func startPods(t *testing.T, c client.Client, ns, name string, colors func(hash string) (string, bool)) *pods {
 	t.Helper()
 	var svc corev1.Service
 	must(t, "reading Service", c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &svc))
@@ -977,7 +885,7 @@ func startPods(t *testing.T, c client.Client, ns, name string, colors map[string
 	p := &pods{name: name}
 	p.hash.Store("")
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		color, ok := colors[p.hash.Load().(string)]
+		color, ok := colors(p.hash.Load().(string))
 		w.Header().Set("Content-Type", "application/json")
 		if !ok {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -1040,8 +948,8 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// traefikBinary returns the Traefik binary hack/traefik/install.sh caches, and skips the test
-// when it is not built.
+// traefikBinary returns the Traefik binary hack/traefik/install.sh caches (`make traefik`,
+// which `make test` and `make test-e2e` run first), and fails the test when it is not built.
 func traefikBinary(t *testing.T, root string) string {
 	t.Helper()
 	dir := os.Getenv("VANE_TRAEFIK_BIN")
@@ -1064,7 +972,7 @@ func traefikBinary(t *testing.T, root string) string {
 	}
 	bin := filepath.Join(dir, "traefik")
 	if fi, err := os.Stat(bin); err != nil || fi.Size() == 0 {
-		t.Skipf("Traefik %s is not built in %s: run hack/traefik/install.sh (about 6 minutes, once) for the real-traffic test", version, dir)
+		t.Fatalf("Traefik %s is not built in %s: run `make traefik` (hack/traefik/install.sh; about 6 minutes, once) for the real-traffic test", version, dir)
 	}
 	return bin
 }
