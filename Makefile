@@ -44,8 +44,8 @@ install: ## install vane and kubectl-vane (the kubectl plugin) into $(shell go e
 	@echo "installed vane and kubectl-vane in $$($(GO) env GOPATH)/bin (put it on PATH for 'kubectl vane')"
 
 .PHONY: test
-test: k8s-tools traefik deps ## all tests: unit and end-to-end against a real local control plane
-	@t=$$(date +%s); VANE_K8S_BIN="$(K8S_BIN)" $(GO) test $(GO_TEST_FLAGS) $(PKGS); \
+test: k8s-tools traefik deps lint ## all tests (after gofmt and go vet): unit and end-to-end against a real local control plane
+	@t=$$(date +%s); VANE_K8S_BIN="$(K8S_BIN)" $(GO) test -timeout 30m $(GO_TEST_FLAGS) $(PKGS); \
 	  echo "timing: tests $$(( $$(date +%s) - t ))s"
 
 .PHONY: test-unit
@@ -54,7 +54,7 @@ test-unit: ## unit tests only (no control plane: go test -short)
 
 .PHONY: test-e2e
 test-e2e: k8s-tools traefik deps ## end-to-end scenarios in test/e2e
-	VANE_K8S_BIN="$(K8S_BIN)" $(GO) test $(GO_TEST_FLAGS) ./test/e2e/...
+	VANE_K8S_BIN="$(K8S_BIN)" $(GO) test -timeout 30m $(GO_TEST_FLAGS) ./test/e2e/...
 
 .PHONY: bench
 bench: k8s-tools ## measure the controller at scale: 200 canary rollouts created, updated, promoted (prints figures)

@@ -101,17 +101,28 @@ func renderStrategy(w io.Writer, info *RolloutInfo, kv func(k, v string)) {
 			fmt.Fprintf(w, "  %-14s %d/%d\n", "Step:", idx, len(c.Steps))
 		}
 		fmt.Fprintf(w, "  %-14s %d\n", "SetWeight:", weight)
-		var canary, total int32
-		for _, s := range info.ReplicaSets {
-			total += s.RS.Status.AvailableReplicas
-			if hashOf(s) == ro.Status.CurrentPodHash {
-				canary += s.RS.Status.AvailableReplicas
-			}
-		}
-		fmt.Fprintf(w, "  %-14s %d\n", "ActualWeight:", strategy.ActualWeight(canary, total))
+		fmt.Fprintf(w, "  %-14s %d\n", "ActualWeight:", actualWeight(info))
 		return
 	}
 	kv("Strategy", "BlueGreen")
+}
+
+// actualWeight is the canary's share of the traffic: what the router carries (recorded in
+// status.canary.weights) with trafficRouting, else the share of available pods that run the
+// current template.
+func actualWeight(info *RolloutInfo) int32 {
+	ro := info.Rollout
+	if w := ro.Status.Canary.Weights; ro.Spec.Strategy.Canary.TrafficRouting != nil && w != nil {
+		return w.Canary.Weight
+	}
+	var canary, total int32
+	for _, s := range info.ReplicaSets {
+		total += s.RS.Status.AvailableReplicas
+		if hashOf(s) == ro.Status.CurrentPodHash {
+			canary += s.RS.Status.AvailableReplicas
+		}
+	}
+	return strategy.ActualWeight(canary, total)
 }
 
 // roles names what a ReplicaSet is to the rollout: stable/canary or active/preview.

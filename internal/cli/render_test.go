@@ -69,7 +69,13 @@ func TestRenderRollout(t *testing.T) {
 			MetricResults: []v1alpha1.MetricResult{{Name: "webcheck", Successful: 3, Failed: 2}}}}
 	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "colorapi-bbb-2-job", CreationTimestamp: ago(80 * time.Second)},
 		Status: batchv1.JobStatus{Failed: 1}}
+	routed := canaryRollout(v1alpha1.RolloutPhasePaused, "CanaryPauseStep", 1)
+	routed.Spec.Strategy.Canary.TrafficRouting = &v1alpha1.RolloutTrafficRouting{}
+	routed.Status.Canary.Weights = &v1alpha1.TrafficWeights{Canary: v1alpha1.WeightDestination{Weight: 20}, Stable: v1alpha1.WeightDestination{Weight: 80}}
 	tests := map[string]*RolloutInfo{
+		// with a router, the actual weight is the router's (20), not the pods' share (1 of 6)
+		"canary-routed": {Rollout: routed,
+			ReplicaSets: []ReplicaSetInfo{replicaSet("bbb", "colorapi:2.0", 2, 1, 1, 30*time.Second), replicaSet("aaa", "colorapi:1.0", 1, 5, 5, time.Hour)}},
 		"canary-mid-step": {Rollout: canaryRollout(v1alpha1.RolloutPhaseProgressing, "more replicas need to be updated", 0),
 			ReplicaSets: []ReplicaSetInfo{replicaSet("bbb", "colorapi:2.0", 2, 1, 0, 5*time.Second), replicaSet("aaa", "colorapi:1.0", 1, 5, 5, time.Hour)}},
 		"canary-paused": {Rollout: canaryRollout(v1alpha1.RolloutPhasePaused, "CanaryPauseStep", 1),
