@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -676,21 +674,10 @@ func TestBlueGreenMetadataAndAntiAffinity(t *testing.T) {
 // scales the old ReplicaSet down at the deadline it had recorded.
 func TestBlueGreenControllerKilledBeforeSwitch(t *testing.T) {
 	env := testenv.Get(t)
-	if env.Kubeconfig == "" {
-		t.Fatal("the test cluster has no kubeconfig file for a controller process")
-	}
 	ns := env.Namespace(t)
 	ctx := context.Background()
-	bin := buildVane(t, env)
-	logPath := filepath.Join(t.TempDir(), "controller.log")
 	const id = "bluegreen-kill-test"
-	ctl := startControllerProcess(t, env, bin, id, logPath)
-	defer func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("controller log:\n%s", tail(string(b), 4000))
-		}
-	}()
+	ctl := newControllerProcess(t, env, id)
 	applyManifests(t, env, ns, bgSeed, func(ro *v1alpha1.Rollout) {
 		ro.Labels = map[string]string{v1alpha1.InstanceIDLabel: id}
 		ro.Spec.Replicas = ptr.To[int32](3)
@@ -701,23 +688,23 @@ func TestBlueGreenControllerKilledBeforeSwitch(t *testing.T) {
 	// 1. green available, paused; the controller dies; promote while it is down
 	updateWorkload(t, env, ns, green, nil, nil)
 	waitBG(t, env, ns, waitLong, bgSnap{Phase: "Paused", Sets: blue + "=3/3 " + green + "=3/3", Active: blue})
-	kill(t, ctl)
+	ctl.kill()
 	promote(t, env, ns, bgName, false)
 	time.Sleep(time.Second)
 	waitBG(t, env, ns, time.Second, bgSnap{Sets: blue + "=3/3 " + green + "=3/3", Active: blue})
-	ctl = startControllerProcess(t, env, bin, id, logPath)
+	ctl.start()
 	waitBG(t, env, ns, waitLong, bgSnap{Phase: "Healthy", Sets: blue + "=3/3 " + green + "=3/3", Active: green})
 
 	// 2. the controller dies while blue waits for its scale-down deadline, which passes while
 	// it is down
-	kill(t, ctl)
+	ctl.kill()
 	deadline, err := time.Parse(time.RFC3339, replicaSetOf(t, env, ns, blue).Annotations[v1alpha1.ScaleDownDeadlineAnnotation])
 	if err != nil {
 		t.Fatalf("blue's scale-down deadline: %v", err)
 	}
 	time.Sleep(time.Until(deadline) + time.Second)
 	waitBG(t, env, ns, time.Second, bgSnap{Sets: blue + "=3/3 " + green + "=3/3"})
-	ctl = startControllerProcess(t, env, bin, id, logPath)
+	ctl.start()
 	waitBG(t, env, ns, waitLong, bgSnap{Phase: "Healthy", Sets: green + "=3/3", Active: green})
 	if d := replicaSetOf(t, env, ns, blue).Annotations[v1alpha1.ScaleDownDeadlineAnnotation]; d != deadline.UTC().Format(time.RFC3339) {
 		t.Errorf("blue's deadline changed across the restart: %s, was %s", d, deadline.UTC().Format(time.RFC3339))
@@ -737,10 +724,10 @@ func TestBlueGreenControllerKilledBeforeSwitch(t *testing.T) {
 	const yellow = "argoproj/rollouts-demo:yellow"
 	updateWorkload(t, env, ns, yellow, nil, nil)
 	waitBG(t, env, ns, waitLong, bgSnap{Phase: "Paused", Sets: green + "=3/3 " + yellow + "=3/3", Active: green})
-	kill(t, ctl)
+	ctl.kill()
 	time.Sleep(3 * time.Second)
 	waitBG(t, env, ns, time.Second, bgSnap{Phase: "Paused", Active: green})
-	startControllerProcess(t, env, bin, id, logPath)
+	ctl.start()
 	restarted := time.Now()
 	waitBG(t, env, ns, waitLong, bgSnap{Phase: "Healthy", Active: yellow})
 	if d := time.Since(restarted); d > 10*time.Second {

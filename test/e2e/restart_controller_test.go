@@ -65,26 +65,47 @@ func startControllerProcess(t *testing.T, env *testenv.Env, bin, instanceID, log
 	return cmd
 }
 
+// controllerProcess is `vane controller` run as a child process for one instance id, so that a
+// test can SIGKILL it and start it again; its log is printed when the test fails.
+type controllerProcess struct {
+	t       *testing.T
+	env     *testenv.Env
+	bin, id string
+	logPath string
+	cmd     *exec.Cmd
+}
+
+func newControllerProcess(t *testing.T, env *testenv.Env, id string) *controllerProcess {
+	t.Helper()
+	if env.Kubeconfig == "" {
+		t.Fatal("the test cluster has no kubeconfig file for a controller process")
+	}
+	c := &controllerProcess{t: t, env: env, bin: buildVane(t, env), id: id, logPath: filepath.Join(t.TempDir(), "controller.log")}
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(c.logPath)
+			t.Logf("controller log:\n%s", tail(string(b), 4000))
+		}
+	})
+	c.start()
+	return c
+}
+
+func (c *controllerProcess) start() {
+	c.cmd = startControllerProcess(c.t, c.env, c.bin, c.id, c.logPath)
+}
+
+func (c *controllerProcess) kill() { kill(c.t, c.cmd) }
+
 // TestControllerKilledMidStep: the controller process is SIGKILLed while a canary step waits for
 // its pods, and again during a timed pause; started again, it finishes the rollout correctly,
 // with exactly one ReplicaSet per revision.
 func TestControllerKilledMidStep(t *testing.T) {
 	env := testenv.Get(t)
-	if env.Kubeconfig == "" {
-		t.Fatal("the test cluster has no kubeconfig file for a controller process")
-	}
 	ns := env.Namespace(t)
 	ctx := context.Background()
-	bin := buildVane(t, env)
-	logPath := filepath.Join(t.TempDir(), "controller.log")
 	const id = "kill-test"
-	ctl := startControllerProcess(t, env, bin, id, logPath)
-	defer func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("controller log:\n%s", tail(string(b), 4000))
-		}
-	}()
+	ctl := newControllerProcess(t, env, id)
 
 	applyManifests(t, env, ns, "examples/seeds/keptn-podtatohead-rollout.yaml", func(ro *v1alpha1.Rollout) {
 		ro.Name = "app"
@@ -109,14 +130,14 @@ func TestControllerKilledMidStep(t *testing.T) {
 	}
 	// maxSurge and maxUnavailable (25% of 4: one pod each) let both canary pods start at once
 	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Progressing", Step: 0, Sets: "app:1=3/3 app:2=2/0"})
-	kill(t, ctl)
-	ctl = startControllerProcess(t, env, bin, id, logPath)
+	ctl.kill()
+	ctl.start()
 
 	// 50% of 4: two canary pods, then the timed pause; kill it during the pause too
 	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=2/2 app:2=2/2"})
-	kill(t, ctl)
+	ctl.kill()
 	time.Sleep(time.Second)
-	startControllerProcess(t, env, bin, id, logPath)
+	ctl.start()
 	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Healthy", Step: 2, Stable: "app:2", Sets: "app:2=4/4"})
 
 	var list appsv1.ReplicaSetList
