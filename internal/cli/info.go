@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -80,11 +81,13 @@ func Collect(ctx context.Context, c client.Client, ns, name string) (*RolloutInf
 }
 
 // collectRuns reads the AnalysisRuns a rollout owns and their Jobs. A cluster without the
-// AnalysisRun CRD simply has none.
+// AnalysisRun CRD simply has none; any other error (forbidden...) is reported.
 func collectRuns(ctx context.Context, c client.Client, ns string, owner types.UID) ([]AnalysisRunInfo, error) {
 	var runs v1alpha1.AnalysisRunList
-	if err := c.List(ctx, &runs, client.InNamespace(ns)); err != nil {
-		return nil, nil //nolint:nilerr // analysis is optional in the tree
+	if err := c.List(ctx, &runs, client.InNamespace(ns)); meta.IsNoMatchError(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
 	}
 	var out []AnalysisRunInfo
 	for i := range runs.Items {
