@@ -73,6 +73,25 @@ type PrometheusMetric struct {
 	// Headers added to the request.
 	// +optional
 	Headers []WebMetricHeader `json:"headers,omitempty"`
+	// RangeQuery makes the query a range query (Prometheus' query_range):
+	// the result is every sample between start and end, step apart.
+	// +optional
+	RangeQuery *PrometheusRangeQueryArgs `json:"rangeQuery,omitempty"`
+}
+
+// PrometheusRangeQueryArgs are the bounds and resolution of a range query.
+type PrometheusRangeQueryArgs struct {
+	// Start of the range: an expr expression giving a time, evaluated at each
+	// measurement, e.g. `now() - duration("1h")`.
+	// +optional
+	Start string `json:"start,omitempty"`
+	// End of the range: an expr expression giving a time, e.g. `now()`.
+	// Defaults to now().
+	// +optional
+	End string `json:"end,omitempty"`
+	// Step is the resolution: a duration such as 1m (or a number of seconds).
+	// +optional
+	Step string `json:"step,omitempty"`
 }
 
 // Authentication holds credentials for a metric provider.

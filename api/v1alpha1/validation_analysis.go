@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -148,6 +149,8 @@ func validateProvider(mp *MetricProvider, p *field.Path) field.ErrorList {
 		if mp.Prometheus.Timeout != nil && *mp.Prometheus.Timeout < 0 {
 			allErrs = append(allErrs, field.Invalid(p.Child("prometheus", "timeout"), *mp.Prometheus.Timeout, "must be greater than or equal to 0"))
 		}
+		allErrs = append(allErrs, validateRangeQuery(mp.Prometheus.RangeQuery, p.Child("prometheus", "rangeQuery"))...)
+		allErrs = append(allErrs, validateAuthentication(&mp.Prometheus.Authentication, p.Child("prometheus", "authentication"))...)
 	}
 	if mp.Wavefront != nil {
 		requireQuery("wavefront", mp.Wavefront.Query)
@@ -184,6 +187,7 @@ func validateProvider(mp *MetricProvider, p *field.Path) field.ErrorList {
 		if w.TimeoutSeconds < 0 {
 			allErrs = append(allErrs, field.Invalid(wp.Child("timeoutSeconds"), w.TimeoutSeconds, "must be greater than or equal to 0"))
 		}
+		allErrs = append(allErrs, validateAuthentication(&w.Authentication, wp.Child("authentication"))...)
 	}
 	if d := mp.Datadog; d != nil {
 		dp := p.Child("datadog")
@@ -229,6 +233,62 @@ func validateProvider(mp *MetricProvider, p *field.Path) field.ErrorList {
 		if len(k.Scopes) == 0 {
 			allErrs = append(allErrs, field.Required(kp.Child("scopes"), "give at least one scope"))
 		}
+	}
+	return allErrs
+}
+
+// hasPlaceholder reports whether s refers to an argument, so that it is only known when the run
+// resolves its arguments.
+func hasPlaceholder(s string) bool { return strings.Contains(s, "{{") }
+
+// validateRangeQuery checks a Prometheus range query: a start and a positive step are
+// required (end defaults to now()). The start and end expressions are evaluated by the
+// provider at each measurement.
+func validateRangeQuery(r *PrometheusRangeQueryArgs, p *field.Path) field.ErrorList {
+	if r == nil {
+		return nil
+	}
+	var allErrs field.ErrorList
+	if strings.TrimSpace(r.Start) == "" {
+		allErrs = append(allErrs, field.Required(p.Child("start"), `give the start of the range, an expression such as now() - duration("1h")`))
+	}
+	switch step := strings.TrimSpace(r.Step); {
+	case step == "":
+		allErrs = append(allErrs, field.Required(p.Child("step"), "give the resolution of the range, a duration such as 1m"))
+	case hasPlaceholder(step):
+	default:
+		d, err := DurationFromString(step).Duration()
+		if err != nil || d <= 0 {
+			allErrs = append(allErrs, field.Invalid(p.Child("step"), r.Step, "must be a positive duration such as 30s or 1m (or a number of seconds)"))
+		}
+	}
+	return allErrs
+}
+
+// validateAuthentication checks a provider's authentication. OAuth2's client credentials
+// flow needs the token URL, the client ID and its secret. The secret's value is never
+// quoted in an error.
+func validateAuthentication(a *Authentication, p *field.Path) field.ErrorList {
+	if a.OAuth2.IsZero() {
+		return nil
+	}
+	var allErrs field.ErrorList
+	op := p.Child("oauth2")
+	o := &a.OAuth2
+	switch u := strings.TrimSpace(o.TokenURL); {
+	case u == "":
+		allErrs = append(allErrs, field.Required(op.Child("tokenUrl"), "give the URL of the OAuth2 token endpoint"))
+	case hasPlaceholder(u):
+	default:
+		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			allErrs = append(allErrs, field.Invalid(op.Child("tokenUrl"), o.TokenURL, "must be an http:// or https:// URL"))
+		}
+	}
+	if strings.TrimSpace(o.ClientID) == "" {
+		allErrs = append(allErrs, field.Required(op.Child("clientId"), "give the OAuth2 client ID"))
+	}
+	if o.ClientSecret == "" {
+		allErrs = append(allErrs, field.Required(op.Child("clientSecret"), "give the OAuth2 client secret, e.g. {{args.NAME}} of an argument from a Secret"))
 	}
 	return allErrs
 }
