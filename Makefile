@@ -23,6 +23,10 @@ build: ## build bin/vane
 demo: k8s-tools ## the main job: local control plane + controller, colorapi canary 1.0 -> 2.0 -> 3.0 (aborted)
 	$(GO) run ./hack/demo $(DEMO_FLAGS)
 
+.PHONY: demo-traffic
+demo-traffic: k8s-tools traefik ## the same through Traefik (Gateway API): where 200 requests go at each weight, 3.0 rolled back
+	$(GO) run ./hack/demo -traffic $(DEMO_FLAGS)
+
 .PHONY: k8s-tools
 k8s-tools: ## build the local control plane's binaries once (cached in ~/.cache/vane)
 	@t=$$(date +%s); hack/cluster/install.sh "$(K8S_BIN)"; \

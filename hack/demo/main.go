@@ -1,8 +1,18 @@
-// Command demo is `make demo`: it starts a local control plane and Vane's controller, deploys
-// the colorapi canary from examples/seeds/colorapi-canary.yaml, ships 2.0 through its steps
-// (20% -> 50% -> 100%), then 3.0, which it aborts, and stops everything.
+// Command demo is `make demo` and `make demo-traffic`: it starts a local control plane and
+// Vane's controller, deploys seed 001's colorapi canary, ships 2.0 (blue) through its steps
+// (20% -> 50% -> 100%), then 3.0 (black, "status": "nok"), which the canary's background web
+// analysis catches and rolls back, and stops everything.
 //
-//	go run ./hack/demo [-pause 30s] [-keep]
+// The local cluster's pods run no containers, so the demo plays them (internal/colorapi): an
+// HTTP server on a Service's ClusterIP (a loopback address) answers as the pods the Service
+// selects would. Without -traffic it deploys examples/seeds/colorapi-canary.yaml as it is,
+// except the analysis's host, pointed at the Service the demo plays, and prints the rollout's
+// state at each change. With -traffic it deploys manifests/colorapi-traffic.yaml: the same
+// Rollout behind a Gateway that Traefik (built by `make traefik`) serves on 127.0.0.1, Vane's
+// Gateway API router moving the weights, and prints where 200 requests through Traefik go at
+// each weight, with the rollout's events.
+//
+//	go run ./hack/demo [-traffic] [-pause 30s] [-keep]
 package main
 
 import (
@@ -14,6 +24,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,17 +37,25 @@ import (
 
 func main() {
 	pause := flag.Duration("pause", 0, "replace the manifest's timed pauses (30s) by this duration; 0 keeps them")
-	keep := flag.Bool("keep", false, "leave the cluster and the controller running at the end (stop with make cluster-down)")
+	keep := flag.Bool("keep", false, "leave the cluster and the controller running at the end; with -traffic, "+
+		"keep everything (Traefik, the played pods) running until Ctrl-C")
+	traffic := flag.Bool("traffic", false, "real traffic: the Rollout behind Traefik (Gateway API), requests counted at each weight")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *pause, *keep); err != nil {
+	if err := run(ctx, options{pause: *pause, keep: *keep, traffic: *traffic}); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, pause time.Duration, keep bool) error {
+type options struct {
+	pause   time.Duration // replaces the timed pauses when not 0
+	keep    bool
+	traffic bool
+}
+
+func run(ctx context.Context, o options) error {
 	wd, err := os.Getwd()
 	if err != nil {
 		return err
@@ -50,15 +69,23 @@ func run(ctx context.Context, pause time.Duration, keep bool) error {
 		return err
 	}
 	dir := filepath.Join(root, ".cache", "demo")
+	var traefik string
+	if o.traffic { // fail early, before starting anything
+		if traefik, err = traefikBinary(root); err != nil {
+			return err
+		}
+	}
+	// with -traffic the demo itself plays the pods: -keep keeps it running in the foreground
+	detached := o.keep && !o.traffic
 	if _, err := localcluster.StopDir(dir); err != nil { // a demo interrupted earlier
 		return err
 	}
 	say("starting a local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)")
-	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: bin, Dir: dir, Detached: keep})
+	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: bin, Dir: dir, Detached: detached})
 	if err != nil {
 		return err
 	}
-	if !keep {
+	if !detached {
 		defer cluster.Stop()
 	}
 	c, err := demoClient(cluster)
@@ -68,17 +95,20 @@ func run(ctx context.Context, pause time.Duration, keep bool) error {
 	if err := localcluster.InstallCRDs(ctx, c, filepath.Join(root, "config", "crd", "bases")); err != nil {
 		return err
 	}
-	ctl, err := startController(root, dir, cluster.Kubeconfig, keep)
+	ctl, err := startController(root, dir, cluster.Kubeconfig, detached)
 	if err != nil {
 		return err
 	}
-	if !keep {
+	if !detached {
 		defer func() { _ = ctl.Process.Signal(syscall.SIGTERM); _ = ctl.Wait() }()
 	}
 	say("vane controller running (log: %s)", filepath.Join(dir, "logs", "vane-controller.log"))
-	d := &demo{c: c, ns: "default", name: "colorapi"}
-	err = d.play(ctx, filepath.Join(root, "examples", "seeds", "colorapi-canary.yaml"), pause)
-	if keep && err == nil {
+	d := &demo{c: c, ns: "default", name: "colorapi", pause: o.pause}
+	if o.traffic {
+		return d.playTraffic(ctx, root, dir, traefik, cluster, o.keep)
+	}
+	err = d.play(ctx, filepath.Join(root, "examples", "seeds", "colorapi-canary.yaml"))
+	if o.keep && err == nil {
 		say("left running: export KUBECONFIG=%s; stop with: go run ./hack/cluster/localcluster down -dir %s", cluster.Kubeconfig, dir)
 	}
 	return err
@@ -121,8 +151,20 @@ func startController(root, dir, kubeconfig string, detached bool) (*exec.Cmd, er
 	return cmd, nil
 }
 
+// out serialises the demo's printing (the traffic and the events are printed as they come).
+var out sync.Mutex
+
 func say(format string, args ...any) {
+	out.Lock()
+	defer out.Unlock()
 	fmt.Printf("==> "+format+"\n", args...)
+}
+
+// emit prints a line stamped with the time since the Rollout was created.
+func (d *demo) emit(line string) {
+	out.Lock()
+	defer out.Unlock()
+	fmt.Printf("%6.1fs  %s\n", time.Since(d.t0).Seconds(), line)
 }
 
 var errTimeout = errors.New("timed out")

@@ -14,7 +14,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,13 +26,14 @@ import (
 type demo struct {
 	c        client.Client
 	ns, name string
+	pause    time.Duration // replaces the timed pauses when not 0
 	last     string
 	t0       time.Time
 }
 
 // play runs the scenario on the manifest.
-func (d *demo) play(ctx context.Context, manifest string, pause time.Duration) error {
-	if err := d.apply(ctx, manifest, pause); err != nil {
+func (d *demo) play(ctx context.Context, manifest string) error {
+	if err := d.apply(ctx, manifest, d.pause); err != nil {
 		return err
 	}
 	d.t0 = time.Now()
@@ -87,38 +87,87 @@ func (d *demo) apply(ctx context.Context, manifest string, pause time.Duration) 
 	if err != nil {
 		return err
 	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("%s: %w", manifest, err)
-		}
-		var obj client.Object = u
+	objs, err := decode(manifest, b)
+	if err != nil {
+		return err
+	}
+	for _, u := range objs {
 		switch u.GetKind() {
 		case "AnalysisTemplate":
 			say("skipping AnalysisTemplate %s: analysis is not supported yet", u.GetName())
 			continue
 		case "Rollout":
-			ro := &v1alpha1.Rollout{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, ro); err != nil {
-				return err
-			}
-			ro.Spec.Strategy.Canary.Analysis = nil
-			for _, s := range ro.Spec.Strategy.Canary.Steps {
-				if s.Pause != nil && s.Pause.Duration != nil && pause > 0 {
-					*s.Pause.Duration = v1alpha1.DurationFromString(pause.String())
-				}
-			}
-			obj = ro
+			unstructured.RemoveNestedField(u.Object, "spec", "strategy", "canary", "analysis")
 		}
-		obj.SetNamespace(d.ns)
-		if err := d.c.Create(ctx, obj); err != nil {
-			return fmt.Errorf("creating %s %s: %w", u.GetKind(), u.GetName(), err)
+		if err := d.create(ctx, u); err != nil {
+			return err
 		}
-		say("created %s %s", u.GetKind(), u.GetName())
 	}
+	return nil
+}
+
+// decode reads the objects of a YAML manifest.
+func decode(name string, b []byte) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+			return objs, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+}
+
+// create creates u in the demo's namespace (unless it is cluster-scoped) and fills it with what
+// the API server stored (a Service's ClusterIP). A Rollout's timed pauses take d.pause when set.
+func (d *demo) create(ctx context.Context, u *unstructured.Unstructured) error {
+	if u.GetKind() == "Rollout" && d.pause > 0 {
+		if err := setPauses(u, d.pause); err != nil {
+			return err
+		}
+	}
+	if u.GetKind() != "GatewayClass" {
+		u.SetNamespace(d.ns)
+	}
+	if err := d.c.Create(ctx, u); err != nil {
+		return fmt.Errorf("creating %s %s: %w", u.GetKind(), u.GetName(), err)
+	}
+	say("created %s %s", u.GetKind(), u.GetName())
+	return nil
+}
+
+// setPauses sets the duration of the canary steps' timed pauses.
+func setPauses(u *unstructured.Unstructured, pause time.Duration) error {
+	steps, _, err := unstructured.NestedSlice(u.Object, "spec", "strategy", "canary", "steps")
+	if err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if p, ok := s.(map[string]any)["pause"].(map[string]any); ok && p["duration"] != nil {
+			p["duration"] = pause.String()
+		}
+	}
+	return unstructured.SetNestedSlice(u.Object, steps, "spec", "strategy", "canary", "steps")
+}
+
+// setAnalysisArg sets the value of a background analysis argument of a Rollout.
+func setAnalysisArg(u *unstructured.Unstructured, name, value string) error {
+	args, _, err := unstructured.NestedSlice(u.Object, "spec", "strategy", "canary", "analysis", "args")
+	if err != nil {
+		return err
+	}
+	for _, a := range args {
+		if m, ok := a.(map[string]any); ok && m["name"] == name {
+			m["value"] = value
+			return unstructured.SetNestedSlice(u.Object, args, "spec", "strategy", "canary", "analysis", "args")
+		}
+	}
+	return fmt.Errorf("Rollout %s: no analysis argument %q", u.GetName(), name)
 }
 
 // watch prints a line whenever the rollout's state changes, until done says so.
