@@ -4,6 +4,10 @@
 // `result[0]`), a scalar is a number, a range of samples (a matrix, from a range query or a
 // range selector) is the flat list of every sample value (so `all(result, # < 1000)`), a string
 // is a string. A query that matches no series gives an empty list.
+//
+// A metric's rangeQuery makes it a range query (POST /api/v1/query_range): start and end are expr
+// expressions of a time evaluated with now() from the Provider's clock. authentication.oauth2
+// gets a token from the token endpoint before each query (see package auth); sigv4 is refused.
 package prometheus
 
 import (
@@ -23,6 +27,7 @@ import (
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/analysis/provider"
+	"github.com/vanedev/vane/internal/analysis/provider/auth"
 )
 
 // DefaultTimeout bounds a query whose metric sets no timeout.
@@ -63,13 +68,19 @@ type Query struct {
 	Insecure bool
 	// Range, when set, makes it a range query.
 	Range *RangeQuery
+	// Authentication of the request (oauth2; sigv4 is refused).
+	Authentication v1alpha1.Authentication
 }
 
 // QueryOf returns the query a prometheus metric describes.
 func QueryOf(m *v1alpha1.PrometheusMetric) Query {
-	q := Query{Address: m.Address, Query: m.Query, Headers: m.Headers, Insecure: m.Insecure, Timeout: DefaultTimeout}
+	q := Query{Address: m.Address, Query: m.Query, Headers: m.Headers, Insecure: m.Insecure, Timeout: DefaultTimeout,
+		Authentication: m.Authentication}
 	if m.Timeout != nil && *m.Timeout > 0 {
 		q.Timeout = time.Duration(*m.Timeout) * time.Second
+	}
+	if r := m.RangeQuery; r != nil {
+		q.Range = &RangeQuery{Start: r.Start, End: r.End, Step: r.Step}
 	}
 	return q
 }
@@ -79,9 +90,6 @@ func (p *Provider) Measure(ctx context.Context, _ *v1alpha1.AnalysisRun, metric 
 	m := metric.Provider.Prometheus
 	if m == nil {
 		return provider.Result{}, fmt.Errorf("the metric has no prometheus provider")
-	}
-	if !m.Authentication.OAuth2.IsZero() || !m.Authentication.Sigv4.IsZero() {
-		return provider.Result{}, provider.Permanent(fmt.Errorf("prometheus: authentication (oauth2, sigv4) is not supported by this version of Vane; pass a token in a header from a secret argument instead"))
 	}
 	return p.Run(ctx, QueryOf(m))
 }
@@ -98,7 +106,8 @@ func (p *Provider) Run(ctx context.Context, q Query) (provider.Result, error) {
 		endpoint = "/api/v1/query_range"
 		start, end, step, err := p.bounds(q.Range)
 		if err != nil {
-			return provider.Result{MetricMetadata: meta}, err
+			// the same expressions give the same error at the next measurement
+			return provider.Result{MetricMetadata: meta}, provider.Permanent(err)
 		}
 		form.Set("start", formatTime(start))
 		form.Set("end", formatTime(end))
@@ -124,7 +133,13 @@ func (p *Provider) Run(ctx context.Context, q Query) (provider.Result, error) {
 	if q.Insecure {
 		transport = p.insecure
 	}
-	resp, err := (&http.Client{Transport: transport}).Do(req)
+	client := &http.Client{Transport: transport}
+	// after the headers: an oauth2 token replaces an Authorization header
+	// (a sigv4 error stays permanent through the wrapping)
+	if err := auth.Apply(ctx, client, &q.Authentication, req); err != nil {
+		return provider.Result{MetricMetadata: meta}, fmt.Errorf("prometheus: %w", err)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			return provider.Result{MetricMetadata: meta}, fmt.Errorf("prometheus: no answer from %s within %s", q.Address, q.Timeout)

@@ -6,17 +6,23 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/analysis/condition"
+	"github.com/vanedev/vane/internal/analysis/provider"
+	"github.com/vanedev/vane/internal/analysis/provider/auth/authtest"
 	"github.com/vanedev/vane/internal/analysis/provider/prometheus/promtest"
 )
 
@@ -107,13 +113,87 @@ func TestRequest(t *testing.T) {
 		}
 	}
 	m.Provider.Prometheus.Authentication.Sigv4.Region = "eu-west-1"
-	if _, err := p.Measure(context.Background(), nil, m); err == nil || !strings.Contains(err.Error(), "not supported") {
+	if _, err := p.Measure(context.Background(), nil, m); err == nil || !provider.IsPermanent(err) ||
+		err.Error() != "prometheus: authentication.sigv4 is not supported by this version of Vane: use authentication.oauth2, or pass a token in a header from a secret argument" {
 		t.Errorf("sigv4: %v", err)
+	}
+}
+
+// TestRangeQueryField checks that a metric's rangeQuery makes a range query whose bounds come
+// from the provider's clock, against a stand-in server.
+func TestRangeQueryField(t *testing.T) {
+	var path string
+	var form map[string][]string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		path, form = r.URL.Path, r.PostForm
+		_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"],[2,"2"]]}]}}`)
+	}))
+	defer srv.Close()
+	// 2025-06-01T12:00:00Z is 1748779200
+	p := New(clocktesting.NewFakePassiveClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)))
+	type sent struct {
+		Path             string
+		Start, End, Step string
+		Meta             string
+	}
+	for name, tc := range map[string]struct {
+		r         v1alpha1.PrometheusRangeQueryArgs
+		want      sent
+		err       string // a substring of the error
+		permanent bool
+	}{
+		"the last 5 minutes": {r: v1alpha1.PrometheusRangeQueryArgs{Start: `now() - duration("5m")`, End: "now()", Step: "1m"},
+			want: sent{"/api/v1/query_range", "1748778900.000", "1748779200.000", "60", "start=2025-06-01T11:55:00Z end=2025-06-01T12:00:00Z step=1m0s"}},
+		"end defaults to now": {r: v1alpha1.PrometheusRangeQueryArgs{Start: `now() - duration("1h")`, Step: "30s"},
+			want: sent{"/api/v1/query_range", "1748775600.000", "1748779200.000", "30", "start=2025-06-01T11:00:00Z end=2025-06-01T12:00:00Z step=30s"}},
+		"a step in seconds": {r: v1alpha1.PrometheusRangeQueryArgs{Start: `now() - duration("10m")`, End: `now() - duration("5m")`, Step: "90"},
+			want: sent{"/api/v1/query_range", "1748778600.000", "1748778900.000", "90", "start=2025-06-01T11:50:00Z end=2025-06-01T11:55:00Z step=1m30s"}},
+		"fixed dates": {r: v1alpha1.PrometheusRangeQueryArgs{Start: `date("2025-05-31T00:00:00Z")`, End: `date("2025-05-31T00:00:00Z") + duration("1h")`, Step: "15m"},
+			want: sent{"/api/v1/query_range", "1748649600.000", "1748653200.000", "900", "start=2025-05-31T00:00:00Z end=2025-05-31T01:00:00Z step=15m0s"}},
+		"an end before the start": {r: v1alpha1.PrometheusRangeQueryArgs{Start: "now()", End: `now() - duration("1m")`, Step: "1m"}, permanent: true,
+			err: "prometheus: rangeQuery ends (2025-06-01T11:59:00Z) before it starts (2025-06-01T12:00:00Z)"},
+		"a zero step": {r: v1alpha1.PrometheusRangeQueryArgs{Start: "now()", Step: "0s"}, permanent: true,
+			err: `prometheus: rangeQuery.step "0s": give a positive duration such as 1m`},
+		"a start that does not compile": {r: v1alpha1.PrometheusRangeQueryArgs{Start: "now() -", Step: "1m"}, permanent: true,
+			err: `prometheus: rangeQuery.start "now() -": `},
+		"a start that is not a time": {r: v1alpha1.PrometheusRangeQueryArgs{Start: "42", Step: "1m"}, permanent: true,
+			err: `prometheus: rangeQuery.start "42" gives int, not a time`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path, form = "", nil
+			r := tc.r
+			res, err := p.Measure(context.Background(), nil, &v1alpha1.Metric{Name: "m", Provider: v1alpha1.MetricProvider{Prometheus: &v1alpha1.PrometheusMetric{
+				Address: srv.URL, Query: "latency_ms", RangeQuery: &r}}})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || provider.IsPermanent(err) != tc.permanent {
+					t.Fatalf("error %v (permanent %v), want %q (permanent %v)", err, provider.IsPermanent(err), tc.err, tc.permanent)
+				}
+				if path != "" {
+					t.Errorf("a bad range was sent to Prometheus: %v", form)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := sent{Path: path, Meta: res.MetricMetadata["RangeQuery"]}
+			if form != nil {
+				got.Start, got.End, got.Step = form["start"][0], form["end"][0], form["step"][0]
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("sent (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]float64{1, 2}, res.Value); diff != "" {
+				t.Errorf("value (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
 // TestRealPrometheus queries a real Prometheus scraping a local exporter.
 func TestRealPrometheus(t *testing.T) {
+	t.Parallel()
 	exp := promtest.NewExporter(t)
 	exp.Set(`requests_total{code="200"}`, 95)
 	exp.Set(`requests_total{code="500"}`, 5)
@@ -164,5 +244,122 @@ func TestRealPrometheus(t *testing.T) {
 	_, err := p.Run(ctx, Query{Address: prom.URL, Query: "up", Timeout: 2 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "is unreachable") || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("a Prometheus that is down: %v", err)
+	}
+}
+
+// TestRealPrometheusRangeQuery runs metrics with rangeQuery against a real Prometheus. The
+// provider's clock is pinned to a moment when the series exists, so the samples are exact.
+func TestRealPrometheusRangeQuery(t *testing.T) {
+	t.Parallel()
+	exp := promtest.NewExporter(t)
+	exp.Set(`latency_ms`, 120)
+	prom := promtest.Start(t, time.Second, exp.Target())
+	prom.WaitForData(t, `latency_ms`, 30*time.Second)
+	// the series has a sample at or before t0, so every step from t0 on finds 120
+	t0 := time.Now()
+	time.Sleep(time.Until(t0.Add(2 * time.Second)))
+	p := New(clocktesting.NewFakePassiveClock(t0.Add(2 * time.Second)))
+	metric := func(r v1alpha1.PrometheusRangeQueryArgs) *v1alpha1.Metric {
+		return &v1alpha1.Metric{Name: "latency", SuccessCondition: "all(result, # < 1000)", Provider: v1alpha1.MetricProvider{Prometheus: &v1alpha1.PrometheusMetric{
+			Address: prom.URL, Query: "latency_ms", Timeout: ptr.To[int64](10), RangeQuery: &r}}}
+	}
+	for name, tc := range map[string]struct {
+		r     v1alpha1.PrometheusRangeQueryArgs
+		value []float64
+		phase v1alpha1.AnalysisPhase
+	}{
+		"the last 2s at 1s steps": {r: v1alpha1.PrometheusRangeQueryArgs{Start: `now() - duration("2s")`, End: "now()", Step: "1s"}, value: []float64{120, 120, 120}},
+		"end defaults to now()":   {r: v1alpha1.PrometheusRangeQueryArgs{Start: `now() - duration("2s")`, Step: "1s"}, value: []float64{120, 120, 120}},
+		"half-second steps":       {r: v1alpha1.PrometheusRangeQueryArgs{Start: `now() - duration("2s")`, End: "now()", Step: "500ms"}, value: []float64{120, 120, 120, 120, 120}},
+		"a step in seconds":       {r: v1alpha1.PrometheusRangeQueryArgs{Start: `now() - duration("2s")`, End: "now()", Step: "2"}, value: []float64{120, 120}},
+		"an hour before any data": {r: v1alpha1.PrometheusRangeQueryArgs{Start: `now() - duration("2h")`, End: `now() - duration("1h")`, Step: "1m"}, value: []float64{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := p.Measure(context.Background(), nil, metric(tc.r))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.value, res.Value); diff != "" {
+				t.Errorf("samples (-want +got):\n%s", diff)
+			}
+			if o := condition.Evaluate("all(result, # < 1000)", "", res.Value); o.Phase != v1alpha1.AnalysisPhaseSuccessful {
+				t.Errorf("all(result, # < 1000): %+v", o)
+			}
+		})
+	}
+
+	// a sample above the limit within the range fails the condition
+	exp.Set(`latency_ms`, 1500)
+	prom.WaitForData(t, `latency_ms > 1000`, 30*time.Second)
+	p = New(clock.RealClock{})
+	res, err := p.Measure(context.Background(), nil, metric(v1alpha1.PrometheusRangeQueryArgs{Start: `now() - duration("30s")`, Step: "1s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := res.Value.([]float64)
+	if !slices.Contains(vals, 120) || !slices.Contains(vals, 1500) {
+		t.Errorf("the last 30s should hold both values: %v", vals)
+	}
+	if o := condition.Evaluate("all(result, # < 1000)", "", res.Value); o.Phase != v1alpha1.AnalysisPhaseFailed {
+		t.Errorf("all(result, # < 1000) over %v: %+v", vals, o)
+	}
+}
+
+// TestRealPrometheusOAuth2 queries a real Prometheus behind a front that wants a token from a
+// local OAuth2 token endpoint.
+func TestRealPrometheusOAuth2(t *testing.T) {
+	t.Parallel()
+	const secret = "prom-s3cret"
+	exp := promtest.NewExporter(t)
+	exp.Set(`requests_total{code="200"}`, 99)
+	exp.Set(`requests_total{code="500"}`, 1)
+	prom := promtest.Start(t, time.Second, exp.Target())
+	prom.WaitForData(t, `requests_total`, 30*time.Second)
+	ts := authtest.NewTokenServer(t, "vane", secret, "metrics:read")
+	target, err := url.Parse(prom.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(ts.Require(httputil.NewSingleHostReverseProxy(target)))
+	defer front.Close()
+
+	p := New(clock.RealClock{})
+	metric := func(a v1alpha1.Authentication) *v1alpha1.Metric {
+		return &v1alpha1.Metric{Name: "success-rate", Provider: v1alpha1.MetricProvider{Prometheus: &v1alpha1.PrometheusMetric{
+			Address: front.URL, Query: `sum(requests_total{code="200"}) / sum(requests_total)`, Timeout: ptr.To[int64](10), Authentication: a}}}
+	}
+	good := v1alpha1.OAuth2Config{TokenURL: ts.URL, ClientID: "vane", ClientSecret: secret, Scopes: []string{"metrics:read"}}
+	type outcome struct {
+		Display string
+		Err     string
+	}
+	for name, tc := range map[string]struct {
+		auth v1alpha1.Authentication
+		want outcome
+	}{
+		"a token from the endpoint": {auth: v1alpha1.Authentication{OAuth2: good}, want: outcome{Display: "[0.99]"}},
+		"a wrong secret": {auth: v1alpha1.Authentication{OAuth2: func() v1alpha1.OAuth2Config { c := good; c.ClientSecret = "not-" + secret; return c }()},
+			want: outcome{Err: `prometheus: authentication.oauth2: the token endpoint ` + ts.URL + ` refused client "vane": HTTP 401 Unauthorized, invalid_client (client authentication failed): check clientId and clientSecret`}},
+		"no authentication": {want: outcome{Err: `prometheus: HTTP 401, not an API answer: "a valid bearer token is required"`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := p.Measure(context.Background(), nil, metric(tc.auth))
+			got := outcome{Display: res.Display}
+			if err != nil {
+				got.Err = err.Error()
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if strings.Contains(got.Err, secret) || strings.Contains(got.Err, ts.Token) {
+				t.Errorf("the error gives the secret or the token away: %s", got.Err)
+			}
+		})
+	}
+	// the front saw the issued token (once, from the good metric) and one request without any
+	got := ts.Authorizations()
+	slices.Sort(got)
+	if diff := cmp.Diff([]string{"", "Bearer " + ts.Token}, got); diff != "" {
+		t.Errorf("Authorization headers Prometheus' front saw (-want +got):\n%s", diff)
 	}
 }
