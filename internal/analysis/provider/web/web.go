@@ -1,5 +1,6 @@
 // Package web measures a metric with an HTTP request: the JSON answer, or the part of it that
-// jsonPath selects, is the result.
+// jsonPath selects, is the result. authentication.oauth2 gets a token from the token endpoint
+// before each call (see package auth); sigv4 is refused.
 package web
 
 import (
@@ -17,6 +18,7 @@ import (
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/analysis/provider"
+	"github.com/vanedev/vane/internal/analysis/provider/auth"
 )
 
 // maxBody is the largest answer read.
@@ -40,9 +42,6 @@ func (p *Provider) Measure(ctx context.Context, _ *v1alpha1.AnalysisRun, metric 
 	w := metric.Provider.Web
 	if w == nil {
 		return provider.Result{}, fmt.Errorf("the metric has no web provider")
-	}
-	if !w.Authentication.OAuth2.IsZero() || !w.Authentication.Sigv4.IsZero() {
-		return provider.Result{}, provider.Permanent(fmt.Errorf("web: authentication (oauth2, sigv4) is not supported by this version of Vane; pass a token in a header from a secret argument instead"))
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(w.EffectiveTimeoutSeconds())*time.Second)
 	defer cancel()
@@ -71,7 +70,13 @@ func (p *Provider) Measure(ctx context.Context, _ *v1alpha1.AnalysisRun, metric 
 	if w.Insecure {
 		transport = p.insecure
 	}
-	resp, err := (&http.Client{Transport: transport}).Do(req)
+	client := &http.Client{Transport: transport}
+	// after the headers: an oauth2 token replaces an Authorization header
+	// (a sigv4 error stays permanent through the wrapping)
+	if err := auth.Apply(ctx, client, &w.Authentication, req); err != nil {
+		return provider.Result{}, fmt.Errorf("web: %w", err)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			return provider.Result{}, fmt.Errorf("web: no answer from %s within %ds (timeoutSeconds)", w.URL, w.EffectiveTimeoutSeconds())

@@ -7,11 +7,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/analysis/provider"
+	"github.com/vanedev/vane/internal/analysis/provider/auth/authtest"
 )
 
 func metric(w v1alpha1.WebMetric) *v1alpha1.Metric {
@@ -58,8 +64,6 @@ func TestMeasure(t *testing.T) {
 		{name: "timeout", w: v1alpha1.WebMetric{URL: srv.URL + "/slow", TimeoutSeconds: 1}, err: "within 1s (timeoutSeconds)"},
 		{name: "refused", w: v1alpha1.WebMetric{URL: "http://127.0.0.1:1/"}, err: "connection refused"},
 		{name: "bad jsonPath", w: v1alpha1.WebMetric{URL: srv.URL + "/", JSONPath: "{$.status"}, err: "jsonPath"},
-		{name: "oauth2 not supported", w: v1alpha1.WebMetric{URL: srv.URL + "/", Authentication: v1alpha1.Authentication{
-			OAuth2: v1alpha1.OAuth2Config{TokenURL: "http://127.0.0.1:1/token"}}}, err: "authentication"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := p.Measure(ctx, nil, metric(tc.w))
@@ -109,5 +113,64 @@ func TestInsecure(t *testing.T) {
 	res, err := p.Measure(context.Background(), nil, metric(v1alpha1.WebMetric{URL: srv.URL, JSONPath: "{$.status}", Insecure: true}))
 	if err != nil || res.Value != "ok" {
 		t.Errorf("insecure: %v, %v", res, err)
+	}
+}
+
+// TestOAuth2 calls an endpoint that wants a token from a local OAuth2 token endpoint.
+func TestOAuth2(t *testing.T) {
+	const secret = "web-s3cret"
+	ts := authtest.NewTokenServer(t, "vane", secret, "health:read")
+	var calls atomic.Int32
+	app := httptest.NewServer(ts.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	})))
+	defer app.Close()
+	oauth2 := func(mutate func(*v1alpha1.OAuth2Config)) v1alpha1.Authentication {
+		c := v1alpha1.OAuth2Config{TokenURL: ts.URL, ClientID: "vane", ClientSecret: secret, Scopes: []string{"health:read"}}
+		mutate(&c)
+		return v1alpha1.Authentication{OAuth2: c}
+	}
+	type outcome struct {
+		Value     any
+		Err       string
+		Permanent bool
+		AppCalls  int32 // requests that reached the app
+	}
+	p := New()
+	for name, tc := range map[string]struct {
+		auth    v1alpha1.Authentication
+		headers []v1alpha1.WebMetricHeader
+		want    outcome
+	}{
+		"a token from the endpoint": {auth: oauth2(func(*v1alpha1.OAuth2Config) {}), want: outcome{Value: "ok", AppCalls: 1}},
+		"the token replaces an Authorization header": {auth: oauth2(func(*v1alpha1.OAuth2Config) {}),
+			headers: []v1alpha1.WebMetricHeader{{Key: "Authorization", Value: "Bearer stale"}}, want: outcome{Value: "ok", AppCalls: 1}},
+		"a wrong secret": {auth: oauth2(func(c *v1alpha1.OAuth2Config) { c.ClientSecret = "wrong-" + secret }), want: outcome{
+			Err: `web: authentication.oauth2: the token endpoint ` + ts.URL + ` refused client "vane": HTTP 401 Unauthorized, invalid_client (client authentication failed): check clientId and clientSecret`}},
+		"no authentication": {want: outcome{Err: `web: GET ` + app.URL + `/ answered 401 Unauthorized: "a valid bearer token is required"`}},
+		"sigv4": {auth: v1alpha1.Authentication{Sigv4: v1alpha1.Sigv4Config{Region: "eu-west-1"}}, want: outcome{Permanent: true,
+			Err: "web: authentication.sigv4 is not supported by this version of Vane: use authentication.oauth2, or pass a token in a header from a secret argument"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := calls.Load()
+			res, err := p.Measure(context.Background(), nil, metric(v1alpha1.WebMetric{URL: app.URL + "/", JSONPath: "{$.status}", Headers: tc.headers, Authentication: tc.auth}))
+			got := outcome{Value: res.Value, AppCalls: calls.Load() - before}
+			if err != nil {
+				got.Err, got.Permanent = err.Error(), provider.IsPermanent(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if strings.Contains(got.Err, secret) {
+				t.Errorf("the error gives the secret away: %s", got.Err)
+			}
+		})
+	}
+	// what reached the app: the issued token twice (never the stale header), and nothing once
+	got := ts.Authorizations()
+	slices.Sort(got)
+	if diff := cmp.Diff([]string{"", "Bearer " + ts.Token, "Bearer " + ts.Token}, got); diff != "" {
+		t.Errorf("Authorization headers the app saw (-want +got):\n%s", diff)
 	}
 }
