@@ -39,6 +39,9 @@ type BlueGreenInput struct {
 	FastRollback bool
 	// Now is the clock's current time.
 	Now time.Time
+	// Runs are the pre- and post-promotion AnalysisRuns the status records for this update, as
+	// the controller found them.
+	Runs Runs
 }
 
 // BlueGreenPlan is the blue/green engine's decision.
@@ -61,24 +64,28 @@ type BlueGreenPlan struct {
 	RequeueAfter time.Duration
 	// Events happened in this plan.
 	Events []Event
+	// Analysis says which AnalysisRuns the update needs now (PrePromotion, PostPromotion).
+	Analysis AnalysisPlan
 }
 
 // BlueGreen plans the next state of a blue/green rollout.
 //
 // An update runs in this order: the new ReplicaSet scales to previewReplicaCount (or
 // spec.replicas); once all its pods are available the preview Service selects it, the
-// pre-promotion hook runs, and the rollout pauses (BlueGreenPause) when autoPromotionEnabled is
-// false or autoPromotionSeconds is set; once promoted the new ReplicaSet scales to
-// spec.replicas, and only when every one of those pods is available does the active Service
-// switch to it. The post-promotion hook then marks it stable; the previous active ReplicaSet
-// keeps its pods until its scale-down deadline (scaleDownDelaySeconds after the switch).
+// pre-promotion analysis runs, and once it passed the rollout pauses (BlueGreenPause) when
+// autoPromotionEnabled is false or autoPromotionSeconds is set; once promoted the new
+// ReplicaSet scales to spec.replicas, and only when every one of those pods is available does
+// the active Service switch to it. The post-promotion analysis then runs (the previous stable
+// ReplicaSet keeps every pod meanwhile) and, once it passed, the new ReplicaSet is stable; the
+// previous one keeps its pods until its scale-down deadline (scaleDownDelaySeconds later). A
+// failed analysis aborts the update, which puts the active Service back on the stable pods.
 func BlueGreen(in BlueGreenInput) (BlueGreenPlan, error) {
 	r := in.Rollout
 	bg := r.Spec.Strategy.BlueGreen
 	if bg == nil {
 		return BlueGreenPlan{}, fmt.Errorf("spec.strategy.blueGreen is not set")
 	}
-	b := &blueGreen{in: in, bg: bg, replicas: r.Spec.EffectiveReplicas(), sets: map[string]*BlueGreenSet{},
+	b := &blueGreen{in: in, bg: bg, replicas: r.Spec.EffectiveReplicas(), sets: map[string]*BlueGreenSet{}, runs: in.Runs,
 		p: BlueGreenPlan{Status: *r.Status.DeepCopy(), Replicas: map[string]int32{}, ScaleDownDeadlines: map[string]time.Time{}}}
 	for i := range in.Sets {
 		b.sets[in.Sets[i].Hash] = &in.Sets[i]
@@ -94,16 +101,21 @@ func BlueGreen(in BlueGreenInput) (BlueGreenPlan, error) {
 	if b.sets[active] == nil {
 		active = ""
 	}
-	if st.Abort {
-		b.abort(active)
-	} else {
+	if !st.Abort {
 		if st.AbortedAt != nil { // abort was lifted: retry the update from the start
 			st.AbortedAt = nil
 			st.ControllerPause = false
 			st.BlueGreen.ScaleUpPreviewCheckPoint = false
+			clearAnalysisRecords(st)
+			b.runs = Runs{}
 			b.event(false, "RolloutRetried", "Rollout is retried")
 		}
 		b.update(active)
+	}
+	if st.Abort { // asked for, or an analysis failed
+		b.p.Replicas, b.p.ScaleDownDeadlines = map[string]int32{}, map[string]time.Time{}
+		b.p.Analysis = AnalysisPlan{} // the controller terminates every run
+		b.abort(active)
 	}
 	b.scaleDownOld()
 	b.preview()
@@ -115,6 +127,7 @@ type blueGreen struct {
 	bg       *v1alpha1.BlueGreenStrategy
 	replicas int32
 	sets     map[string]*BlueGreenSet
+	runs     Runs
 	p        BlueGreenPlan
 	// previewReady: the new ReplicaSet is fully available at its preview size
 	previewReady bool
@@ -140,6 +153,8 @@ func (b *blueGreen) observeRevision() {
 	st.PauseConditions, st.ControllerPause = nil, false
 	st.Abort, st.AbortedAt, st.PromoteFull = false, nil, false
 	st.BlueGreen.ScaleUpPreviewCheckPoint = false
+	clearAnalysisRecords(st)
+	b.runs = Runs{}
 }
 
 // update moves the rollout towards the new ReplicaSet being active and stable.
@@ -246,27 +261,53 @@ func (b *blueGreen) promotionGate(fast bool) bool {
 	return true
 }
 
-// prePromotionAnalysis is where spec.strategy.blueGreen.prePromotionAnalysis will run: start
-// the AnalysisRun (status.blueGreen.prePromotionAnalysisRunStatus), wait for it, and abort the
-// update when it fails. Analysis is not supported yet, so it passes; switchActive says so.
-func (b *blueGreen) prePromotionAnalysis() bool { return true }
+// prePromotionAnalysis runs spec.strategy.blueGreen.prePromotionAnalysis against the preview
+// (status.blueGreen.prePromotionAnalysisRunStatus): promotion waits until it is Successful
+// (or Inconclusive and promoted); a failure aborts the update. The BlueGreenPause starts only
+// once it passed, so that controllerPause before that can only be the inconclusive pause.
+func (b *blueGreen) prePromotionAnalysis() bool {
+	if b.bg.PrePromotionAnalysis == nil {
+		return true
+	}
+	b.p.Analysis.PrePromotion = true
+	v := judgeRun(&b.p.Status, b.runs.PrePromotion, "pre-promotion analysis", b.in.Now, &b.p.Events)
+	// an inconclusive run that was promoted keeps controllerPause: the BlueGreenPause takes
+	// that promotion as its own
+	return v == verdictPass
+}
 
-// postPromotionAnalysis is where spec.strategy.blueGreen.postPromotionAnalysis will run once
-// the active Service selects the new ReplicaSet: the new ReplicaSet becomes stable only when it
-// passes, and a failure aborts the update, which returns the active Service to the stable
-// ReplicaSet (abort does that already). Analysis is not supported yet, so it passes.
-func (b *blueGreen) postPromotionAnalysis() bool { return true }
+// postPromotionAnalysis runs spec.strategy.blueGreen.postPromotionAnalysis once the active
+// Service selects the new ReplicaSet (status.blueGreen.postPromotionAnalysisRunStatus): the new
+// ReplicaSet becomes stable only when it passes, and the previous stable keeps every pod until
+// then; a failure aborts the update, which returns the active Service to the stable pods.
+func (b *blueGreen) postPromotionAnalysis() bool {
+	st := &b.p.Status
+	if b.bg.PostPromotionAnalysis == nil || st.StableRS == "" || st.PromoteFull || b.in.FastRollback {
+		return true
+	}
+	b.p.Analysis.PostPromotion = true
+	if stable := b.sets[st.StableRS]; stable != nil {
+		b.p.Replicas[stable.Hash] = b.replicas
+		b.clearDeadline(stable.Hash)
+	}
+	v := judgeRun(st, b.runs.PostPromotion, "post-promotion analysis", b.in.Now, &b.p.Events)
+	if v == verdictPass {
+		b.p.Analysis.PostPromotion = false
+		delete(b.p.Replicas, st.StableRS) // once no longer stable, scaleDownOld decides it
+	}
+	return v == verdictPass
+}
 
 // switchActive points the active Service at the new ReplicaSet.
 func (b *blueGreen) switchActive(from string) {
 	st := &b.p.Status
 	st.BlueGreen.ActiveSelector = b.in.NewHash
 	b.p.Switched = true
+	// the pause is over for good: from now on controllerPause can only be the post-promotion
+	// analysis's inconclusive pause
+	st.ControllerPause = false
 	if from != b.in.NewHash {
 		delete(b.p.Replicas, from) // no longer active: scaleDownOld decides it
-	}
-	if b.bg.PrePromotionAnalysis != nil && from != "" {
-		b.event(true, "AnalysisNotSupported", "prePromotionAnalysis is not supported yet and was skipped")
 	}
 }
 
@@ -279,9 +320,6 @@ func (b *blueGreen) promoted() {
 	}
 	if !b.postPromotionAnalysis() {
 		return
-	}
-	if b.bg.PostPromotionAnalysis != nil && st.StableRS != "" {
-		b.event(true, "AnalysisNotSupported", "postPromotionAnalysis is not supported yet and was skipped")
 	}
 	first := st.StableRS == ""
 	st.StableRS = b.in.NewHash
@@ -369,7 +407,8 @@ func (b *blueGreen) scaleDownOld() {
 	kept := 0
 	for _, s := range old {
 		deadline := s.ScaleDownDeadline
-		wasActive := s.Hash == b.in.ActiveHash || s.Hash == b.in.Rollout.Status.BlueGreen.ActiveSelector
+		wasActive := s.Hash == b.in.ActiveHash || s.Hash == b.in.Rollout.Status.BlueGreen.ActiveSelector ||
+			s.Hash == b.in.Rollout.Status.StableRS
 		if deadline.IsZero() && wasActive && s.Pods.Spec > 0 && st.BlueGreen.ActiveSelector != "" && delay > 0 {
 			deadline = ceilSecond(b.in.Now.Add(delay))
 			b.p.ScaleDownDeadlines[s.Hash] = deadline

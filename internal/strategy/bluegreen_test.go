@@ -382,8 +382,11 @@ func TestBlueGreenPhase(t *testing.T) {
 		"switched, not stable yet":               {status: analysis, counts: Counts{10, 5, 5, 5}, want: want{v1alpha1.RolloutPhaseProgressing, "waiting for analysis to complete"}},
 		"blue/green pause":                       {status: paused, counts: Counts{10, 5, 5, 5}, want: want{v1alpha1.RolloutPhasePaused, "BlueGreenPause"}},
 		"manual pause":                           {status: cutover, paused: true, counts: Counts{10, 5, 5, 5}, want: want{v1alpha1.RolloutPhasePaused, "manually paused"}},
-		"aborted": {status: cutover, counts: Counts{10, 5, 5, 5}, problem: Abort("2"),
+		"aborted": {status: cutover, counts: Counts{10, 5, 5, 5}, problem: Abort("2", ""),
 			want: want{v1alpha1.RolloutPhaseDegraded, "RolloutAborted: Rollout aborted update to revision 2"}},
+		"aborted by analysis": {status: cutover, counts: Counts{10, 5, 5, 5},
+			problem: Abort("2", `pre-promotion analysis r-2-pre failed: metric "m" failed`),
+			want:    want{v1alpha1.RolloutPhaseDegraded, `RolloutAborted: Rollout aborted update to revision 2: pre-promotion analysis r-2-pre failed: metric "m" failed`}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

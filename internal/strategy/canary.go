@@ -54,6 +54,9 @@ type Input struct {
 	// traffic-routed one (canaryRouted). Without it a Rollout with trafficRouting runs the
 	// replica-based canary, as the controller did before routers existed.
 	TrafficRouter bool
+	// Runs are the AnalysisRuns the status records for this update, as the controller found
+	// them (see AnalysisPlan for how they come to exist).
+	Runs Runs
 	// RouterWeightVerified (trafficRouting only) says the traffic router reports the weights
 	// recorded in status.canary.weights as applied (Router.VerifyWeight of
 	// status.canary.weights.canary.weight). A setWeight step, and the update, complete only
@@ -84,6 +87,8 @@ type Plan struct {
 	RequeueAfter time.Duration
 	// Events happened in this plan.
 	Events []Event
+	// Analysis says which AnalysisRuns the update needs now.
+	Analysis AnalysisPlan
 
 	// The fields below are set with trafficRouting only.
 
@@ -130,16 +135,14 @@ func Canary(in Input) (Plan, error) {
 	p := Plan{Status: *r.Status.DeepCopy(), Replicas: map[string]int32{}}
 	st := &p.Status
 	steps := c.Steps
-	p.observeRevision(in, int32(len(steps)))
-
+	runs := in.Runs
+	if p.observeRevision(in, int32(len(steps))) {
+		runs = Runs{}
+	}
+	p.startCanaryAnalysis(in, &runs)
 	if st.Abort {
 		p.abort(in, replicas, budget)
 		return p, nil
-	}
-	if st.AbortedAt != nil { // abort was lifted: retry the update from the first step
-		st.AbortedAt = nil
-		st.CurrentStepIndex = ptr32(0)
-		p.Events = append(p.Events, Event{Reason: "RolloutRetried", Message: "Rollout is retried"})
 	}
 	if st.PromoteFull {
 		st.CurrentStepIndex = ptr32(int32(len(steps)))
@@ -153,26 +156,33 @@ func Canary(in Input) (Plan, error) {
 		if idx >= int32(len(steps)) || r.Spec.Paused {
 			break
 		}
-		if !p.runStep(in, steps[idx], targets) {
+		if !p.runStep(in, runs, idx, targets) {
 			break
 		}
 		*st.CurrentStepIndex = idx + 1
 		p.Events = append(p.Events, Event{Reason: "RolloutStepCompleted",
 			Message: fmt.Sprintf("Rollout step %d/%d completed (%s)", idx+1, len(steps), describeStep(steps[idx]))})
 	}
+	if st.Abort { // a step's analysis failed
+		p.Replicas = map[string]int32{}
+		p.abort(in, replicas, budget)
+		return p, nil
+	}
 	p.scale(in, targets, replicas, budget)
 	if *st.CurrentStepIndex >= int32(len(steps)) && st.StableRS != in.NewHash && reached(in.Sets, targets) {
 		st.StableRS = in.NewHash
 		st.PromoteFull = false
 		p.Completed = true
+		p.Analysis.Background = false // its job is done: the controller terminates it
 		p.Events = append(p.Events, Event{Reason: "RolloutCompleted",
 			Message: fmt.Sprintf("Rollout completed update to revision with pod template hash %s", in.NewHash)})
 	}
 	return p, nil
 }
 
-// observeRevision resets the step bookkeeping when the template or the steps changed.
-func (p *Plan) observeRevision(in Input, nSteps int32) {
+// observeRevision resets the step bookkeeping when the template or the steps changed. It
+// reports a new revision: the runs recorded so far belong to the previous one.
+func (p *Plan) observeRevision(in Input, nSteps int32) bool {
 	st := &p.Status
 	if st.CurrentStepIndex == nil {
 		st.CurrentStepIndex = ptr32(0)
@@ -182,6 +192,7 @@ func (p *Plan) observeRevision(in Input, nSteps int32) {
 		st.CurrentPodHash = in.NewHash
 		st.PauseConditions, st.ControllerPause = nil, false
 		st.Abort, st.AbortedAt, st.PromoteFull = false, nil, false
+		clearAnalysisRecords(st)
 	}
 	stepsChanged := st.CurrentStepHash != in.StepsHash
 	st.CurrentStepHash = in.StepsHash
@@ -203,6 +214,7 @@ func (p *Plan) observeRevision(in Input, nSteps int32) {
 		st.CurrentStepIndex = ptr32(0)
 		st.PauseConditions, st.ControllerPause = nil, false
 	}
+	return newRevision
 }
 
 // abort sends every pod back to the stable ReplicaSet.
@@ -215,33 +227,38 @@ func (p *Plan) abort(in Input, replicas int32, budget Budget) {
 			Message: fmt.Sprintf("Rollout aborted update to revision with pod template hash %s", in.NewHash)})
 	}
 	st.PauseConditions, st.ControllerPause, st.PromoteFull = nil, false, false
+	p.Analysis = AnalysisPlan{} // the controller terminates every run
 	p.Weight = 0
 	p.scale(in, canaryTargets(in, replicas, 0), replicas, budget)
 }
 
-// runStep plays one step and reports whether it is complete.
-func (p *Plan) runStep(in Input, step v1alpha1.CanaryStep, targets map[string]int32) bool {
-	p.forgetStalePause(step)
+// runStep plays step idx and reports whether it is complete.
+func (p *Plan) runStep(in Input, runs Runs, idx int32, targets map[string]int32) bool {
+	step := in.Rollout.Spec.Strategy.Canary.Steps[idx]
+	p.forgetStalePause(step, inconclusiveStep(runs, idx))
 	switch {
 	case step.SetWeight != nil:
 		return reached(in.Sets, targets)
 	case step.Pause != nil:
 		return p.pause(in, step.Pause)
+	case step.Analysis != nil:
+		return p.analysisStep(runs, idx, in.Now)
 	default:
-		// setCanaryScale and the routing steps only matter with a traffic router; analysis
-		// and experiment steps arrive with the analysis controller. They pass for now, and
-		// the rollout says so.
+		// setCanaryScale and the routing steps only matter with a traffic router; experiment
+		// steps arrive with the experiment controller. They pass for now, and the rollout
+		// says so.
 		p.Events = append(p.Events, Event{Warning: true, Reason: "StepNotSupported",
 			Message: fmt.Sprintf("step %q is not supported yet and was skipped", describeStep(step))})
 		return true
 	}
 }
 
-// forgetStalePause clears controllerPause on a step that is not a pause: it can only be left
-// from a pause that was skipped by moving currentStepIndex (Argo CD's "skip current step"), and
-// must not make the next pause step look already promoted.
-func (p *Plan) forgetStalePause(step v1alpha1.CanaryStep) {
-	if step.Pause == nil && len(p.Status.PauseConditions) == 0 {
+// forgetStalePause clears controllerPause on a step that is not a pause (nor an analysis step
+// paused for its inconclusive run): it can only be left from a pause that was skipped by moving
+// currentStepIndex (Argo CD's "skip current step"), and must not make the next pause step look
+// already promoted.
+func (p *Plan) forgetStalePause(step v1alpha1.CanaryStep, inconclusive bool) {
+	if step.Pause == nil && !inconclusive && len(p.Status.PauseConditions) == 0 {
 		p.Status.ControllerPause = false
 	}
 }
@@ -408,7 +425,11 @@ func canaryRouted(in Input) Plan {
 	c := r.Spec.Strategy.Canary
 	x := &routed{in: in, c: c, steps: c.Steps, replicas: r.Spec.EffectiveReplicas(), maxW: c.EffectiveMaxTrafficWeight(),
 		p: Plan{Status: *r.Status.DeepCopy(), Replicas: map[string]int32{}, ScaleDownDeadlines: map[string]time.Time{}}}
-	x.p.observeRevision(in, int32(len(x.steps)))
+	x.runs = in.Runs
+	if x.p.observeRevision(in, int32(len(x.steps))) {
+		x.runs = Runs{}
+	}
+	x.p.startCanaryAnalysis(in, &x.runs)
 	for i := range in.Sets {
 		switch s := &in.Sets[i]; s.Role {
 		case RoleNew:
@@ -422,10 +443,14 @@ func canaryRouted(in Input) Plan {
 	if w := r.Status.Canary.Weights; w != nil && (w.Canary.PodTemplateHash == "" || w.Canary.PodTemplateHash == in.NewHash) {
 		x.applied, x.appliedOK = w.Canary.Weight, true
 	}
-	if x.p.Status.Abort {
-		x.abort()
-	} else {
+	if !x.p.Status.Abort {
 		x.progress()
+	}
+	if x.p.Status.Abort { // asked for, or an analysis failed
+		x.p.Replicas = map[string]int32{}
+		x.p.ScaleDownDeadlines = map[string]time.Time{}
+		x.p.HeaderRoutes, x.p.MirrorRoutes = nil, nil
+		x.abort()
 	}
 	x.scaleDownOld()
 	x.finish()
@@ -438,6 +463,7 @@ type routed struct {
 	steps          []v1alpha1.CanaryStep
 	replicas, maxW int32
 	newSet, stable *Set
+	runs           Runs
 	// applied is the canary weight status.canary.weights records for this canary
 	applied   int32
 	appliedOK bool
@@ -496,11 +522,6 @@ func (x *routed) keep(s *Set, n int32) {
 func (x *routed) progress() {
 	st := &x.p.Status
 	nSteps := int32(len(x.steps))
-	if st.AbortedAt != nil { // abort was lifted: retry the update from the first step
-		st.AbortedAt = nil
-		st.CurrentStepIndex = ptr32(0)
-		x.event(false, "RolloutRetried", "Rollout is retried")
-	}
 	if st.PromoteFull {
 		st.CurrentStepIndex = ptr32(nSteps)
 		st.PauseConditions, st.ControllerPause = nil, false
@@ -541,7 +562,7 @@ func (x *routed) progress() {
 			break
 		}
 		step := x.steps[idx]
-		x.p.forgetStalePause(step)
+		x.p.forgetStalePause(step, inconclusiveStep(x.runs, idx))
 		done := false
 		switch {
 		case step.SetWeight != nil:
@@ -553,12 +574,14 @@ func (x *routed) progress() {
 			done = ready
 		case step.SetHeaderRoute != nil, step.SetMirrorRoute != nil:
 			done = true
+		case step.Analysis != nil:
+			done = x.p.analysisStep(x.runs, idx, x.in.Now)
 		default:
-			// analysis, experiment and plugin steps arrive with the analysis controller
+			// experiment and plugin steps are not run yet
 			x.event(true, "StepNotSupported", "step %q is not supported yet and was skipped", describeStep(step))
 			done = true
 		}
-		if !done {
+		if !done || st.Abort {
 			break
 		}
 		*st.CurrentStepIndex = idx + 1
@@ -582,6 +605,7 @@ func (x *routed) progress() {
 		st.StableRS = x.in.NewHash
 		st.PromoteFull = false
 		x.p.Completed, x.p.RemoveManagedRoutes, x.p.RouterWeight = true, true, 0
+		x.p.Analysis.Background = false // its job is done: the controller terminates it
 		if x.stable != nil {
 			delete(x.p.Replicas, x.stable.Hash) // the previous stable is old now: it waits for its deadline
 		}
@@ -598,6 +622,7 @@ func (x *routed) abort() {
 		x.event(true, "RolloutAborted", "Rollout aborted update to revision with pod template hash %s", x.in.NewHash)
 	}
 	st.PauseConditions, st.ControllerPause, st.PromoteFull = nil, false, false
+	x.p.Analysis = AnalysisPlan{} // the controller terminates every run
 	x.p.Weight, x.p.RouterWeight, x.p.RemoveManagedRoutes = 0, 0, true
 	if x.newSet == nil {
 		return

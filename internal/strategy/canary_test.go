@@ -217,7 +217,7 @@ func TestPhase(t *testing.T) {
 		"steps left at 100": {status: moving, counts: Counts{5, 5, 5, 5}, want: want{v1alpha1.RolloutPhaseProgressing, "waiting for all steps to complete"}},
 		"pause step":        {status: paused, counts: Counts{5, 1, 5, 5}, want: want{v1alpha1.RolloutPhasePaused, "CanaryPauseStep"}},
 		"manual pause":      {status: moving, paused: true, counts: Counts{5, 1, 5, 5}, want: want{v1alpha1.RolloutPhasePaused, "manually paused"}},
-		"aborted": {status: moving, counts: Counts{5, 0, 5, 5}, problem: Abort("2"),
+		"aborted": {status: moving, counts: Counts{5, 0, 5, 5}, problem: Abort("2", ""),
 			want: want{v1alpha1.RolloutPhaseDegraded, "RolloutAborted: Rollout aborted update to revision 2"}},
 	}
 	for name, tc := range tests {

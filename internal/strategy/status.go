@@ -45,7 +45,12 @@ func Phase(r *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, c Counts, problem *P
 	return v1alpha1.RolloutPhaseHealthy, ""
 }
 
-// Abort returns the problem an aborted rollout reports.
-func Abort(revision string) *Problem {
-	return &Problem{Reason: "RolloutAborted", Message: fmt.Sprintf("Rollout aborted update to revision %s", revision)}
+// Abort returns the problem an aborted rollout reports; verdict (see AnalysisVerdict) says
+// which analysis failed and why, when one did.
+func Abort(revision, verdict string) *Problem {
+	msg := fmt.Sprintf("Rollout aborted update to revision %s", revision)
+	if verdict != "" {
+		msg += ": " + verdict
+	}
+	return &Problem{Reason: "RolloutAborted", Message: msg}
 }

@@ -38,11 +38,15 @@ func (r *Reconciler) syncBlueGreen(ctx context.Context, s *syncState) (reconcile
 		}
 		return reconcile.Result{}, err
 	}
+	if done, res, err := r.prepareAnalysis(ctx, s); done {
+		return res, err
+	}
 	if retry, err := r.ensureNewReplicaSet(ctx, s); err != nil || retry {
 		return reconcile.Result{Requeue: retry}, err
 	}
 	newHash := hashOf(s.newRS)
-	in := strategy.BlueGreenInput{Rollout: ro, NewHash: newHash, FastRollback: s.fastRollback, Now: s.now}
+	in := strategy.BlueGreenInput{Rollout: ro, NewHash: newHash, FastRollback: s.fastRollback, Now: s.now,
+		Runs: s.runs.engineRuns(&ro.Status)}
 	bySet := map[string]*appsv1.ReplicaSet{}
 	for _, rs := range s.sets {
 		h := hashOf(rs)
@@ -112,6 +116,9 @@ func (r *Reconciler) syncBlueGreen(ctx context.Context, s *syncState) (reconcile
 	ro.Status.BlueGreen.PreviewSelector = preview
 	ro.Status.BlueGreen.ScaleUpPreviewCheckPoint = plan.Status.BlueGreen.ScaleUpPreviewCheckPoint
 	ro.Status.Canary = v1alpha1.CanaryStatus{}
+	if err := r.syncAnalysis(ctx, s, plan.Analysis); err != nil {
+		return reconcile.Result{}, err
+	}
 
 	if err := r.prune(ctx, ro, s.sets, newHash, ro.Status.StableRS, active); err != nil {
 		return reconcile.Result{}, err

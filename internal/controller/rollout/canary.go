@@ -40,11 +40,15 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 			return res, err
 		}
 	}
+	if done, res, err := r.prepareAnalysis(ctx, s); done {
+		return res, err
+	}
 	if retry, err := r.ensureNewReplicaSet(ctx, s); err != nil || retry {
 		return reconcile.Result{Requeue: retry}, err
 	}
 	in := strategy.Input{Rollout: ro, NewHash: hashOf(s.newRS), StepsHash: stepsHash(ro.Spec.Strategy.Canary.Steps),
-		FastRollback: s.fastRollback, Now: s.now, TrafficRouter: rt != nil, RouterWeightVerified: rt != nil && rt.verified}
+		FastRollback: s.fastRollback, Now: s.now, TrafficRouter: rt != nil, RouterWeightVerified: rt != nil && rt.verified,
+		Runs: s.runs.engineRuns(&ro.Status)}
 	bySet := map[string]*appsv1.ReplicaSet{}
 	for _, rs := range s.sets {
 		h := hashOf(rs)
@@ -81,6 +85,9 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 	}
 	adoptEngineStatus(&ro.Status, &plan.Status)
 	ro.Status.BlueGreen = v1alpha1.BlueGreenStatus{}
+	if err := r.syncAnalysis(ctx, s, plan.Analysis); err != nil {
+		return reconcile.Result{}, err
+	}
 	if _, err := r.syncServices(ctx, ro, canaryServiceTargets(ro.Spec.Strategy.Canary, in.NewHash, ro.Status.StableRS, ro.Status.Abort)); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -190,6 +197,10 @@ func adoptEngineStatus(dst, src *v1alpha1.RolloutStatus) {
 	dst.Abort = src.Abort
 	dst.AbortedAt = src.AbortedAt
 	dst.PromoteFull = src.PromoteFull
+	dst.Canary.CurrentBackgroundAnalysisRunStatus = src.Canary.CurrentBackgroundAnalysisRunStatus
+	dst.Canary.CurrentStepAnalysisRunStatus = src.Canary.CurrentStepAnalysisRunStatus
+	dst.BlueGreen.PrePromotionAnalysisRunStatus = src.BlueGreen.PrePromotionAnalysisRunStatus
+	dst.BlueGreen.PostPromotionAnalysisRunStatus = src.BlueGreen.PostPromotionAnalysisRunStatus
 }
 
 func role(hash, newHash, stableHash string) strategy.Role {

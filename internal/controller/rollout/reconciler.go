@@ -118,7 +118,9 @@ type syncState struct {
 	created    bool
 	// fastRollback: the template went back to a revision inside spec.rollbackWindow
 	fastRollback bool
-	events       []event
+	// runs are the AnalysisRuns the rollout controls
+	runs   *runSet
+	events []event
 }
 
 type event struct {

@@ -179,6 +179,9 @@ func (r *Reconciler) syncRouted(ctx context.Context, s *syncState, rt *routing, 
 	adoptEngineStatus(&ro.Status, &plan.Status)
 	ro.Status.BlueGreen = v1alpha1.BlueGreenStatus{}
 	ro.Status.Canary.Weights = plan.Weights
+	if err := r.syncAnalysis(ctx, s, plan.Analysis); err != nil {
+		return reconcile.Result{}, err
+	}
 
 	if err := r.prune(ctx, ro, s.sets, newHash, stableHash); err != nil {
 		return reconcile.Result{}, err

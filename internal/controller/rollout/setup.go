@@ -51,13 +51,26 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 	if err != nil {
 		return fmt.Errorf("indexing rollouts by Service: %w", err)
 	}
+	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, templateIndex, indexTemplates)
+	if err != nil {
+		return fmt.Errorf("indexing rollouts by analysis template: %w", err)
+	}
+	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.AnalysisRun{}, ownerIndex, indexOwner)
+	if err != nil {
+		return fmt.Errorf("indexing AnalysisRuns by rollout: %w", err)
+	}
 	err = ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}).
 		Owns(&appsv1.ReplicaSet{}).
+		// a run's verdict moves the rollout on
+		Owns(&v1alpha1.AnalysisRun{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.referencing("Deployment"))).
 		Watches(&corev1.PodTemplate{}, handler.EnqueueRequestsFromMapFunc(r.referencing("PodTemplate"))).
 		// a Service created after its Rollout (or edited by someone) is looked at again
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.namingService)).
+		// a template created after its Rollout (or fixed) is looked at again
+		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.usingTemplate("AnalysisTemplate"))).
+		Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.usingTemplate("ClusterAnalysisTemplate"))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(workers, 1)}).
 		Named("rollout").
 		Complete(r)
@@ -121,4 +134,63 @@ func (r *Reconciler) namingService(ctx context.Context, o client.Object) []recon
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
 	}
 	return reqs
+}
+
+// templateIndex indexes Rollouts by the analysis templates they name directly, as
+// "AnalysisTemplate/name" or "ClusterAnalysisTemplate/name".
+const templateIndex = "spec.strategy.analysisTemplates"
+
+func indexTemplates(o client.Object) []string {
+	ro, ok := o.(*v1alpha1.Rollout)
+	if !ok {
+		return nil
+	}
+	var specs []*v1alpha1.RolloutAnalysis
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		if c.Analysis != nil {
+			specs = append(specs, &c.Analysis.RolloutAnalysis)
+		}
+		for _, s := range c.Steps {
+			if s.Analysis != nil {
+				specs = append(specs, s.Analysis)
+			}
+		}
+	}
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		specs = append(specs, bg.PrePromotionAnalysis, bg.PostPromotionAnalysis)
+	}
+	var out []string
+	for _, spec := range specs {
+		if spec == nil {
+			continue
+		}
+		for _, t := range spec.Templates {
+			kind := "AnalysisTemplate"
+			if t.ClusterScope {
+				kind = "ClusterAnalysisTemplate"
+			}
+			out = append(out, kind+"/"+t.TemplateName)
+		}
+	}
+	return out
+}
+
+// usingTemplate maps an analysis template to the Rollouts that name it (in its namespace, or
+// anywhere for a ClusterAnalysisTemplate). Templates a template includes are not followed.
+func (r *Reconciler) usingTemplate(kind string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list v1alpha1.RolloutList
+		opts := []client.ListOption{client.MatchingFields{templateIndex: kind + "/" + o.GetName()}}
+		if o.GetNamespace() != "" {
+			opts = append(opts, client.InNamespace(o.GetNamespace()))
+		}
+		if err := r.Client.List(ctx, &list, opts...); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, ro := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
+		}
+		return reqs
+	}
 }

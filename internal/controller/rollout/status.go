@@ -120,7 +120,7 @@ func (s *syncState) updateStatus(o observed, scaled bool) time.Duration {
 	rsName := s.newRS.Name
 	switch {
 	case st.Abort:
-		problem = strategy.Abort(s.newRS.Annotations[v1alpha1.RevisionAnnotation])
+		problem = strategy.Abort(s.newRS.Annotations[v1alpha1.RevisionAnnotation], strategy.AnalysisVerdict(st))
 		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, reasonAborted, problem.Message)
 	case completed:
 		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reasonNewRSAvailable,

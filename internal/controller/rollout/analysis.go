@@ -1,0 +1,388 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/analysis"
+	"github.com/vanedev/vane/internal/strategy"
+)
+
+// +kubebuilder:rbac:groups=argoproj.io,resources=analysisruns,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=argoproj.io,resources=analysistemplates;clusteranalysistemplates,verbs=get;list;watch
+
+// Labels on the AnalysisRuns a Rollout starts, as Argo Rollouts puts them (with
+// rollouts-pod-template-hash and the revision annotation).
+const (
+	rolloutTypeLabel = "rollout-type"
+	stepIndexLabel   = "step-index"
+
+	// supersededAnnotation marks a run the rollout no longer waits for (its step passed, the
+	// update completed or was aborted, or a new background run replaced it): a retry starts
+	// new runs instead of taking it over.
+	supersededAnnotation = "vane.dev/superseded"
+
+	runBackground    = "Background"
+	runStep          = "Step"
+	runPrePromotion  = "PrePromotion"
+	runPostPromotion = "PostPromotion"
+)
+
+// ownerIndex indexes AnalysisRuns by the name of the Rollout that controls them.
+const ownerIndex = "metadata.ownerRollout"
+
+func indexOwner(o client.Object) []string {
+	if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == "Rollout" && ref.APIVersion == v1alpha1.GroupVersion.String() {
+		return []string{ref.Name}
+	}
+	return nil
+}
+
+// runSet is the rollout's AnalysisRuns, from the cache.
+type runSet struct {
+	owned  []*v1alpha1.AnalysisRun
+	byName map[string]*v1alpha1.AnalysisRun
+}
+
+// loadRuns lists the AnalysisRuns the rollout controls.
+func (r *Reconciler) loadRuns(ctx context.Context, ro *v1alpha1.Rollout) (*runSet, error) {
+	var list v1alpha1.AnalysisRunList
+	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingFields{ownerIndex: ro.Name}); err != nil {
+		return nil, fmt.Errorf("listing the rollout's AnalysisRuns: %w", err)
+	}
+	rs := &runSet{byName: map[string]*v1alpha1.AnalysisRun{}}
+	for i := range list.Items {
+		run := &list.Items[i]
+		if metav1.IsControlledBy(run, ro) {
+			rs.owned = append(rs.owned, run)
+			rs.byName[run.Name] = run
+		}
+	}
+	return rs, nil
+}
+
+// engineRuns is what the engine learns of the runs the status records.
+func (rs *runSet) engineRuns(st *v1alpha1.RolloutStatus) strategy.Runs {
+	find := func(rec *v1alpha1.RolloutAnalysisRunStatus) (*strategy.Run, *v1alpha1.AnalysisRun) {
+		if rec == nil || rs.byName[rec.Name] == nil {
+			return nil, nil
+		}
+		run := rs.byName[rec.Name]
+		return &strategy.Run{Name: run.Name, Phase: run.Status.Phase, Message: run.Status.Message}, run
+	}
+	var out strategy.Runs
+	out.Background, _ = find(st.Canary.CurrentBackgroundAnalysisRunStatus)
+	var stepRun *v1alpha1.AnalysisRun
+	if out.Step, stepRun = find(st.Canary.CurrentStepAnalysisRunStatus); stepRun != nil {
+		idx, err := strconv.ParseInt(stepRun.Labels[stepIndexLabel], 10, 32)
+		if err != nil {
+			out.Step = nil // not one of ours: start the step's own
+		}
+		out.StepIndex = int32(idx)
+	}
+	out.PrePromotion, _ = find(st.BlueGreen.PrePromotionAnalysisRunStatus)
+	out.PostPromotion, _ = find(st.BlueGreen.PostPromotionAnalysisRunStatus)
+	return out
+}
+
+// wantedRun is a run the plan needs: its kind, the spec it is made from and its status record.
+type wantedRun struct {
+	kind   string
+	step   int32
+	spec   *v1alpha1.RolloutAnalysis
+	record **v1alpha1.RolloutAnalysisRunStatus
+	// restart: the recorded run must be replaced by a new one
+	restart bool
+}
+
+// wantedRuns lists the runs the plan needs, pointing at their records in st.
+func wantedRuns(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, want strategy.AnalysisPlan) []wantedRun {
+	var out []wantedRun
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		if want.Background && c.Analysis != nil {
+			out = append(out, wantedRun{kind: runBackground, spec: &c.Analysis.RolloutAnalysis,
+				record: &st.Canary.CurrentBackgroundAnalysisRunStatus, restart: want.RestartBackground})
+		}
+		if i := want.Step; i != nil && int(*i) < len(c.Steps) && c.Steps[*i].Analysis != nil {
+			out = append(out, wantedRun{kind: runStep, step: *i, spec: c.Steps[*i].Analysis,
+				record: &st.Canary.CurrentStepAnalysisRunStatus})
+		}
+	}
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		if want.PrePromotion && bg.PrePromotionAnalysis != nil {
+			out = append(out, wantedRun{kind: runPrePromotion, spec: bg.PrePromotionAnalysis, record: &st.BlueGreen.PrePromotionAnalysisRunStatus})
+		}
+		if want.PostPromotion && bg.PostPromotionAnalysis != nil {
+			out = append(out, wantedRun{kind: runPostPromotion, spec: bg.PostPromotionAnalysis, record: &st.BlueGreen.PostPromotionAnalysisRunStatus})
+		}
+	}
+	return out
+}
+
+// syncAnalysis makes the rollout's AnalysisRuns match the plan, once the engine's status is in
+// ro.Status: it starts each wanted run the status does not record yet (and records it),
+// terminates every other run of the rollout still running, brings the records up to date and
+// deletes finished runs beyond spec.analysis's history limits.
+func (r *Reconciler) syncAnalysis(ctx context.Context, s *syncState, want strategy.AnalysisPlan) error {
+	ro, st, rs := s.ro, &s.ro.Status, s.runs
+	keep := map[string]bool{}
+	for _, w := range wantedRuns(ro, st, want) {
+		if rec := *w.record; rec != nil {
+			if run := rs.byName[rec.Name]; run != nil && (w.kind != runStep || run.Labels[stepIndexLabel] == fmt.Sprint(w.step)) {
+				if !w.restart {
+					keep[run.Name] = true
+					continue
+				}
+				if err := r.retireRun(ctx, run); err != nil {
+					return err
+				}
+			}
+		}
+		run, err := r.startRun(ctx, s, w)
+		if err != nil {
+			return err
+		}
+		rs.byName[run.Name] = run
+		keep[run.Name] = true
+		*w.record = &v1alpha1.RolloutAnalysisRunStatus{Name: run.Name}
+	}
+	for _, run := range rs.owned {
+		if keep[run.Name] {
+			continue
+		}
+		if err := r.retireRun(ctx, run); err != nil {
+			return err
+		}
+	}
+	for _, rec := range []*v1alpha1.RolloutAnalysisRunStatus{st.Canary.CurrentBackgroundAnalysisRunStatus,
+		st.Canary.CurrentStepAnalysisRunStatus, st.BlueGreen.PrePromotionAnalysisRunStatus, st.BlueGreen.PostPromotionAnalysisRunStatus} {
+		if rec == nil {
+			continue
+		}
+		rec.Status, rec.Message = v1alpha1.AnalysisPhasePending, ""
+		if run := rs.byName[rec.Name]; run != nil && run.Status.Phase != "" {
+			rec.Status, rec.Message = run.Status.Phase, run.Status.Message
+		}
+	}
+	return r.pruneRuns(ctx, ro, rs)
+}
+
+// startRun creates the AnalysisRun w asks for, named as Argo names them:
+// <rollout>-<hash>-<revision>, with -<step index> for a step, -pre or -post for blue/green.
+// A name taken by a superseded run (a retry, a restarted background analysis) gets a .1,
+// .2 ... suffix; a run of the same kind a reconcile started but did not record is taken over.
+func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*v1alpha1.AnalysisRun, error) {
+	ro, newHash := s.ro, hashOf(s.newRS)
+	revision := s.newRS.Annotations[v1alpha1.RevisionAnnotation]
+	base := fmt.Sprintf("%s-%s-%s", ro.Name, newHash, revision)
+	labels := map[string]string{v1alpha1.PodTemplateHashLabel: newHash, rolloutTypeLabel: w.kind}
+	switch w.kind {
+	case runStep:
+		base += fmt.Sprintf("-%d", w.step)
+		labels[stepIndexLabel] = fmt.Sprint(w.step)
+	case runPrePromotion:
+		base += "-pre"
+	case runPostPromotion:
+		base += "-post"
+	}
+	if r.InstanceID != "" {
+		labels[v1alpha1.InstanceIDLabel] = r.InstanceID
+	}
+	run, err := r.buildRun(ctx, ro, w.spec, newHash)
+	if err != nil {
+		return nil, err // checkAnalysis found nothing wrong a moment ago: the templates changed since
+	}
+	run.Labels = labels
+	run.Annotations = map[string]string{v1alpha1.RevisionAnnotation: revision}
+	run.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(ro, v1alpha1.GroupVersion.WithKind("Rollout"))}
+	for i := 0; i < 100; i++ {
+		run.Name = base
+		if i > 0 {
+			run.Name = fmt.Sprintf("%s.%d", base, i)
+		}
+		err := r.Client.Create(ctx, run)
+		if err == nil {
+			s.event(false, "AnalysisRunCreated", "Created %s AnalysisRun %s", kindText(w.kind), run.Name)
+			return run, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("creating AnalysisRun %s: %w", run.Name, err)
+		}
+		existing := &v1alpha1.AnalysisRun{}
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: run.Name}, existing); err != nil {
+			return nil, fmt.Errorf("reading AnalysisRun %s: %w", run.Name, err)
+		}
+		// a run a reconcile started but could not record (its status write lost to a concurrent
+		// change) is taken over, even once completed
+		if metav1.IsControlledBy(existing, ro) && !existing.Spec.Terminate && existing.Annotations[supersededAnnotation] == "" &&
+			existing.Labels[rolloutTypeLabel] == w.kind && existing.Labels[v1alpha1.PodTemplateHashLabel] == newHash &&
+			existing.Labels[stepIndexLabel] == labels[stepIndexLabel] {
+			return existing, nil
+		}
+	}
+	return nil, fmt.Errorf("creating an AnalysisRun named %s: 100 names taken", base)
+}
+
+func kindText(kind string) string {
+	switch kind {
+	case runBackground:
+		return "background"
+	case runStep:
+		return "step"
+	case runPrePromotion:
+		return "pre-promotion"
+	}
+	return "post-promotion"
+}
+
+// buildRun builds (without creating) the AnalysisRun of spec: its templates' metrics, the
+// rollout's arguments (a value; the Stable or Latest pod-template hash; a field of the
+// rollout), dryRun and measurementRetention.
+func (r *Reconciler) buildRun(ctx context.Context, ro *v1alpha1.Rollout, spec *v1alpha1.RolloutAnalysis, newHash string) (*v1alpha1.AnalysisRun, error) {
+	args := make([]v1alpha1.Argument, 0, len(spec.Args))
+	for _, a := range spec.Args {
+		arg := v1alpha1.Argument{Name: a.Name}
+		switch {
+		case a.ValueFrom == nil:
+			arg.Value = &a.Value
+		case a.ValueFrom.PodTemplateHashValue != nil:
+			v := ro.Status.StableRS
+			if *a.ValueFrom.PodTemplateHashValue == v1alpha1.Latest {
+				v = newHash
+			}
+			arg.Value = &v
+		case a.ValueFrom.FieldRef != nil:
+			arg.ValueFrom = &v1alpha1.ValueFrom{FieldRef: a.ValueFrom.FieldRef.DeepCopy()}
+		}
+		args = append(args, arg)
+	}
+	return analysis.BuildRun(ctx, r.Client, spec.Templates, analysis.RunOptions{Namespace: ro.Namespace, Args: args,
+		DryRun: spec.DryRun, MeasurementRetention: spec.MeasurementRetention, FieldRefObject: ro})
+}
+
+// checkAnalysis builds (without creating) every AnalysisRun the rollout's spec can start, so
+// that a missing template, an argument without a value or a metric the templates define twice
+// is reported as InvalidSpec before anything changes, not half way through an update.
+func (r *Reconciler) checkAnalysis(ctx context.Context, ro *v1alpha1.Rollout, newHash string) error {
+	type ref struct {
+		path string
+		spec *v1alpha1.RolloutAnalysis
+	}
+	var refs []ref
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		if c.Analysis != nil {
+			refs = append(refs, ref{"spec.strategy.canary.analysis", &c.Analysis.RolloutAnalysis})
+		}
+		for i, step := range c.Steps {
+			if step.Analysis != nil {
+				refs = append(refs, ref{fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i), step.Analysis})
+			}
+		}
+	}
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		if bg.PrePromotionAnalysis != nil {
+			refs = append(refs, ref{"spec.strategy.blueGreen.prePromotionAnalysis", bg.PrePromotionAnalysis})
+		}
+		if bg.PostPromotionAnalysis != nil {
+			refs = append(refs, ref{"spec.strategy.blueGreen.postPromotionAnalysis", bg.PostPromotionAnalysis})
+		}
+	}
+	for _, x := range refs {
+		if _, err := r.buildRun(ctx, ro, x.spec, newHash); err != nil {
+			var status apierrors.APIStatus
+			if errors.As(err, &status) && !apierrors.IsNotFound(err) {
+				return err // the API server failed us: try again
+			}
+			return errInvalid{msg: fmt.Sprintf("%s: %v", x.path, err)}
+		}
+	}
+	return nil
+}
+
+// retireRun marks a run the rollout no longer waits for as superseded and, while it runs, asks
+// the AnalysisRun controller to stop it (it ends Successful unless a metric already failed).
+func (r *Reconciler) retireRun(ctx context.Context, run *v1alpha1.AnalysisRun) error {
+	stop := !run.Spec.Terminate && !run.Status.Phase.Completed()
+	if run.Annotations[supersededAnnotation] != "" && !stop {
+		return nil
+	}
+	patch := client.MergeFrom(run.DeepCopy())
+	if run.Annotations == nil {
+		run.Annotations = map[string]string{}
+	}
+	run.Annotations[supersededAnnotation] = "true"
+	if stop {
+		run.Spec.Terminate = true
+	}
+	if err := r.Client.Patch(ctx, run, patch); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("terminating AnalysisRun %s: %w", run.Name, err)
+	}
+	return nil
+}
+
+// pruneRuns deletes the rollout's oldest finished AnalysisRuns beyond
+// spec.analysis.successfulRunHistoryLimit and unsuccessfulRunHistoryLimit (5 each by default);
+// runs the status records are kept.
+func (r *Reconciler) pruneRuns(ctx context.Context, ro *v1alpha1.Rollout, rs *runSet) error {
+	st := &ro.Status
+	recorded := map[string]bool{}
+	for _, rec := range []*v1alpha1.RolloutAnalysisRunStatus{st.Canary.CurrentBackgroundAnalysisRunStatus,
+		st.Canary.CurrentStepAnalysisRunStatus, st.BlueGreen.PrePromotionAnalysisRunStatus, st.BlueGreen.PostPromotionAnalysisRunStatus} {
+		if rec != nil {
+			recorded[rec.Name] = true
+		}
+	}
+	var ok, bad []*v1alpha1.AnalysisRun
+	for _, run := range rs.owned {
+		switch {
+		case recorded[run.Name] || !run.Status.Phase.Completed():
+		case run.Status.Phase == v1alpha1.AnalysisPhaseSuccessful:
+			ok = append(ok, run)
+		default:
+			bad = append(bad, run)
+		}
+	}
+	okLimit, badLimit := ro.Spec.EffectiveSuccessfulRunHistoryLimit(), ro.Spec.EffectiveUnsuccessfulRunHistoryLimit()
+	for _, x := range []struct {
+		runs  []*v1alpha1.AnalysisRun
+		limit int32
+	}{{ok, okLimit}, {bad, badLimit}} {
+		sort.Slice(x.runs, func(i, j int) bool {
+			return x.runs[j].CreationTimestamp.Before(&x.runs[i].CreationTimestamp) // newest first
+		})
+		for i := int(max(x.limit, 0)); i < len(x.runs); i++ {
+			if err := r.Client.Delete(ctx, x.runs[i]); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("deleting AnalysisRun %s (history limit): %w", x.runs[i].Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// prepareAnalysis checks the analysis the spec refers to (InvalidSpec, and nothing changes,
+// when a template is missing or an argument has no value) and loads the rollout's runs into
+// s.runs. When it returns done, the reconcile ends with res and err.
+func (r *Reconciler) prepareAnalysis(ctx context.Context, s *syncState) (done bool, res reconcile.Result, err error) {
+	if err := r.checkAnalysis(ctx, s.ro, s.ro.Status.CurrentPodHash); err != nil {
+		var inv errInvalid
+		if errors.As(err, &inv) {
+			s.invalid(inv.Error())
+			// templates are not watched: look again in a while
+			return true, reconcile.Result{RequeueAfter: serviceRecheck}, nil
+		}
+		return true, reconcile.Result{}, err
+	}
+	if s.runs, err = r.loadRuns(ctx, s.ro); err != nil {
+		return true, reconcile.Result{}, err
+	}
+	return false, reconcile.Result{}, nil
+}
