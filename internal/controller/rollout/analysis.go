@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 
@@ -201,8 +202,12 @@ func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*
 	if err != nil {
 		return nil, err // checkAnalysis found nothing wrong a moment ago: the templates changed since
 	}
-	run.Labels = labels
-	run.Annotations = map[string]string{v1alpha1.RevisionAnnotation: revision}
+	// the spec's analysisRunMetadata first: the labels the controller relies on win
+	run.Labels, run.Annotations = map[string]string{}, map[string]string{}
+	maps.Copy(run.Labels, w.spec.AnalysisRunMetadata.Labels)
+	maps.Copy(run.Labels, labels)
+	maps.Copy(run.Annotations, w.spec.AnalysisRunMetadata.Annotations)
+	run.Annotations[v1alpha1.RevisionAnnotation] = revision
 	run.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(ro, v1alpha1.GroupVersion.WithKind("Rollout"))}
 	for i := 0; i < 100; i++ {
 		run.Name = base
