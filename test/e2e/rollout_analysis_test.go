@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -150,13 +151,15 @@ func TestRolloutAnalysisColorapiSeed(t *testing.T) {
 
 // webTemplate creates an AnalysisTemplate with one web metric reading {$.status} from
 // http://{{args.host}}/: Successful on "ok", Failed on "nok", Inconclusive on anything else.
+// Its `hash` argument (default "none") is sent as the X-Canary-Hash header.
 func webTemplate(t *testing.T, env *testenv.Env, ns, name string, count int32) {
 	t.Helper()
 	at := &v1alpha1.AnalysisTemplate{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: v1alpha1.AnalysisTemplateSpec{
-		Args: []v1alpha1.Argument{{Name: "host"}},
+		Args: []v1alpha1.Argument{{Name: "host"}, {Name: "hash", Value: ptr.To("none")}},
 		Metrics: []v1alpha1.Metric{{Name: "status", Count: ptr.To(intstr.FromInt32(count)), Interval: ptr.To(v1alpha1.DurationFromString("1s")),
 			SuccessCondition: `result == "ok"`, FailureCondition: `result == "nok"`,
-			Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: "http://{{args.host}}/", JSONPath: "{$.status}"}}}},
+			Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: "http://{{args.host}}/", JSONPath: "{$.status}",
+				Headers: []v1alpha1.WebMetricHeader{{Key: "X-Canary-Hash", Value: "{{args.hash}}"}}}}}},
 	}}
 	if err := env.Client.Create(context.Background(), at); err != nil {
 		t.Fatal(err)
@@ -170,7 +173,8 @@ func analysisOf(template, host string) *v1alpha1.RolloutAnalysis {
 
 // TestRolloutStepAnalysis: an inline analysis step blocks the update; an inconclusive result
 // pauses it (InconclusiveAnalysisRun) until a promote, which goes on; a failing one aborts.
-// A missing template is InvalidSpec until it is created.
+// A missing template is InvalidSpec until it is created. The step's arguments come from a field
+// of the Rollout (fieldRef) and from the new pod-template hash (podTemplateHashValue: Latest).
 func TestRolloutStepAnalysis(t *testing.T) {
 	afterSequentialTests(t)
 	env := withController(t)
@@ -179,7 +183,11 @@ func TestRolloutStepAnalysis(t *testing.T) {
 	w20, w50 := int32(20), int32(50)
 	applyManifests(t, env, ns, "examples/seeds/keptn-podtatohead-rollout.yaml", func(ro *v1alpha1.Rollout) {
 		ro.Name = "app"
-		ro.Spec.Strategy.Canary.Steps = []v1alpha1.CanaryStep{{SetWeight: &w20}, {Analysis: analysisOf("status", app.host())}, {SetWeight: &w50}}
+		ro.Annotations = map[string]string{"example.com/app-host": app.host()}
+		step := &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "status"}}, Args: []v1alpha1.AnalysisRunArgument{
+			{Name: "host", ValueFrom: &v1alpha1.ArgumentValueFrom{FieldRef: &v1alpha1.FieldRef{FieldPath: "metadata.annotations['example.com/app-host']"}}},
+			{Name: "hash", ValueFrom: &v1alpha1.ArgumentValueFrom{PodTemplateHashValue: ptr.To(v1alpha1.Latest)}}}}
+		ro.Spec.Strategy.Canary.Steps = []v1alpha1.CanaryStep{{SetWeight: &w20}, {Analysis: step}, {SetWeight: &w50}}
 		ro.Spec.Template.Spec.Containers[0].Image = "app:1"
 	})
 	// the first revision does not need the template, but a Rollout naming a missing one is invalid
@@ -195,7 +203,15 @@ func TestRolloutStepAnalysis(t *testing.T) {
 	if rec == nil || rec.Status != v1alpha1.AnalysisPhaseInconclusive {
 		t.Fatalf("step run record %+v", rec)
 	}
-	assertRunIdentity(t, getRun(t, env, ns, rec.Name), ro, fmt.Sprintf("app-%s-2-1", h2), h2, "2", "Step", "1")
+	stepRun := getRun(t, env, ns, rec.Name)
+	assertRunIdentity(t, stepRun, ro, fmt.Sprintf("app-%s-2-1", h2), h2, "2", "Step", "1")
+	args := map[string]string{}
+	for _, a := range stepRun.Spec.Args {
+		args[a.Name] = ptr.Deref(a.Value, "<valueFrom>")
+	}
+	if diff := cmp.Diff(map[string]string{"host": app.host(), "hash": h2}, args); diff != "" {
+		t.Errorf("step run args (-want +got):\n%s", diff)
+	}
 	if !hasEvent(rolloutEvents(t, env, ns, "app"), "Warning AnalysisRunInconclusive: ") {
 		t.Error("no AnalysisRunInconclusive event")
 	}
