@@ -20,7 +20,7 @@ build: ## build bin/vane
 	$(GO) build -o $(BIN)/vane ./cmd/vane
 
 .PHONY: demo
-demo: k8s-tools ## the main job: local control plane + controller, colorapi canary 1.0 -> 2.0 -> 3.0 (aborted)
+demo: k8s-tools ## the main job: local control plane + controller, colorapi canary 1.0 -> 2.0 -> 3.0 (rolled back by its analysis)
 	$(GO) run ./hack/demo $(DEMO_FLAGS)
 
 .PHONY: demo-traffic

@@ -36,7 +36,8 @@ import (
 )
 
 func main() {
-	pause := flag.Duration("pause", 0, "replace the manifest's timed pauses (30s) by this duration; 0 keeps them")
+	pause := flag.Duration("pause", 0, "replace the manifest's timed pauses (30s) by this duration; 0 keeps them "+
+		"(shorter pauses may let 3.0 finish before its analysis sees two nok answers: the rollback is reliable from 25s, 10s with -traffic)")
 	keep := flag.Bool("keep", false, "leave the cluster and the controller running at the end; with -traffic, "+
 		"keep everything (Traefik, the played pods) running until Ctrl-C")
 	traffic := flag.Bool("traffic", false, "real traffic: the Rollout behind Traefik (Gateway API), requests counted at each weight")

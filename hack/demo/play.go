@@ -6,20 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
-	"github.com/vanedev/vane/internal/actions"
+	"github.com/vanedev/vane/internal/colorapi"
 	"github.com/vanedev/vane/internal/strategy"
 )
 
@@ -31,58 +35,9 @@ type demo struct {
 	t0       time.Time
 }
 
-// play runs the scenario on the manifest.
+// play runs the scenario on the seed: its objects as they are, except the analysis's host,
+// pointed at the Service colorapi, which the demo plays.
 func (d *demo) play(ctx context.Context, manifest string) error {
-	if err := d.apply(ctx, manifest, d.pause); err != nil {
-		return err
-	}
-	d.t0 = time.Now()
-	fmt.Printf("\n%7s  %-5s %-7s %-7s %-36s %s\n", "TIME", "STEP", "WEIGHT", "ACTUAL", "REPLICASETS (version role ready/desired)", "PHASE")
-	if err := d.watch(ctx, func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy }); err != nil {
-		return err
-	}
-	say("set image colorapi=particule/simplecolorapi:2.0")
-	if err := actions.SetImage(ctx, d.c, d.ns, d.name, "colorapi", "particule/simplecolorapi:2.0"); err != nil {
-		return err
-	}
-	if err := d.watch(ctx, healthyOn("particule/simplecolorapi:2.0")); err != nil {
-		return err
-	}
-	say("set image colorapi=particule/simplecolorapi:3.0")
-	if err := actions.SetImage(ctx, d.c, d.ns, d.name, "colorapi", "particule/simplecolorapi:3.0"); err != nil {
-		return err
-	}
-	if err := d.watch(ctx, func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhasePaused }); err != nil {
-		return err
-	}
-	say("abort: 3.0 misbehaves, back to 2.0")
-	if err := actions.Abort(ctx, d.c, d.ns, d.name); err != nil {
-		return err
-	}
-	err := d.watch(ctx, func(ro *v1alpha1.Rollout) bool {
-		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && ro.Status.AvailableReplicas == ptr.Deref(ro.Spec.Replicas, 1) &&
-			ro.Status.UpdatedReplicas == 0
-	})
-	if err != nil {
-		return err
-	}
-	ro := &v1alpha1.Rollout{}
-	if err := d.c.Get(ctx, client.ObjectKey{Namespace: d.ns, Name: d.name}, ro); err != nil {
-		return err
-	}
-	say("done: %s - %s", ro.Status.Phase, ro.Status.Message)
-	return nil
-}
-
-func healthyOn(image string) func(*v1alpha1.Rollout) bool {
-	return func(ro *v1alpha1.Rollout) bool {
-		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Spec.Template.Spec.Containers[0].Image == image
-	}
-}
-
-// apply creates the manifest's Rollout and Service (the AnalysisTemplate and the rollout's
-// background analysis wait for Vane's analysis support).
-func (d *demo) apply(ctx context.Context, manifest string, pause time.Duration) error {
 	b, err := os.ReadFile(manifest)
 	if err != nil {
 		return err
@@ -91,19 +46,96 @@ func (d *demo) apply(ctx context.Context, manifest string, pause time.Duration) 
 	if err != nil {
 		return err
 	}
-	for _, u := range objs {
-		switch u.GetKind() {
-		case "AnalysisTemplate":
-			say("skipping AnalysisTemplate %s: analysis is not supported yet", u.GetName())
-			continue
-		case "Rollout":
-			unstructured.RemoveNestedField(u.Object, "spec", "strategy", "canary", "analysis")
+	var srv *colorapi.Server
+	for _, u := range kinds(objs, "Service") {
+		if err := d.create(ctx, u); err != nil {
+			return err
+		}
+		if srv, err = servePods(ctx, d.c, u); err != nil {
+			return err
+		}
+		defer srv.Close()
+		say("playing the pods of Service %s on %s (the analysis's host)", u.GetName(), srv.Addr)
+	}
+	if srv == nil {
+		return fmt.Errorf("%s: no Service", manifest)
+	}
+	d.t0 = time.Now()
+	for _, u := range kinds(objs, "AnalysisTemplate", "Rollout") {
+		if u.GetKind() == "Rollout" {
+			if err := setAnalysisArg(u, "host", srv.Addr); err != nil {
+				return err
+			}
 		}
 		if err := d.create(ctx, u); err != nil {
 			return err
 		}
 	}
+	fmt.Printf("\n%7s  %-5s %-7s %-7s %-36s %s\n", "TIME", "STEP", "WEIGHT", "ACTUAL", "REPLICASETS (version role ready/desired)", "PHASE")
+	ctx, cancel := context.WithCancel(ctx)
+	ev := &eventPrinter{d: d, seen: map[string]int32{}, show: func(ev *corev1.Event) bool {
+		return ev.InvolvedObject.Kind == "AnalysisRun" || strings.Contains(ev.Reason, "Analysis") || ev.Reason == "RolloutAborted"
+	}}
+	done := make(chan struct{})
+	go func() { defer close(done); ev.run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	if err := d.watch(ctx, func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy }); err != nil {
+		return err
+	}
+	say("set image colorapi=%s", image2)
+	if err := setImage(ctx, d, image2); err != nil {
+		return err
+	}
+	if err := d.watch(ctx, healthyOn(image2)); err != nil {
+		return err
+	}
+	say("set image colorapi=%s (answers \"status\": \"nok\")", image3)
+	if err := setImage(ctx, d, image3); err != nil {
+		return err
+	}
+	var promoted bool
+	if err := d.watch(ctx, func(ro *v1alpha1.Rollout) bool {
+		promoted = healthyOn(image3)(ro)
+		return promoted || ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && ro.Status.Abort &&
+			ro.Status.AvailableReplicas == ptr.Deref(ro.Spec.Replicas, 1) && ro.Status.UpdatedReplicas == 0
+	}); err != nil {
+		return err
+	}
+	if promoted {
+		return errors.New("3.0 was promoted: its background analysis did not stop it (a -pause below 25s may be too short for it to see two nok answers)")
+	}
+	time.Sleep(time.Second) // let the last events in
+	ro := &v1alpha1.Rollout{}
+	if err := d.c.Get(ctx, client.ObjectKey{Namespace: d.ns, Name: d.name}, ro); err != nil {
+		return err
+	}
+	say("done: %s - %s", ro.Status.Phase, ro.Status.Message)
 	return nil
+}
+
+// servePods plays the pods of a Service on its ClusterIP and port, or on another port of the
+// ClusterIP when that one is privileged and the demo is not.
+func servePods(ctx context.Context, c client.Client, u *unstructured.Unstructured) (*colorapi.Server, error) {
+	var svc corev1.Service
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &svc); err != nil {
+		return nil, err
+	}
+	addr, err := colorapi.ServiceAddr(&svc)
+	if err != nil {
+		return nil, err
+	}
+	s, err := colorapi.Serve(ctx, c, svc.Namespace, svc.Name, addr)
+	if err != nil && errors.Is(err, syscall.EACCES) {
+		s, err = colorapi.Serve(ctx, c, svc.Namespace, svc.Name, net.JoinHostPort(svc.Spec.ClusterIP, "0"))
+	}
+	return s, err
+}
+
+func healthyOn(image string) func(*v1alpha1.Rollout) bool {
+	return func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Spec.Template.Spec.Containers[0].Image == image
+	}
 }
 
 // decode reads the objects of a YAML manifest.
@@ -183,7 +215,7 @@ func (d *demo) watch(ctx context.Context, done func(*v1alpha1.Rollout) bool) err
 			return err
 		}
 		if ro.Status.ObservedGeneration != "" && line != d.last {
-			fmt.Printf("%6.1fs  %s\n", time.Since(d.t0).Seconds(), line)
+			d.emit(line)
 			d.last = line
 		}
 		if ro.Status.ObservedGeneration == fmt.Sprint(ro.Generation) && done(ro) {

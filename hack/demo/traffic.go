@@ -70,9 +70,13 @@ func (d *demo) playTraffic(ctx context.Context, root, dir, traefikBin string, cl
 
 	// the gateway and the Services, then the played pods on the Services' ClusterIPs
 	for _, u := range kinds(objs, "GatewayClass", "Gateway", "Service") {
-		if u.GetKind() == "Gateway" {
-			if err := unstructured.SetNestedSlice(u.Object, []any{map[string]any{"name": "web", "protocol": "HTTP", "port": int64(web)}},
-				"spec", "listeners"); err != nil {
+		if u.GetKind() == "Gateway" { // its listener is Traefik's web entry point
+			listeners, _, _ := unstructured.NestedSlice(u.Object, "spec", "listeners")
+			if len(listeners) != 1 {
+				return fmt.Errorf("Gateway %s: want one listener, has %d", u.GetName(), len(listeners))
+			}
+			listeners[0].(map[string]any)["port"] = int64(web)
+			if err := unstructured.SetNestedSlice(u.Object, listeners, "spec", "listeners"); err != nil {
 				return err
 			}
 		}
@@ -107,7 +111,7 @@ func (d *demo) playTraffic(ctx context.Context, root, dir, traefikBin string, cl
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s := &sampler{d: d, tf: tf, stable: stable, canary: canary, changed: make(chan struct{}, 1)}
-	ev := &eventPrinter{d: d, seen: map[string]int32{}}
+	ev := &eventPrinter{d: d, seen: map[string]int32{}, show: shown}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); s.run(ctx) }()
@@ -143,7 +147,7 @@ func (d *demo) playTraffic(ctx context.Context, root, dir, traefikBin string, cl
 		return err
 	}
 	if promoted {
-		return fmt.Errorf("3.0 was promoted: its background analysis did not stop it")
+		return fmt.Errorf("3.0 was promoted: its background analysis did not stop it (a -pause below 10s may be too short for it to see two nok answers)")
 	}
 	if err := d.wait(ctx, "the abort to complete", func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && ro.Status.Canary.Weights != nil &&
@@ -171,11 +175,11 @@ func setImage(ctx context.Context, d *demo, image string) error {
 	return actions.SetImage(ctx, d.c, d.ns, d.name, "colorapi", image)
 }
 
-// kinds returns the objects of the given kinds, in the manifest's order.
+// kinds returns the objects of the given kinds, in that order (then in the manifest's).
 func kinds(objs []*unstructured.Unstructured, kinds ...string) []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
-	for _, u := range objs {
-		for _, k := range kinds {
+	for _, k := range kinds {
+		for _, u := range objs {
 			if u.GetKind() == k {
 				out = append(out, u)
 			}
@@ -261,7 +265,13 @@ func (s *sampler) report(weight int, counts map[colorapi.Response]int) {
 		return
 	}
 	s.printed, s.weight, s.colors = summary, weight, colors
-	s.d.emit(fmt.Sprintf("%d%% canary: %s", weight, describeCounts(counts, s.canary.Images())))
+	line := fmt.Sprintf("%d%% canary: %s", weight, describeCounts(counts, s.canary.Images()))
+	if canary, stable := s.canary.Images(), s.stable.Images(); weight > 0 && len(canary) > 0 && len(stable) > 0 && canary[0] == stable[0] {
+		// at completion or an abort, the controller points the canary Service at the stable
+		// pods a moment before Traefik applies the weight that goes with it
+		line += fmt.Sprintf(" (both Services select %s)", tag(canary[0]))
+	}
+	s.d.emit(line)
 	select {
 	case s.changed <- struct{}{}:
 	default:
@@ -303,6 +313,9 @@ func describeCounts(counts map[colorapi.Response]int, canaryImages []string) str
 	return strings.Join(parts, ", ")
 }
 
+// tag is an image's tag.
+func tag(image string) string { return image[strings.LastIndexByte(image, ':')+1:] }
+
 // waitFor waits until a line with that weight and only that color was printed.
 func (s *sampler) waitFor(ctx context.Context, weight int, color string) error {
 	deadline := time.After(time.Minute)
@@ -329,7 +342,8 @@ func (s *sampler) waitFor(ctx context.Context, weight int, color string) error {
 // eventPrinter prints the events of the rollout and its AnalysisRuns as they come.
 type eventPrinter struct {
 	d    *demo
-	seen map[string]int32 // event UID -> count printed
+	seen map[string]int32         // event UID -> count printed
+	show func(*corev1.Event) bool // which events to print
 }
 
 // shownEvents are the rollout's events the demo prints (the others repeat what the traffic
@@ -349,7 +363,7 @@ func (e *eventPrinter) run(ctx context.Context) {
 			sort.SliceStable(list.Items, func(i, j int) bool { return eventOrder(&list.Items[i]) < eventOrder(&list.Items[j]) })
 			for _, ev := range list.Items {
 				o := ev.InvolvedObject
-				if !(o.Kind == "Rollout" && o.Name == e.d.name || o.Kind == "AnalysisRun") || !shown(&ev) {
+				if !(o.Kind == "Rollout" && o.Name == e.d.name || o.Kind == "AnalysisRun") || !e.show(&ev) {
 					continue
 				}
 				if n := max(ev.Count, 1); e.seen[string(ev.UID)] < n {
