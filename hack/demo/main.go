@@ -110,7 +110,8 @@ func run(ctx context.Context, o options) error {
 	}
 	err = d.play(ctx, filepath.Join(root, "examples", "seeds", "colorapi-canary.yaml"))
 	if o.keep && err == nil {
-		say("left running: export KUBECONFIG=%s; stop with: go run ./hack/cluster/localcluster down -dir %s", cluster.Kubeconfig, dir)
+		say("left running: export KUBECONFIG=%s; stop with: kill %d; go run ./hack/cluster/localcluster down -dir %s",
+			cluster.Kubeconfig, ctl.Process.Pid, dir)
 	}
 	return err
 }
