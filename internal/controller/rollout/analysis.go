@@ -231,6 +231,8 @@ func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*
 		if metav1.IsControlledBy(existing, ro) && !existing.Spec.Terminate && existing.Annotations[supersededAnnotation] == "" &&
 			existing.Labels[rolloutTypeLabel] == w.kind && existing.Labels[v1alpha1.PodTemplateHashLabel] == newHash &&
 			existing.Labels[stepIndexLabel] == labels[stepIndexLabel] {
+			// the reconcile that created it lost its events with its status write
+			s.event(false, "AnalysisRunCreated", "Created %s AnalysisRun %s", kindText(w.kind), existing.Name)
 			return existing, nil
 		}
 	}

@@ -132,6 +132,16 @@ func (s *syncState) event(warning bool, reason, format string, args ...any) {
 	s.events = append(s.events, event{warning: warning, reason: reason, message: fmt.Sprintf(format, args...)})
 }
 
+// hasEvent reports whether this reconcile has an event with the reason already.
+func (s *syncState) hasEvent(reason string) bool {
+	for _, e := range s.events {
+		if e.reason == reason {
+			return true
+		}
+	}
+	return false
+}
+
 // patchStatus writes the status when it changed (most reconciles of a moving rollout change
 // nothing but the ReplicaSets), with an optimistic lock.
 func (r *Reconciler) patchStatus(ctx context.Context, orig, ro *v1alpha1.Rollout) error {

@@ -192,7 +192,7 @@ func (s *syncState) setPausedConditions(paused bool, prev v1alpha1.RolloutStatus
 	if old == nil {
 		return // never paused: no Paused condition at all
 	}
-	if old.Status == corev1.ConditionTrue {
+	if old.Status == corev1.ConditionTrue && !s.hasEvent(reasonResumed) { // a timed pause says so already
 		s.event(false, reasonResumed, "Rollout is resumed")
 	}
 	s.setCondition(v1alpha1.RolloutPaused, corev1.ConditionFalse, reasonResumed, "Rollout is resumed")
