@@ -288,18 +288,15 @@ func TestAnalysisWebSeed(t *testing.T) {
 	}
 }
 
-// TestAnalysisPrometheus runs the seed canary-demo-prometheus.yaml's success-rate template
-// against a real Prometheus that scrapes an exporter served by the test, then a query with no
-// data and a Prometheus that is down: both end in Error after consecutiveErrorLimit (4) + 1
-// errors, with the reason in the message.
-func TestAnalysisPrometheus(t *testing.T) {
-	afterSequentialTests(t)
-	env := withController(t)
-	ns := env.Namespace(t)
+// seedPrometheus starts a real Prometheus scraping an exporter whose
+// apiserver_request_total{group="coordination.k8s.io",verb="PUT"} counter (the series the seed
+// canary-demo-prometheus.yaml queries) grows, and waits until the seed's rate over [1h], which
+// needs two samples, has data.
+func seedPrometheus(t *testing.T) *promtest.Server {
+	t.Helper()
 	exp := promtest.NewExporter(t)
 	exp.Set(`apiserver_request_total{group="coordination.k8s.io",verb="PUT"}`, 100)
 	prom := promtest.Start(t, time.Second, exp.Target())
-	// the seed's rate over [1h] needs two samples of the counter
 	done := make(chan struct{})
 	t.Cleanup(func() { close(done) })
 	go func() {
@@ -313,6 +310,18 @@ func TestAnalysisPrometheus(t *testing.T) {
 		}
 	}()
 	prom.WaitForData(t, `rate(apiserver_request_total[1h])`, 30*time.Second)
+	return prom
+}
+
+// TestAnalysisPrometheus runs the seed canary-demo-prometheus.yaml's success-rate template
+// against a real Prometheus that scrapes an exporter served by the test, then a query with no
+// data and a Prometheus that is down: both end in Error after consecutiveErrorLimit (4) + 1
+// errors, with the reason in the message.
+func TestAnalysisPrometheus(t *testing.T) {
+	afterSequentialTests(t)
+	env := withController(t)
+	ns := env.Namespace(t)
+	prom := seedPrometheus(t)
 
 	applyTemplates(t, env, ns, "examples/seeds/canary-demo-prometheus.yaml", func(at *v1alpha1.AnalysisTemplate) {
 		m := &at.Spec.Metrics[0]

@@ -241,19 +241,29 @@ func rsHashOfImage(t *testing.T, env *testenv.Env, ns, image string) string {
 	return ""
 }
 
-// events returns the reasons of the events on the rollout, oldest first.
-func eventReasons(t *testing.T, env *testenv.Env, ns, name string) []string {
+// rolloutEventList returns the events on the rollout, oldest first.
+func rolloutEventList(t *testing.T, env *testenv.Env, ns, name string) []corev1.Event {
 	t.Helper()
 	var list corev1.EventList
 	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].FirstTimestamp.Before(&list.Items[j].FirstTimestamp) })
-	var out []string
+	var out []corev1.Event
 	for _, e := range list.Items {
 		if e.InvolvedObject.Kind == "Rollout" && e.InvolvedObject.Name == name {
-			out = append(out, e.Reason)
+			out = append(out, e)
 		}
+	}
+	return out
+}
+
+// eventReasons returns the reasons of the events on the rollout, oldest first.
+func eventReasons(t *testing.T, env *testenv.Env, ns, name string) []string {
+	t.Helper()
+	var out []string
+	for _, e := range rolloutEventList(t, env, ns, name) {
+		out = append(out, e.Reason)
 	}
 	return out
 }

@@ -3,36 +3,26 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
-	"github.com/vanedev/vane/internal/analysis/provider/prometheus/promtest"
 	"github.com/vanedev/vane/internal/testenv"
 )
 
 // rolloutEvents returns the rollout's events as "Type Reason: message", oldest first.
 func rolloutEvents(t *testing.T, env *testenv.Env, ns, name string) []string {
 	t.Helper()
-	var list corev1.EventList
-	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].FirstTimestamp.Before(&list.Items[j].FirstTimestamp) })
 	var out []string
-	for _, e := range list.Items {
-		if e.InvolvedObject.Kind == "Rollout" && e.InvolvedObject.Name == name {
-			out = append(out, fmt.Sprintf("%s %s: %s", e.Type, e.Reason, e.Message))
-		}
+	for _, e := range rolloutEventList(t, env, ns, name) {
+		out = append(out, fmt.Sprintf("%s %s: %s", e.Type, e.Reason, e.Message))
 	}
 	return out
 }
@@ -287,21 +277,7 @@ func TestRolloutAnalysisPrometheusSeed(t *testing.T) {
 	afterSequentialTests(t)
 	env := withController(t)
 	ns := env.Namespace(t)
-	exp := promtest.NewExporter(t)
-	prom := promtest.Start(t, time.Second, exp.Target())
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done) })
-	go func() {
-		for i := 0; ; i++ {
-			exp.Set(`apiserver_request_total{group="coordination.k8s.io",verb="PUT"}`, float64(100+i*3))
-			select {
-			case <-done:
-				return
-			case <-time.After(500 * time.Millisecond):
-			}
-		}
-	}()
-	prom.WaitForData(t, `rate(apiserver_request_total[1h])`, 30*time.Second)
+	prom := seedPrometheus(t)
 	applyTemplates(t, env, ns, "examples/seeds/canary-demo-prometheus.yaml", func(at *v1alpha1.AnalysisTemplate) {
 		at.Spec.Metrics[0].Interval = ptr.To(v1alpha1.DurationFromString("1s"))
 		at.Spec.Metrics[0].Provider.Prometheus.Address = prom.URL
