@@ -119,51 +119,9 @@ func (d *demo) playTraffic(ctx context.Context, root, dir, traefikBin string, cl
 	defer wg.Wait()
 	defer cancel()
 
-	if err := d.wait(ctx, "1.0 to be Healthy", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy }); err != nil {
+	if err := d.trafficStory(ctx, s); err != nil {
 		return err
 	}
-	if err := s.waitFor(ctx, 0, "red"); err != nil {
-		return err
-	}
-	say("set image colorapi=%s", image2)
-	if err := setImage(ctx, d, image2); err != nil {
-		return err
-	}
-	if err := d.wait(ctx, "2.0 to be Healthy", healthyOn(image2)); err != nil {
-		return err
-	}
-	if err := s.waitFor(ctx, 0, "blue"); err != nil {
-		return err
-	}
-	say("set image colorapi=%s (answers \"status\": \"nok\")", image3)
-	if err := setImage(ctx, d, image3); err != nil {
-		return err
-	}
-	var promoted bool
-	if err := d.wait(ctx, "3.0 to be rolled back", func(ro *v1alpha1.Rollout) bool {
-		promoted = healthyOn(image3)(ro)
-		return ro.Status.Abort || promoted
-	}); err != nil {
-		return err
-	}
-	if promoted {
-		return fmt.Errorf("3.0 was promoted: its background analysis did not stop it (a -pause below 10s may be too short for it to see two nok answers)")
-	}
-	if err := d.wait(ctx, "the abort to complete", func(ro *v1alpha1.Rollout) bool {
-		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && ro.Status.Canary.Weights != nil &&
-			ro.Status.Canary.Weights.Canary.Weight == 0
-	}); err != nil {
-		return err
-	}
-	if err := s.waitFor(ctx, 0, "blue"); err != nil {
-		return err
-	}
-	time.Sleep(time.Second) // let the last events in
-	ro := &v1alpha1.Rollout{}
-	if err := d.c.Get(ctx, client.ObjectKey{Namespace: d.ns, Name: d.name}, ro); err != nil {
-		return err
-	}
-	say("done: %s - %s", ro.Status.Phase, ro.Status.Message)
 	if keep {
 		say("still running until Ctrl-C: curl http://127.0.0.1:%d/ ; export KUBECONFIG=%s", web, cluster.Kubeconfig)
 		<-ctx.Done()
@@ -585,4 +543,55 @@ func freePorts() (int, int, error) {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports[0], ports[1], nil
+}
+
+// trafficStory plays seed 001 once the demo runs: 1.0 healthy (all red), 2.0 promoted through
+// its steps (red -> blue), 3.0 rolled back by its background analysis (back to all blue).
+func (d *demo) trafficStory(ctx context.Context, s *sampler) error {
+	if err := d.wait(ctx, "1.0 to be Healthy", func(ro *v1alpha1.Rollout) bool { return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy }); err != nil {
+		return err
+	}
+	if err := s.waitFor(ctx, 0, "red"); err != nil {
+		return err
+	}
+	say("set image colorapi=%s", image2)
+	if err := setImage(ctx, d, image2); err != nil {
+		return err
+	}
+	if err := d.wait(ctx, "2.0 to be Healthy", healthyOn(image2)); err != nil {
+		return err
+	}
+	if err := s.waitFor(ctx, 0, "blue"); err != nil {
+		return err
+	}
+	say("set image colorapi=%s (answers \"status\": \"nok\")", image3)
+	if err := setImage(ctx, d, image3); err != nil {
+		return err
+	}
+	var promoted bool
+	if err := d.wait(ctx, "3.0 to be rolled back", func(ro *v1alpha1.Rollout) bool {
+		promoted = healthyOn(image3)(ro)
+		return ro.Status.Abort || promoted
+	}); err != nil {
+		return err
+	}
+	if promoted {
+		return fmt.Errorf("3.0 was promoted: its background analysis did not stop it (a -pause below 10s may be too short for it to see two nok answers)")
+	}
+	if err := d.wait(ctx, "the abort to complete", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && ro.Status.Canary.Weights != nil &&
+			ro.Status.Canary.Weights.Canary.Weight == 0
+	}); err != nil {
+		return err
+	}
+	if err := s.waitFor(ctx, 0, "blue"); err != nil {
+		return err
+	}
+	time.Sleep(time.Second) // let the last events in
+	ro := &v1alpha1.Rollout{}
+	if err := d.c.Get(ctx, client.ObjectKey{Namespace: d.ns, Name: d.name}, ro); err != nil {
+		return err
+	}
+	say("done: %s - %s", ro.Status.Phase, ro.Status.Message)
+	return nil
 }
