@@ -165,6 +165,8 @@ func analysisOf(template, host string) *v1alpha1.RolloutAnalysis {
 // pauses it (InconclusiveAnalysisRun) until a promote, which goes on; a failing one aborts.
 // A missing template is InvalidSpec until it is created. The step's arguments come from a field
 // of the Rollout (fieldRef) and from the new pod-template hash (podTemplateHashValue: Latest).
+// With unsuccessfulRunHistoryLimit 0, the inconclusive run goes once the status no longer
+// records it; the failed one it records stays.
 func TestRolloutStepAnalysis(t *testing.T) {
 	afterSequentialTests(t)
 	env := withController(t)
@@ -179,6 +181,7 @@ func TestRolloutStepAnalysis(t *testing.T) {
 			{Name: "hash", ValueFrom: &v1alpha1.ArgumentValueFrom{PodTemplateHashValue: ptr.To(v1alpha1.Latest)}}}}
 		ro.Spec.Strategy.Canary.Steps = []v1alpha1.CanaryStep{{SetWeight: &w20}, {Analysis: step}, {SetWeight: &w50}}
 		ro.Spec.Template.Spec.Containers[0].Image = "app:1"
+		ro.Spec.Analysis = &v1alpha1.AnalysisRunStrategy{UnsuccessfulRunHistoryLimit: ptr.To[int32](0)}
 	})
 	// the first revision does not need the template, but a Rollout naming a missing one is invalid
 	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: anyStep, Message: `InvalidSpec: spec.strategy.canary.steps[1].analysis: reading AnalysisTemplate status`})
@@ -219,6 +222,22 @@ func TestRolloutStepAnalysis(t *testing.T) {
 	}
 	if got := ptr.Deref(ro.Status.CurrentStepIndex, -1); got != 1 {
 		t.Errorf("aborted at step %d, want 1", got)
+	}
+	failed := ro.Status.Canary.CurrentStepAnalysisRunStatus.Name
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		runs := rolloutRuns(t, env, ns)
+		_, inconclusiveKept := runs[stepRun.Name]
+		if _, ok := runs[failed]; !ok {
+			t.Fatalf("the recorded failed run %s was deleted; runs: %v", failed, runs)
+		}
+		if !inconclusiveKept {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the inconclusive run %s is still there with unsuccessfulRunHistoryLimit 0", stepRun.Name)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -164,8 +164,7 @@ func (r *Reconciler) syncAnalysis(ctx context.Context, s *syncState, want strate
 			return err
 		}
 	}
-	for _, rec := range []*v1alpha1.RolloutAnalysisRunStatus{st.Canary.CurrentBackgroundAnalysisRunStatus,
-		st.Canary.CurrentStepAnalysisRunStatus, st.BlueGreen.PrePromotionAnalysisRunStatus, st.BlueGreen.PostPromotionAnalysisRunStatus} {
+	for _, rec := range runRecords(st) {
 		if rec == nil {
 			continue
 		}
@@ -280,30 +279,7 @@ func (r *Reconciler) buildRun(ctx context.Context, ro *v1alpha1.Rollout, spec *v
 // that a missing template, an argument without a value or a metric the templates define twice
 // is reported as InvalidSpec before anything changes, not half way through an update.
 func (r *Reconciler) checkAnalysis(ctx context.Context, ro *v1alpha1.Rollout, newHash string) error {
-	type ref struct {
-		path string
-		spec *v1alpha1.RolloutAnalysis
-	}
-	var refs []ref
-	if c := ro.Spec.Strategy.Canary; c != nil {
-		if c.Analysis != nil {
-			refs = append(refs, ref{"spec.strategy.canary.analysis", &c.Analysis.RolloutAnalysis})
-		}
-		for i, step := range c.Steps {
-			if step.Analysis != nil {
-				refs = append(refs, ref{fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i), step.Analysis})
-			}
-		}
-	}
-	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
-		if bg.PrePromotionAnalysis != nil {
-			refs = append(refs, ref{"spec.strategy.blueGreen.prePromotionAnalysis", bg.PrePromotionAnalysis})
-		}
-		if bg.PostPromotionAnalysis != nil {
-			refs = append(refs, ref{"spec.strategy.blueGreen.postPromotionAnalysis", bg.PostPromotionAnalysis})
-		}
-	}
-	for _, x := range refs {
+	for _, x := range analysisRefs(ro) {
 		if _, err := r.buildRun(ctx, ro, x.spec, newHash); err != nil {
 			var status apierrors.APIStatus
 			if errors.As(err, &status) && !apierrors.IsNotFound(err) {
@@ -313,6 +289,43 @@ func (r *Reconciler) checkAnalysis(ctx context.Context, ro *v1alpha1.Rollout, ne
 		}
 	}
 	return nil
+}
+
+// analysisRef is one analysis of a Rollout's spec, with its field path.
+type analysisRef struct {
+	path string
+	spec *v1alpha1.RolloutAnalysis
+}
+
+// analysisRefs lists every analysis the Rollout's spec names: background, steps, pre- and
+// post-promotion.
+func analysisRefs(ro *v1alpha1.Rollout) []analysisRef {
+	var refs []analysisRef
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		if c.Analysis != nil {
+			refs = append(refs, analysisRef{"spec.strategy.canary.analysis", &c.Analysis.RolloutAnalysis})
+		}
+		for i, step := range c.Steps {
+			if step.Analysis != nil {
+				refs = append(refs, analysisRef{fmt.Sprintf("spec.strategy.canary.steps[%d].analysis", i), step.Analysis})
+			}
+		}
+	}
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		if bg.PrePromotionAnalysis != nil {
+			refs = append(refs, analysisRef{"spec.strategy.blueGreen.prePromotionAnalysis", bg.PrePromotionAnalysis})
+		}
+		if bg.PostPromotionAnalysis != nil {
+			refs = append(refs, analysisRef{"spec.strategy.blueGreen.postPromotionAnalysis", bg.PostPromotionAnalysis})
+		}
+	}
+	return refs
+}
+
+// runRecords are the status's records of the update's runs (nil entries included).
+func runRecords(st *v1alpha1.RolloutStatus) []*v1alpha1.RolloutAnalysisRunStatus {
+	return []*v1alpha1.RolloutAnalysisRunStatus{st.Canary.CurrentBackgroundAnalysisRunStatus,
+		st.Canary.CurrentStepAnalysisRunStatus, st.BlueGreen.PrePromotionAnalysisRunStatus, st.BlueGreen.PostPromotionAnalysisRunStatus}
 }
 
 // retireRun marks a run the rollout no longer waits for as superseded and, while it runs, asks
@@ -340,10 +353,8 @@ func (r *Reconciler) retireRun(ctx context.Context, run *v1alpha1.AnalysisRun) e
 // spec.analysis.successfulRunHistoryLimit and unsuccessfulRunHistoryLimit (5 each by default);
 // runs the status records are kept.
 func (r *Reconciler) pruneRuns(ctx context.Context, ro *v1alpha1.Rollout, rs *runSet) error {
-	st := &ro.Status
 	recorded := map[string]bool{}
-	for _, rec := range []*v1alpha1.RolloutAnalysisRunStatus{st.Canary.CurrentBackgroundAnalysisRunStatus,
-		st.Canary.CurrentStepAnalysisRunStatus, st.BlueGreen.PrePromotionAnalysisRunStatus, st.BlueGreen.PostPromotionAnalysisRunStatus} {
+	for _, rec := range runRecords(&ro.Status) {
 		if rec != nil {
 			recorded[rec.Name] = true
 		}

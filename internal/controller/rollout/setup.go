@@ -94,17 +94,22 @@ func indexWorkload(o client.Object) []string {
 // referencing maps a workload to the Rollouts in its namespace that reference it.
 func (r *Reconciler) referencing(kind string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var list v1alpha1.RolloutList
-		if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()),
-			client.MatchingFields{workloadIndex: kind + "/" + o.GetName()}); err != nil {
-			return nil
-		}
-		reqs := make([]reconcile.Request, 0, len(list.Items))
-		for _, ro := range list.Items {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
-		}
-		return reqs
+		return r.rolloutsMatching(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{workloadIndex: kind + "/" + o.GetName()})
 	}
+}
+
+// rolloutsMatching lists the Rollouts opts select (through an index) as requests; a failed
+// list maps to none.
+func (r *Reconciler) rolloutsMatching(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
+	var list v1alpha1.RolloutList
+	if err := r.Client.List(ctx, &list, opts...); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, ro := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
+	}
+	return reqs
 }
 
 // serviceIndex indexes Rollouts by the Services their strategy names.
@@ -124,16 +129,7 @@ func indexServices(o client.Object) []string {
 
 // namingService maps a Service to the Rollouts in its namespace that name it.
 func (r *Reconciler) namingService(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1alpha1.RolloutList
-	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()),
-		client.MatchingFields{serviceIndex: o.GetName()}); err != nil {
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, ro := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
-	}
-	return reqs
+	return r.rolloutsMatching(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{serviceIndex: o.GetName()})
 }
 
 // templateIndex indexes Rollouts by the analysis templates they name directly, as
@@ -145,26 +141,9 @@ func indexTemplates(o client.Object) []string {
 	if !ok {
 		return nil
 	}
-	var specs []*v1alpha1.RolloutAnalysis
-	if c := ro.Spec.Strategy.Canary; c != nil {
-		if c.Analysis != nil {
-			specs = append(specs, &c.Analysis.RolloutAnalysis)
-		}
-		for _, s := range c.Steps {
-			if s.Analysis != nil {
-				specs = append(specs, s.Analysis)
-			}
-		}
-	}
-	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
-		specs = append(specs, bg.PrePromotionAnalysis, bg.PostPromotionAnalysis)
-	}
 	var out []string
-	for _, spec := range specs {
-		if spec == nil {
-			continue
-		}
-		for _, t := range spec.Templates {
+	for _, ref := range analysisRefs(ro) {
+		for _, t := range ref.spec.Templates {
 			kind := "AnalysisTemplate"
 			if t.ClusterScope {
 				kind = "ClusterAnalysisTemplate"
@@ -179,18 +158,10 @@ func indexTemplates(o client.Object) []string {
 // anywhere for a ClusterAnalysisTemplate). Templates a template includes are not followed.
 func (r *Reconciler) usingTemplate(kind string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		var list v1alpha1.RolloutList
 		opts := []client.ListOption{client.MatchingFields{templateIndex: kind + "/" + o.GetName()}}
 		if o.GetNamespace() != "" {
 			opts = append(opts, client.InNamespace(o.GetNamespace()))
 		}
-		if err := r.Client.List(ctx, &list, opts...); err != nil {
-			return nil
-		}
-		reqs := make([]reconcile.Request, 0, len(list.Items))
-		for _, ro := range list.Items {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
-		}
-		return reqs
+		return r.rolloutsMatching(ctx, opts...)
 	}
 }
