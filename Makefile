@@ -90,3 +90,12 @@ lint: ## gofmt and go vet
 .PHONY: clean
 clean: ## remove build outputs (not the control-plane cache)
 	rm -rf $(BIN) .cache
+
+.PHONY: argo-golden
+argo-golden: ## regenerate testdata/argo/*.json with Argo Rollouts' own code (hash, step hash, replica counts)
+	cd hack/tools/argo && GOWORK=off $(GO) run ./golden -repo $(CURDIR)
+
+.PHONY: argo-tools
+argo-tools: ## build Argo Rollouts' controller and kubectl plugin once from the pinned module (cached in ~/.cache/vane)
+	@t=$$(date +%s); hack/tools/argo/install.sh; \
+	  echo "timing: argo-rollouts build $$(( $$(date +%s) - t ))s"

@@ -1,0 +1,4 @@
+package main
+
+// writeReplicas writes replicas.json into dir (filled in by the replica-arithmetic work).
+func writeReplicas(dir string) error { return nil }
