@@ -230,7 +230,7 @@ type RolloutAnalysis struct {
 	MeasurementRetention []MeasurementRetention `json:"measurementRetention,omitempty"`
 	// AnalysisRunMetadata is added to the AnalysisRuns.
 	// +optional
-	AnalysisRunMetadata AnalysisRunMetadata `json:"analysisRunMetadata,omitempty,omitzero"`
+	AnalysisRunMetadata *AnalysisRunMetadata `json:"analysisRunMetadata,omitempty"`
 }
 
 // AnalysisTemplateRef names an AnalysisTemplate or ClusterAnalysisTemplate.
@@ -240,7 +240,7 @@ type AnalysisTemplateRef struct {
 	TemplateName string `json:"templateName"`
 	// ClusterScope looks the name up among ClusterAnalysisTemplates.
 	// +optional
-	ClusterScope bool `json:"clusterScope,omitempty"`
+	ClusterScope *bool `json:"clusterScope,omitempty"`
 }
 
 // AnalysisRunArgument is the value a Rollout passes for a template argument.
@@ -317,7 +317,11 @@ type RolloutExperimentStep struct {
 	DryRun []DryRun `json:"dryRun,omitempty"`
 	// AnalysisRunMetadata is added to the AnalysisRuns.
 	// +optional
-	AnalysisRunMetadata AnalysisRunMetadata `json:"analysisRunMetadata,omitempty,omitzero"`
+	AnalysisRunMetadata AnalysisRunMetadata `json:"analysisRunMetadata,omitempty"`
+	// ScaleDownDelaySeconds is how long the Experiment's ReplicaSets keep their pods after it
+	// ends (Argo's field; Experiments are not run yet).
+	// +optional
+	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
 }
 
 // RolloutExperimentStepAnalysisTemplateRef is an analysis of an experiment step.
@@ -328,7 +332,7 @@ type RolloutExperimentStepAnalysisTemplateRef struct {
 	TemplateName string `json:"templateName"`
 	// ClusterScope looks the name up among ClusterAnalysisTemplates.
 	// +optional
-	ClusterScope bool `json:"clusterScope,omitempty"`
+	ClusterScope *bool `json:"clusterScope,omitempty"`
 	// Args for the template.
 	// +optional
 	Args []AnalysisRunArgument `json:"args,omitempty"`
@@ -350,7 +354,7 @@ type RolloutExperimentTemplate struct {
 	Replicas *int32 `json:"replicas,omitempty"`
 	// Metadata adds labels and annotations to the pods.
 	// +optional
-	Metadata PodTemplateMetadata `json:"metadata,omitempty,omitzero"`
+	Metadata PodTemplateMetadata `json:"metadata,omitempty"`
 	// Selector overrides the Rollout's selector for this ReplicaSet.
 	// +optional
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
@@ -479,4 +483,12 @@ type StepPluginStatus struct {
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Type=object
 	Status json.RawMessage `json:"status,omitempty"`
+}
+
+// IsClusterScope reports whether the template is a ClusterAnalysisTemplate.
+func (r AnalysisTemplateRef) IsClusterScope() bool { return r.ClusterScope != nil && *r.ClusterScope }
+
+// IsClusterScope reports whether the template is a ClusterAnalysisTemplate.
+func (r RolloutExperimentStepAnalysisTemplateRef) IsClusterScope() bool {
+	return r.ClusterScope != nil && *r.ClusterScope
 }

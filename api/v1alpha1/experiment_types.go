@@ -197,7 +197,7 @@ type ExperimentAnalysisTemplateRef struct {
 	TemplateName string `json:"templateName"`
 	// ClusterScope looks the name up among ClusterAnalysisTemplates.
 	// +optional
-	ClusterScope bool `json:"clusterScope,omitempty"`
+	ClusterScope *bool `json:"clusterScope,omitempty"`
 	// Args for the template.
 	// +optional
 	Args []Argument `json:"args,omitempty"`
@@ -218,4 +218,9 @@ type ExperimentAnalysisRunStatus struct {
 	// Message from the AnalysisRun.
 	// +optional
 	Message string `json:"message,omitempty"`
+}
+
+// IsClusterScope reports whether the template is a ClusterAnalysisTemplate.
+func (r ExperimentAnalysisTemplateRef) IsClusterScope() bool {
+	return r.ClusterScope != nil && *r.ClusterScope
 }

@@ -81,7 +81,7 @@ func trafficRollout() *Rollout {
 		{SetWeight: ptr(int32(10))},
 		{Pause: &RolloutPause{Duration: dur("60")}},
 		{Analysis: &RolloutAnalysis{
-			Templates: []AnalysisTemplateRef{{TemplateName: "smoke", ClusterScope: true}},
+			Templates: []AnalysisTemplateRef{{TemplateName: "smoke", ClusterScope: ptr(true)}},
 			Args: []AnalysisRunArgument{
 				{Name: "hash", ValueFrom: &ArgumentValueFrom{PodTemplateHashValue: ptr(Latest)}},
 				{Name: "region", ValueFrom: &ArgumentValueFrom{FieldRef: &FieldRef{FieldPath: "metadata.labels['region']"}}},

@@ -61,7 +61,7 @@ func TestValidObjects(t *testing.T) {
 		"analysis template":         analysisTemplate(),
 		"cluster analysis template": clusterAnalysisTemplate(),
 		"template made of templates": &AnalysisTemplate{Spec: AnalysisTemplateSpec{
-			Templates: []AnalysisTemplateRef{{TemplateName: "a"}, {TemplateName: "b", ClusterScope: true}},
+			Templates: []AnalysisTemplateRef{{TemplateName: "a"}, {TemplateName: "b", ClusterScope: ptr(true)}},
 			DryRun:    []DryRun{{MetricName: "from-a"}},
 		}},
 		"analysis run": analysisRun(),

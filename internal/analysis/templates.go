@@ -40,7 +40,7 @@ func ResolveTemplates(ctx context.Context, c client.Reader, namespace string, re
 	visit = func(refs []v1alpha1.AnalysisTemplateRef, path []string) error {
 		for _, ref := range refs {
 			t := Template{Kind: "AnalysisTemplate", Name: ref.TemplateName}
-			if ref.ClusterScope {
+			if ref.IsClusterScope() {
 				t.Kind = "ClusterAnalysisTemplate"
 			}
 			key := t.String()
@@ -52,7 +52,7 @@ func ResolveTemplates(ctx context.Context, c client.Reader, namespace string, re
 			if done[key] {
 				continue
 			}
-			if ref.ClusterScope {
+			if ref.IsClusterScope() {
 				var ct v1alpha1.ClusterAnalysisTemplate
 				if err := c.Get(ctx, client.ObjectKey{Name: ref.TemplateName}, &ct); err != nil {
 					return fmt.Errorf("reading %s: %w", key, err)

@@ -159,11 +159,11 @@ func TestNestedAndClusterTemplates(t *testing.T) {
 	mid := at("mid", v1alpha1.AnalysisTemplateSpec{
 		Args:      []v1alpha1.Argument{{Name: "host", Value: ptr.To("default-host")}},
 		Metrics:   []v1alpha1.Metric{webMetric("mid-check", "http://{{args.host}}/mid")},
-		Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "base", ClusterScope: true}},
+		Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "base", ClusterScope: ptr.To(true)}},
 		DryRun:    []v1alpha1.DryRun{{MetricName: "mid-check"}},
 	})
 	top := at("top", v1alpha1.AnalysisTemplateSpec{
-		Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "mid"}, {TemplateName: "base", ClusterScope: true}},
+		Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "mid"}, {TemplateName: "base", ClusterScope: ptr.To(true)}},
 	})
 	c := newFakeClient(t, base, mid, top)
 	templates, err := ResolveTemplates(context.Background(), c, "ns", []v1alpha1.AnalysisTemplateRef{{TemplateName: "top"}})

@@ -203,9 +203,11 @@ func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*
 	}
 	// the spec's analysisRunMetadata first: the labels the controller relies on win
 	run.Labels, run.Annotations = map[string]string{}, map[string]string{}
-	maps.Copy(run.Labels, w.spec.AnalysisRunMetadata.Labels)
+	if md := w.spec.AnalysisRunMetadata; md != nil {
+		maps.Copy(run.Labels, md.Labels)
+		maps.Copy(run.Annotations, md.Annotations)
+	}
 	maps.Copy(run.Labels, labels)
-	maps.Copy(run.Annotations, w.spec.AnalysisRunMetadata.Annotations)
 	run.Annotations[v1alpha1.RevisionAnnotation] = revision
 	run.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(ro, v1alpha1.GroupVersion.WithKind("Rollout"))}
 	for i := 0; i < 100; i++ {

@@ -10,11 +10,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/podhash"
 	"github.com/vanedev/vane/internal/strategy"
 )
 
@@ -43,10 +43,15 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 	if done, res, err := r.prepareAnalysis(ctx, s); done {
 		return res, err
 	}
+	steps, err := podhash.Steps(ro.Spec.Strategy.Canary.Steps)
+	if err != nil {
+		s.invalid("spec.strategy.canary.steps: " + err.Error())
+		return reconcile.Result{}, nil // before anything changes
+	}
 	if retry, err := r.ensureNewReplicaSet(ctx, s); err != nil || retry {
 		return reconcile.Result{Requeue: retry}, err
 	}
-	in := strategy.Input{Rollout: ro, NewHash: hashOf(s.newRS), StepsHash: stepsHash(ro.Spec.Strategy.Canary.Steps),
+	in := strategy.Input{Rollout: ro, NewHash: hashOf(s.newRS), StepsHash: steps,
 		FastRollback: s.fastRollback, Now: s.now, TrafficRouter: rt != nil, RouterWeightVerified: rt != nil && rt.verified,
 		Runs: s.runs.engineRuns(&ro.Status)}
 	bySet := map[string]*appsv1.ReplicaSet{}
@@ -125,7 +130,7 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, s *syncState) (ret
 		s.fastRollback = withinRollbackWindow(s.newRS, ro.Spec.RollbackWindow)
 		return false, nil
 	}
-	hash := PodTemplateHash(template, ro.Status.CollisionCount)
+	hash := podhash.Template(template, ro.Status.CollisionCount)
 	rs, err := r.createNew(ctx, ro, newTemplate(ro, template, hash), s.selector, hash, maxRev+1)
 	if errors.Is(err, errHashCollision) {
 		ro.Status.CollisionCount = ptr.To(ptr.Deref(ro.Status.CollisionCount, 0) + 1)
@@ -214,11 +219,6 @@ func role(hash, newHash, stableHash string) strategy.Role {
 }
 
 func hashOf(rs *appsv1.ReplicaSet) string { return rs.Labels[v1alpha1.PodTemplateHashLabel] }
-
-// stepsHash identifies the canary steps, so that editing them restarts the update.
-func stepsHash(steps []v1alpha1.CanaryStep) string {
-	return rand.SafeEncodeString(fmt.Sprint(fnvHash(steps)))
-}
 
 // counts sums the pods of all ReplicaSets; updated ones are the new ReplicaSet's.
 func counts(sets []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet) strategy.Counts {

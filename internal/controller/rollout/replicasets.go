@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/podhash"
 	"github.com/vanedev/vane/internal/strategy"
 )
 
@@ -49,20 +50,20 @@ func findNew(sets []*appsv1.ReplicaSet, template *corev1.PodTemplateSpec, collis
 			byHash[hashOf(rs)] = rs
 		}
 	}
-	if rs := byHash[PodTemplateHash(template, collisionCount)]; rs != nil {
+	if rs := byHash[podhash.Template(template, collisionCount)]; rs != nil {
 		return rs
 	}
-	if rs := byHash[PodTemplateHash(template, nil)]; rs != nil {
+	if rs := byHash[podhash.Template(template, nil)]; rs != nil {
 		return rs
 	}
 	for i := int32(0); collisionCount != nil && i < *collisionCount; i++ {
-		if rs := byHash[PodTemplateHash(template, &i)]; rs != nil {
+		if rs := byHash[podhash.Template(template, &i)]; rs != nil {
 			return rs
 		}
 	}
-	want := PodTemplateHash(template, nil)
+	want := podhash.Template(template, nil)
 	for _, rs := range byHash {
-		if PodTemplateHash(UserTemplate(rs), nil) == want {
+		if podhash.Template(UserTemplate(rs), nil) == want {
 			return rs
 		}
 	}

@@ -145,7 +145,7 @@ func indexTemplates(o client.Object) []string {
 	for _, ref := range analysisRefs(ro) {
 		for _, t := range ref.spec.Templates {
 			kind := "AnalysisTemplate"
-			if t.ClusterScope {
+			if t.IsClusterScope() {
 				kind = "ClusterAnalysisTemplate"
 			}
 			out = append(out, kind+"/"+t.TemplateName)

@@ -4,6 +4,8 @@
 //   - testdata/argo/hashes.json: for every Rollout (and Deployment, whose template a workloadRef
 //     resolves to) in examples/seeds and testdata/argo/corpus, the rollouts-pod-template-hash
 //     with no collisionCount and with a few, and the canary step hash (status.currentStepHash);
+//   - testdata/argo/steps.json: random step lists (every field of Argo's step types) and their
+//     step hash (steps.go);
 //   - testdata/argo/replicas.json: the replica counts of Argo's canary arithmetic (replicas.go).
 //
 // Run it from the repository root with `make argo-golden`.
@@ -66,6 +68,9 @@ func main() {
 	}
 	out := filepath.Join(*repo, "testdata/argo")
 	if err := writeJSON(filepath.Join(out, "hashes.json"), cases); err != nil {
+		log.Fatal(err)
+	}
+	if err := writeRandomSteps(out); err != nil {
 		log.Fatal(err)
 	}
 	if err := writeReplicas(out); err != nil {
