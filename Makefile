@@ -7,6 +7,8 @@ GO ?= go
 BIN := $(CURDIR)/bin
 # Control-plane binaries live in a versioned cache outside the clone (see hack/cluster/bindir.sh).
 K8S_BIN := $(shell hack/cluster/bindir.sh)
+# Argo Rollouts' controller, kubectl plugin and CRDs, built from the pinned module (hack/tools/argo).
+ARGO_BIN := $(shell hack/tools/argo/bindir.sh)
 CLUSTER_DIR ?= $(CURDIR)/.cache/cluster
 GO_TEST_FLAGS ?=
 PKGS := ./...
@@ -48,8 +50,8 @@ install: ## install vane and kubectl-vane (the kubectl plugin) into $(shell go e
 	@echo "installed vane and kubectl-vane in $$($(GO) env GOPATH)/bin (put it on PATH for 'kubectl vane')"
 
 .PHONY: test
-test: k8s-tools traefik deps lint ## all tests (after gofmt and go vet): unit and end-to-end against a real local control plane
-	@t=$$(date +%s); VANE_K8S_BIN="$(K8S_BIN)" $(GO) test -timeout 30m $(GO_TEST_FLAGS) $(PKGS); \
+test: k8s-tools traefik argo-tools deps lint ## all tests (after gofmt and go vet): unit and end-to-end against a real local control plane
+	@t=$$(date +%s); VANE_K8S_BIN="$(K8S_BIN)" VANE_ARGO_BIN="$(ARGO_BIN)" $(GO) test -timeout 30m $(GO_TEST_FLAGS) $(PKGS); \
 	  echo "timing: tests $$(( $$(date +%s) - t ))s"
 
 .PHONY: test-unit
@@ -57,8 +59,8 @@ test-unit: ## unit tests only (no control plane: go test -short)
 	$(GO) test -short $(GO_TEST_FLAGS) $(PKGS)
 
 .PHONY: test-e2e
-test-e2e: k8s-tools traefik deps ## end-to-end scenarios in test/e2e
-	VANE_K8S_BIN="$(K8S_BIN)" $(GO) test -timeout 30m $(GO_TEST_FLAGS) ./test/e2e/...
+test-e2e: k8s-tools traefik argo-tools deps ## end-to-end scenarios in test/e2e
+	VANE_K8S_BIN="$(K8S_BIN)" VANE_ARGO_BIN="$(ARGO_BIN)" $(GO) test -timeout 30m $(GO_TEST_FLAGS) ./test/e2e/...
 
 .PHONY: bench
 bench: k8s-tools ## measure the controller at scale: 200 canary rollouts created, updated, promoted (prints figures)

@@ -20,4 +20,7 @@ const (
 	// ScaleDownDeadlineAnnotation holds the RFC3339 time after which an old ReplicaSet is
 	// scaled down.
 	ScaleDownDeadlineAnnotation = "argo-rollouts.argoproj.io/scale-down-deadline"
+	// WorkloadGenerationAnnotation is, on a Rollout with spec.workloadRef, the generation of the
+	// referenced workload the controller last saw (status.workloadObservedGeneration follows it).
+	WorkloadGenerationAnnotation = "rollout.argoproj.io/workload-generation"
 )

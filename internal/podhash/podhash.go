@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"hash/fnv"
 
+	"github.com/davecgh/go-spew/spew"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 
@@ -58,4 +59,20 @@ func mustJSON(v *corev1.PodTemplateSpec) []byte {
 		panic(fmt.Sprintf("podhash: encoding a pod template: %v", err))
 	}
 	return b
+}
+
+// Legacy returns the hash Kubernetes' Deployment controller gives a template (FNV-32a over a
+// deterministic dump of the Go value, then the collision count), which Vane also used before it
+// hashed as Argo does. Argo looks a rollout's ReplicaSet up by this hash when its own finds
+// none, and so does Vane: ReplicaSets named that way are adopted, not replaced.
+func Legacy(template *corev1.PodTemplateSpec, collisionCount *int32) string {
+	h := fnv.New32a()
+	printer := spew.ConfigState{Indent: " ", SortKeys: true, DisableMethods: true, SpewKeys: true}
+	printer.Fprintf(h, "%#v", *template)
+	if collisionCount != nil {
+		b := make([]byte, 8)
+		binary.LittleEndian.PutUint32(b, uint32(*collisionCount))
+		h.Write(b)
+	}
+	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
 }

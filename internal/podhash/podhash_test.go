@@ -28,13 +28,15 @@ import (
 type golden struct {
 	Source          string            `json:"source"`
 	PodTemplateHash map[string]string `json:"podTemplateHash"`
+	LegacyHash      map[string]string `json:"legacyHash"`
 	StepHash        *string           `json:"stepHash"`
 }
 
 const repo = "../.."
 
 // TestArgoGolden hashes every Rollout and Deployment of the corpus Argo's code hashed and
-// compares the pod-template hash (with and without collisionCount) and the step hash.
+// compares the pod-template hash and the legacy (Deployment) hash, with and without
+// collisionCount, and the step hash.
 func TestArgoGolden(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(repo, "testdata/argo/hashes.json"))
 	if err != nil {
@@ -97,7 +99,7 @@ func readDocs(t *testing.T, file string, docs map[string][]byte) {
 // hashDoc computes what the golden file records, with Vane's types and functions.
 func hashDoc(t *testing.T, source string, doc []byte) golden {
 	t.Helper()
-	got := golden{Source: source, PodTemplateHash: map[string]string{}}
+	got := golden{Source: source, PodTemplateHash: map[string]string{}, LegacyHash: map[string]string{}}
 	var template *corev1.PodTemplateSpec
 	if strings.Contains(source, "#Rollout/") {
 		var ro v1alpha1.Rollout
@@ -126,6 +128,7 @@ func hashDoc(t *testing.T, source string, doc []byte) golden {
 			cc = ptr.To(int32(n))
 		}
 		got.PodTemplateHash[key] = Template(template, cc)
+		got.LegacyHash[key] = Legacy(template, cc)
 	}
 	return got
 }

@@ -3,7 +3,6 @@ package rollout
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -125,10 +124,9 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, s *syncState) (ret
 			if err := r.bumpRevision(ctx, s.newRS, maxRev+1); err != nil {
 				return false, err
 			}
-			s.event(false, "RolloutUpdated", "Rollout updated to revision %d", maxRev+1)
 		}
 		s.fastRollback = withinRollbackWindow(s.newRS, ro.Spec.RollbackWindow)
-		return false, nil
+		return false, r.recordRevision(ctx, s)
 	}
 	hash := podhash.Template(template, ro.Status.CollisionCount)
 	rs, err := r.createNew(ctx, ro, newTemplate(ro, template, hash), s.selector, hash, maxRev+1)
@@ -143,10 +141,10 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, s *syncState) (ret
 	}
 	s.newRS, s.created = rs, true
 	s.sets = append(s.sets, rs)
-	s.event(false, "NewReplicaSetCreated", "Created ReplicaSet %s (revision %d)", rs.Name, revision(rs))
-	if maxRev > 0 {
-		s.event(false, "RolloutUpdated", "Rollout updated to revision %d", revision(rs))
+	if err := r.recordRevision(ctx, s); err != nil {
+		return false, err
 	}
+	s.event(false, "NewReplicaSetCreated", "Created ReplicaSet %s (revision %d)", rs.Name, revision(rs))
 	return false, nil
 }
 

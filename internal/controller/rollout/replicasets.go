@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -38,32 +39,32 @@ func (r *Reconciler) ownedReplicaSets(ctx context.Context, ro *v1alpha1.Rollout)
 	return out, nil
 }
 
-// findNew returns the ReplicaSet created for template: the one whose hash label is the
-// template's hash under the current collisionCount or an earlier one (a template the rollout
-// had before). The apiserver fills defaults into a ReplicaSet's template, so the hash, computed
-// from the Rollout's own template, is what identifies it. Failing that, a ReplicaSet whose own
-// (defaulted) template is the rollout's template: what `undo` copies back.
+// findNew returns the ReplicaSet of the rollout's current template, looked up as Argo looks it
+// up: by the template's hash under the current collisionCount, then by the hash Kubernetes'
+// Deployments (and earlier Vane versions) give it, then by a ReplicaSet whose template, without
+// what the controller added to it, equals the rollout's (what `undo` copies back). Among
+// several candidates the oldest wins.
 func findNew(sets []*appsv1.ReplicaSet, template *corev1.PodTemplateSpec, collisionCount *int32) *appsv1.ReplicaSet {
-	byHash := map[string]*appsv1.ReplicaSet{}
+	var live []*appsv1.ReplicaSet
 	for _, rs := range sets {
 		if rs.DeletionTimestamp == nil {
-			byHash[hashOf(rs)] = rs
+			live = append(live, rs)
 		}
 	}
-	if rs := byHash[podhash.Template(template, collisionCount)]; rs != nil {
-		return rs
-	}
-	if rs := byHash[podhash.Template(template, nil)]; rs != nil {
-		return rs
-	}
-	for i := int32(0); collisionCount != nil && i < *collisionCount; i++ {
-		if rs := byHash[podhash.Template(template, &i)]; rs != nil {
-			return rs
+	sort.SliceStable(live, func(i, j int) bool {
+		return live[i].CreationTimestamp.Before(&live[j].CreationTimestamp)
+	})
+	for _, h := range []string{podhash.Template(template, collisionCount), podhash.Legacy(template, collisionCount)} {
+		for _, rs := range live {
+			if hashOf(rs) == h {
+				return rs
+			}
 		}
 	}
-	want := podhash.Template(template, nil)
-	for _, rs := range byHash {
-		if podhash.Template(UserTemplate(rs), nil) == want {
+	want := template.DeepCopy()
+	delete(want.Labels, v1alpha1.PodTemplateHashLabel)
+	for _, rs := range live {
+		if equality.Semantic.DeepEqual(UserTemplate(rs), want) {
 			return rs
 		}
 	}

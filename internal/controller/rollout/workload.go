@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +28,7 @@ func (r *Reconciler) resolveWorkload(ctx context.Context, s *syncState) error {
 	ref := ro.Spec.WorkloadRef
 	if ref == nil {
 		s.template = ro.Spec.Template.DeepCopy()
+		ro.Status.WorkloadObservedGeneration = ""
 		return nil
 	}
 	key := client.ObjectKey{Namespace: ro.Namespace, Name: ref.Name}
@@ -47,8 +49,7 @@ func (r *Reconciler) resolveWorkload(ctx context.Context, s *syncState) error {
 			return workloadErr(ref, err)
 		}
 		s.template, s.selector = rs.Spec.Template.DeepCopy(), firstSelector(ro.Spec.Selector, rs.Spec.Selector)
-		ro.Status.WorkloadObservedGeneration = fmt.Sprint(rs.Generation)
-		return nil
+		return r.observeWorkloadGeneration(ctx, ro, rs.Generation)
 	case "PodTemplate":
 		pt := &corev1.PodTemplate{}
 		obj, template = pt, &pt.Template
@@ -63,7 +64,19 @@ func (r *Reconciler) resolveWorkload(ctx context.Context, s *syncState) error {
 		selector = &metav1.LabelSelector{MatchLabels: template.Labels}
 	}
 	s.selector = firstSelector(ro.Spec.Selector, selector)
-	ro.Status.WorkloadObservedGeneration = fmt.Sprint(obj.GetGeneration())
+	return r.observeWorkloadGeneration(ctx, ro, obj.GetGeneration())
+}
+
+// observeWorkloadGeneration records the generation of the workload a rollout references, as
+// Argo does and Argo CD's health check reads it: in the Rollout's annotation
+// rollout.argoproj.io/workload-generation (patched when it changes) and, once observed, in
+// status.workloadObservedGeneration.
+func (r *Reconciler) observeWorkloadGeneration(ctx context.Context, ro *v1alpha1.Rollout, generation int64) error {
+	gen := strconv.FormatInt(generation, 10)
+	if _, err := r.annotate(ctx, ro, v1alpha1.WorkloadGenerationAnnotation, gen); err != nil {
+		return err
+	}
+	ro.Status.WorkloadObservedGeneration = gen
 	return nil
 }
 

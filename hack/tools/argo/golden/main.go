@@ -30,6 +30,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/kubernetes/pkg/controller"
 	"sigs.k8s.io/yaml"
 )
 
@@ -42,6 +43,9 @@ type HashCase struct {
 	Source string `json:"source"`
 	// PodTemplateHash maps a collisionCount ("none", "0", "1", ...) to the hash.
 	PodTemplateHash map[string]string `json:"podTemplateHash"`
+	// LegacyHash maps a collisionCount to the hash Kubernetes' Deployment controller computes
+	// (controller.ComputeHash), by which Argo also finds a rollout's ReplicaSet.
+	LegacyHash map[string]string `json:"legacyHash"`
 	// StepHash is ComputeStepHash of the Rollout (Rollouts only; "" for blue/green).
 	StepHash *string `json:"stepHash,omitempty"`
 }
@@ -139,13 +143,15 @@ func hashDoc(doc []byte) (HashCase, bool, error) {
 	default:
 		return HashCase{}, false, nil
 	}
-	c := HashCase{Source: meta.Kind + "/" + meta.Metadata.Name, PodTemplateHash: map[string]string{}, StepHash: step}
+	c := HashCase{Source: meta.Kind + "/" + meta.Metadata.Name, PodTemplateHash: map[string]string{},
+		LegacyHash: map[string]string{}, StepHash: step}
 	for _, n := range collisionCounts {
 		key, cc := "none", (*int32)(nil)
 		if n >= 0 {
 			key, cc = fmt.Sprint(n), &n
 		}
 		c.PodTemplateHash[key] = hash.ComputePodTemplateHash(template, cc)
+		c.LegacyHash[key] = controller.ComputeHash(template, cc)
 	}
 	return c, true, nil
 }

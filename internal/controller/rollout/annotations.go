@@ -1,0 +1,43 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+)
+
+// recordRevision gives the Rollout the revision of its new ReplicaSet in the annotation
+// rollout.argoproj.io/revision, as Argo does, with Argo's RolloutUpdated event when it changes
+// (the first revision included).
+func (r *Reconciler) recordRevision(ctx context.Context, s *syncState) error {
+	rev := strconv.FormatInt(revision(s.newRS), 10)
+	changed, err := r.annotate(ctx, s.ro, v1alpha1.RevisionAnnotation, rev)
+	if changed {
+		s.event(false, "RolloutUpdated", "Rollout updated to revision %s", rev)
+	}
+	return err
+}
+
+// annotate sets one annotation on the Rollout (a merge patch of metadata only) when it differs,
+// and reports whether it did. The Rollout in hand takes the new resourceVersion, so that the
+// status patch that ends the reconcile is checked against it.
+func (r *Reconciler) annotate(ctx context.Context, ro *v1alpha1.Rollout, key, value string) (bool, error) {
+	if v, ok := ro.Annotations[key]; ok && v == value {
+		return false, nil
+	}
+	patched := ro.DeepCopy()
+	patch := client.MergeFrom(ro.DeepCopy())
+	if patched.Annotations == nil {
+		patched.Annotations = map[string]string{}
+	}
+	patched.Annotations[key] = value
+	if err := r.Client.Patch(ctx, patched, patch); err != nil {
+		return false, fmt.Errorf("setting annotation %s on the rollout: %w", key, err)
+	}
+	ro.Annotations, ro.ResourceVersion = patched.Annotations, patched.ResourceVersion
+	return true, nil
+}
