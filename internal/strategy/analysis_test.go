@@ -74,13 +74,13 @@ func TestCanaryAnalysis(t *testing.T) {
 			rollout: withBackground(rollout(5, analysisSteps, updating(0, nil)), nil),
 			runs:    Runs{Background: run(v1alpha1.AnalysisPhaseFailed)},
 			sets:    at20,
-			want:    want{Abort: true, Replicas: map[string]int32{"n": 0, "s": 5}, Reasons: []string{"AnalysisRunFailed", "RolloutAborted"}},
+			want:    want{Abort: true, Replicas: map[string]int32{"n": 1, "s": 5}, Reasons: []string{"AnalysisRunFailed", "RolloutAborted"}},
 		},
 		"background error aborts": {
 			rollout: withBackground(rollout(5, analysisSteps, updating(0, nil)), nil),
 			runs:    Runs{Background: run(v1alpha1.AnalysisPhaseError)},
 			sets:    at20,
-			want:    want{Abort: true, Replicas: map[string]int32{"n": 0, "s": 5}, Reasons: []string{"AnalysisRunError", "RolloutAborted"}},
+			want:    want{Abort: true, Replicas: map[string]int32{"n": 1, "s": 5}, Reasons: []string{"AnalysisRunError", "RolloutAborted"}},
 		},
 		"inconclusive background pauses": {
 			rollout: withBackground(rollout(5, analysisSteps, updating(0, nil)), nil),
@@ -112,13 +112,13 @@ func TestCanaryAnalysis(t *testing.T) {
 			rollout: rollout(5, analysisSteps, updating(1, nil)),
 			runs:    Runs{Step: run(v1alpha1.AnalysisPhaseSuccessful), StepIndex: 1},
 			sets:    at20,
-			want:    want{StepIndex: 2, Replicas: map[string]int32{"n": 3, "s": 3}, Reasons: []string{"RolloutStepCompleted"}},
+			want:    want{StepIndex: 2, Replicas: map[string]int32{"n": 1, "s": 3}, Reasons: []string{"RolloutStepCompleted"}},
 		},
 		"failed step analysis aborts": {
 			rollout: rollout(5, analysisSteps, updating(1, nil)),
 			runs:    Runs{Step: run(v1alpha1.AnalysisPhaseFailed), StepIndex: 1},
 			sets:    at20,
-			want:    want{Abort: true, Replicas: map[string]int32{"n": 0, "s": 5}, StepIndex: 1, Reasons: []string{"AnalysisRunFailed", "RolloutAborted"}},
+			want:    want{Abort: true, Replicas: map[string]int32{"n": 1, "s": 5}, StepIndex: 0, Reasons: []string{"AnalysisRunFailed", "RolloutAborted"}},
 		},
 		"inconclusive step analysis pauses": {
 			rollout: rollout(5, analysisSteps, updating(1, nil)),
@@ -138,7 +138,7 @@ func TestCanaryAnalysis(t *testing.T) {
 			rollout: rollout(5, analysisSteps, updating(1, func(st *v1alpha1.RolloutStatus) { st.ControllerPause = true })),
 			runs:    Runs{Step: run(v1alpha1.AnalysisPhaseInconclusive), StepIndex: 1},
 			sets:    at20,
-			want:    want{StepIndex: 2, Replicas: map[string]int32{"n": 3, "s": 3}, Reasons: []string{"RolloutStepCompleted"}},
+			want:    want{StepIndex: 2, Replicas: map[string]int32{"n": 1, "s": 3}, Reasons: []string{"RolloutStepCompleted"}},
 		},
 		"completion ends the background analysis": {
 			rollout: withBackground(rollout(5, analysisSteps, updating(3, nil)), nil),
@@ -154,19 +154,19 @@ func TestCanaryAnalysis(t *testing.T) {
 			})), nil),
 			runs: Runs{Background: run(v1alpha1.AnalysisPhaseFailed), Step: run(v1alpha1.AnalysisPhaseFailed), StepIndex: 1},
 			sets: []Set{{Hash: "n", Role: RoleNew}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
-			want: want{Analysis: AnalysisPlan{Background: true}, Replicas: map[string]int32{"n": 1, "s": 4}, Reasons: []string{"RolloutRetried"}},
+			want: want{Analysis: AnalysisPlan{Background: true}, Replicas: map[string]int32{"n": 0, "s": 4}, Reasons: []string{"RolloutRetried"}},
 		},
 		"a new revision forgets the runs of the previous one": {
 			rollout: withBackground(rollout(5, analysisSteps, updating(1, recorded)), nil),
 			runs:    Runs{Background: run(v1alpha1.AnalysisPhaseFailed)},
 			sets:    []Set{{Hash: "m", Role: RoleNew}, {Hash: "n", Role: RoleOther, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(4)}},
-			want:    want{Analysis: AnalysisPlan{Background: true}, Replicas: map[string]int32{"m": 1, "n": 0, "s": 4}},
+			want:    want{Analysis: AnalysisPlan{Background: true}, Replicas: map[string]int32{"m": 1, "n": 1, "s": 4}},
 		},
 		"promote full skips the analysis": {
 			rollout: withBackground(rollout(5, analysisSteps, updating(1, func(st *v1alpha1.RolloutStatus) { st.PromoteFull = true })), nil),
 			runs:    Runs{Step: run(v1alpha1.AnalysisPhaseRunning), StepIndex: 1},
 			sets:    at20,
-			want:    want{StepIndex: 3, Replicas: map[string]int32{"n": 3, "s": 3}},
+			want:    want{StepIndex: 3, Replicas: map[string]int32{"n": 1, "s": 3}},
 		},
 	}
 	for name, tc := range tests {
@@ -223,7 +223,7 @@ func TestCanaryRoutedAnalysis(t *testing.T) {
 	}{
 		"waits for the run":          {run: run(v1alpha1.AnalysisPhaseRunning), wantIdx: 1, wantW: 20},
 		"moves on when it succeeded": {run: run(v1alpha1.AnalysisPhaseSuccessful), wantIdx: 2, wantW: 20},
-		"aborts to weight 0":         {run: run(v1alpha1.AnalysisPhaseFailed), wantIdx: 1, wantAbort: true, wantW: 0},
+		"aborts to weight 0":         {run: run(v1alpha1.AnalysisPhaseFailed), wantIdx: 0, wantAbort: true, wantW: 0},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package strategy
 
 import (
 	"fmt"
-	"sort"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -120,12 +119,12 @@ type Plan struct {
 
 // Canary plans the next state of a canary rollout. Without trafficRouting the traffic split is
 // approximated by the ratio of canary to stable pods, moved within maxSurge and
-// maxUnavailable; with trafficRouting (and Input.TrafficRouter) see canaryRouted.
+// maxUnavailable as Argo moves them (see basicCanary); with trafficRouting (and
+// Input.TrafficRouter) see canaryRouted.
 func Canary(in Input) (Plan, error) {
 	r := in.Rollout
 	c := r.Spec.Strategy.Canary
-	replicas := r.Spec.EffectiveReplicas()
-	budget, err := ResolveBudget(c.EffectiveMaxSurge(), c.EffectiveMaxUnavailable(), replicas)
+	budget, err := ResolveBudget(c.EffectiveMaxSurge(), c.EffectiveMaxUnavailable(), r.Spec.EffectiveReplicas())
 	if err != nil {
 		return Plan{}, fmt.Errorf("spec.strategy.canary: %w", err)
 	}
@@ -140,44 +139,85 @@ func Canary(in Input) (Plan, error) {
 		runs = Runs{}
 	}
 	p.startCanaryAnalysis(in, &runs)
-	if st.Abort {
-		p.abort(in, replicas, budget)
+	b := newBasicCanary(in, st, budget)
+	if !st.Abort {
+		p.runSteps(in, runs, b.atDesired)
+	}
+	if st.Abort { // asked for, or an analysis failed
+		p.abort(in, runs)
+		p.Weight = 0
+		p.scaleBasic(in, b)
 		return p, nil
 	}
+	p.Weight = DesiredCanaryWeight(b.c, b.replicas, st, b.sets.New, b.sets.Stable)
+	p.scaleBasic(in, b)
+	p.complete(in, b.sets.New, b.replicas)
+	return p, nil
+}
+
+// runSteps plays the steps from the current one on, as long as each completes; atDesired says
+// whether the ReplicaSets are where the current step wants them.
+func (p *Plan) runSteps(in Input, runs Runs, atDesired func(*v1alpha1.RolloutStatus) bool) {
+	st := &p.Status
+	steps := in.Rollout.Spec.Strategy.Canary.Steps
 	if st.PromoteFull {
 		st.CurrentStepIndex = ptr32(int32(len(steps)))
 		st.PauseConditions, st.ControllerPause = nil, false
 	}
-	var targets map[string]int32
 	for {
-		p.Weight = CurrentWeight(steps, *st.CurrentStepIndex)
-		targets = canaryTargets(in, replicas, p.Weight)
 		idx := *st.CurrentStepIndex
-		if idx >= int32(len(steps)) || r.Spec.Paused {
-			break
+		if idx >= int32(len(steps)) || in.Rollout.Spec.Paused {
+			return
 		}
-		if !p.runStep(in, runs, idx, targets) {
-			break
+		if !p.runStep(in, runs, idx, atDesired) || st.Abort {
+			return
 		}
 		*st.CurrentStepIndex = idx + 1
 		p.Events = append(p.Events, Event{Reason: "RolloutStepCompleted",
 			Message: fmt.Sprintf("Rollout step %d/%d completed (%s)", idx+1, len(steps), describeStep(steps[idx]))})
 	}
-	if st.Abort { // a step's analysis failed
-		p.Replicas = map[string]int32{}
-		p.abort(in, replicas, budget)
-		return p, nil
+}
+
+// complete makes the new ReplicaSet the stable one once the steps are done and it has all its
+// pods available (Argo's shouldFullPromote and promoteStable).
+func (p *Plan) complete(in Input, newSet *Pods, replicas int32) {
+	st := &p.Status
+	nSteps := int32(len(in.Rollout.Spec.Strategy.Canary.Steps))
+	if st.Abort || st.StableRS == in.NewHash || *st.CurrentStepIndex < nSteps || newSet == nil || newSet.Available < replicas {
+		return
 	}
-	p.scale(in, targets, replicas, budget)
-	if *st.CurrentStepIndex >= int32(len(steps)) && st.StableRS != in.NewHash && reached(in.Sets, targets) {
-		st.StableRS = in.NewHash
-		st.PromoteFull = false
-		p.Completed = true
-		p.Analysis.Background = false // its job is done: the controller terminates it
-		p.Events = append(p.Events, Event{Reason: "RolloutCompleted",
-			Message: fmt.Sprintf("Rollout completed update to revision with pod template hash %s", in.NewHash)})
+	reason := fmt.Sprintf("Completed all %d canary steps", nSteps)
+	switch {
+	case st.PromoteFull:
+		reason = "Full promotion requested"
+	case in.FastRollback:
+		reason = "Rollback within window"
 	}
-	return p, nil
+	p.promote(in, reason)
+}
+
+// promote makes the new ReplicaSet the stable one, for reason (Argo's promoteStable).
+func (p *Plan) promote(in Input, reason string) {
+	st := &p.Status
+	st.StableRS = in.NewHash
+	st.PromoteFull = false
+	st.Abort, st.AbortedAt = false, nil
+	st.PauseConditions, st.ControllerPause = nil, false
+	st.CurrentStepIndex = ptr32(int32(len(in.Rollout.Spec.Strategy.Canary.Steps)))
+	p.Completed = true
+	p.Analysis.Background = false // its job is done: the controller terminates it
+	p.Events = append(p.Events, Event{Reason: "RolloutCompleted",
+		Message: fmt.Sprintf("Rollout completed update to revision %d (%s): %s", revisionOf(in), in.NewHash, reason)})
+}
+
+// revisionOf is the new ReplicaSet's revision: the rollout's.
+func revisionOf(in Input) int64 {
+	for _, s := range in.Sets {
+		if s.Hash == in.NewHash {
+			return s.Revision
+		}
+	}
+	return 0
 }
 
 // observeRevision resets the step bookkeeping when the template or the steps changed. It
@@ -197,13 +237,16 @@ func (p *Plan) observeRevision(in Input, nSteps int32) bool {
 	stepsChanged := st.CurrentStepHash != in.StepsHash
 	st.CurrentStepHash = in.StepsHash
 	switch {
-	case st.StableRS == "":
-		// the first revision becomes stable at once: there is nothing to protect
-		st.StableRS = in.NewHash
-		st.CurrentStepIndex = ptr32(nSteps)
+	case st.StableRS == "" || (st.StableRS != in.NewHash && !hasSet(in, st.StableRS)):
+		// the first revision (or one whose stable ReplicaSet is gone) becomes stable at once:
+		// there is nothing to protect
+		p.promote(in, "Initial deploy")
 	case st.StableRS == in.NewHash, newRevision && in.FastRollback:
 		// back to the stable template (a rollback mid-update), or to a revision inside the
 		// rollback window: no steps to run
+		if (newRevision || stepsChanged) && nSteps > 0 {
+			p.skipStepsEvent(in, st.StableRS == in.NewHash)
+		}
 		st.CurrentStepIndex = ptr32(nSteps)
 		st.PauseConditions, st.ControllerPause = nil, false
 		if st.StableRS == in.NewHash {
@@ -214,31 +257,81 @@ func (p *Plan) observeRevision(in Input, nSteps int32) bool {
 		st.CurrentStepIndex = ptr32(0)
 		st.PauseConditions, st.ControllerPause = nil, false
 	}
+	if in.FastRollback && st.StableRS != in.NewHash {
+		// Argo lifts an abort of a rollback inside the window, as it does for a full promotion
+		st.Abort, st.AbortedAt = false, nil
+	}
+	if st.PromoteFull {
+		st.Abort, st.AbortedAt = false, nil
+	}
 	return newRevision
 }
 
-// abort sends every pod back to the stable ReplicaSet.
-func (p *Plan) abort(in Input, replicas int32, budget Budget) {
+// skipStepsEvent tells that the steps are skipped: the template is the stable one again, or a
+// revision inside spec.rollbackWindow.
+func (p *Plan) skipStepsEvent(in Input, toStable bool) {
+	msg := "Rollback to stable ReplicaSets"
+	if !toStable {
+		if s := setOf(in, in.NewHash); s == nil || s.Pods.Spec == 0 {
+			return // Argo only says so for a ReplicaSet that still has pods
+		}
+		msg = "Rollback to active ReplicaSets within RollbackWindow"
+	}
+	p.Events = append(p.Events, Event{Reason: "SkipSteps", Message: msg})
+}
+
+func setOf(in Input, hash string) *Set {
+	for i := range in.Sets {
+		if in.Sets[i].Hash == hash {
+			return &in.Sets[i]
+		}
+	}
+	return nil
+}
+
+func hasSet(in Input, hash string) bool { return setOf(in, hash) != nil }
+
+// abort records the abort: abortedAt and its event the first time, no pause, no analysis, and
+// the step index back to 0 (Argo's syncRolloutStatusCanary: the steps start over on a retry).
+func (p *Plan) abort(in Input, runs Runs) {
 	st := &p.Status
 	if st.AbortedAt == nil {
 		at := metav1.NewTime(in.Now)
 		st.AbortedAt = &at
-		p.Events = append(p.Events, Event{Warning: true, Reason: "RolloutAborted",
-			Message: fmt.Sprintf("Rollout aborted update to revision with pod template hash %s", in.NewHash)})
+		msg := Abort(fmt.Sprint(revisionOf(in)), abortVerdict(runs)).Message
+		p.Events = append(p.Events, Event{Warning: true, Reason: "RolloutAborted", Message: msg})
 	}
 	st.PauseConditions, st.ControllerPause, st.PromoteFull = nil, false, false
 	p.Analysis = AnalysisPlan{} // the controller terminates every run
-	p.Weight = 0
-	p.scale(in, canaryTargets(in, replicas, 0), replicas, budget)
+	if n := int32(len(in.Rollout.Spec.Strategy.Canary.Steps)); n > 0 {
+		st.CurrentStepIndex = ptr32(0)
+		if st.StableRS == st.CurrentPodHash {
+			st.CurrentStepIndex = ptr32(n)
+		}
+	}
+}
+
+// abortVerdict names the failed run that aborted the update, as AnalysisVerdict does from the
+// status ("" when no run failed: a user's abort).
+func abortVerdict(runs Runs) string {
+	for _, r := range []struct {
+		what string
+		run  *Run
+	}{{"background analysis", runs.Background}, {"step analysis", runs.Step}} {
+		if r.run != nil && (r.run.Phase == v1alpha1.AnalysisPhaseFailed || r.run.Phase == v1alpha1.AnalysisPhaseError) {
+			return describeRun(r.what, r.run)
+		}
+	}
+	return ""
 }
 
 // runStep plays step idx and reports whether it is complete.
-func (p *Plan) runStep(in Input, runs Runs, idx int32, targets map[string]int32) bool {
+func (p *Plan) runStep(in Input, runs Runs, idx int32, atDesired func(*v1alpha1.RolloutStatus) bool) bool {
 	step := in.Rollout.Spec.Strategy.Canary.Steps[idx]
 	p.forgetStalePause(step, inconclusiveStep(runs, idx))
 	switch {
 	case step.SetWeight != nil:
-		return reached(in.Sets, targets)
+		return atDesired(&p.Status)
 	case step.Pause != nil:
 		return p.pause(in, step.Pause)
 	case step.Analysis != nil:
@@ -293,60 +386,105 @@ func (p *Plan) pause(in Input, pause *v1alpha1.RolloutPause) bool {
 	}
 	st.PauseConditions = removePause(st.PauseConditions, v1alpha1.PauseReasonCanaryPauseStep)
 	st.ControllerPause = false
-	p.Events = append(p.Events, Event{Reason: "RolloutResumed", Message: "Rollout is resumed after a timed pause"})
+	p.Events = append(p.Events, Event{Reason: "RolloutResumed", Message: "Rollout is resumed"})
 	return true
 }
 
-// scale records the replicas each set gets now.
-func (p *Plan) scale(in Input, targets map[string]int32, replicas int32, budget Budget) {
-	pods := make([]Pods, len(in.Sets))
-	want := make([]int32, len(in.Sets))
-	for i, s := range in.Sets {
-		pods[i], want[i] = s.Pods, targets[s.Hash]
-	}
-	for i, n := range Step(pods, want, replicas, budget) {
-		p.Replicas[in.Sets[i].Hash] = n
-	}
+// basicCanary is the replica arithmetic of a canary without a traffic router.
+type basicCanary struct {
+	// c is the canary strategy without trafficRouting (a router Vane does not drive yet
+	// leaves the replica-based canary), so that setCanaryScale and maxTrafficWeight do not
+	// apply.
+	c        *v1alpha1.CanaryStrategy
+	replicas int32
+	budget   Budget
+	sets     CanarySets
+	// hashes of sets.New and sets.Stable, and the older ReplicaSets
+	newHash, stableHash string
+	older               []OlderSet
 }
 
-// canaryTargets: weight of replicas on the new set, the rest on the stable one, none elsewhere.
-func canaryTargets(in Input, replicas, weight int32) map[string]int32 {
-	t := map[string]int32{}
-	hasStable := false
-	for _, s := range in.Sets {
-		if s.Role == RoleStable {
-			hasStable = true
-		}
+func newBasicCanary(in Input, st *v1alpha1.RolloutStatus, budget Budget) *basicCanary {
+	c := *in.Rollout.Spec.Strategy.Canary
+	c.TrafficRouting = nil
+	b := &basicCanary{c: &c, replicas: in.Rollout.Spec.EffectiveReplicas(), budget: budget}
+	b.sets, b.older = splitSets(in, st.StableRS)
+	if b.sets.New != nil {
+		b.newHash = in.NewHash
 	}
-	canary, stable := CanaryCounts(replicas, weight, 100)
-	if !hasStable {
-		canary, stable = replicas, 0
+	if b.sets.Stable != nil {
+		b.stableHash = st.StableRS
 	}
-	for _, s := range in.Sets {
-		switch s.Role {
-		case RoleNew:
-			t[s.Hash] = canary
-		case RoleStable:
-			t[s.Hash] = stable
+	return b
+}
+
+// splitSets sorts the ReplicaSets into the new one, the stable one (the new one once it is
+// stable) and the older ones.
+func splitSets(in Input, stableHash string) (CanarySets, []OlderSet) {
+	var sets CanarySets
+	var older []OlderSet
+	for i := range in.Sets {
+		s := &in.Sets[i]
+		switch s.Hash {
+		case in.NewHash:
+			sets.New = &s.Pods
+		case stableHash:
+			sets.Stable = &s.Pods
 		default:
-			t[s.Hash] = 0
+			sets.Older = append(sets.Older, s.Pods)
+			older = append(older, OlderSet{Hash: s.Hash, Pods: s.Pods, Revision: s.Revision})
 		}
 	}
-	return t
-}
-
-// reached reports whether every set runs exactly its target and the target's pods are available.
-func reached(sets []Set, targets map[string]int32) bool {
-	for _, s := range sets {
-		t := targets[s.Hash]
-		if s.Pods.Spec != t || s.Pods.Current != t || s.Pods.Available < t {
-			return false
-		}
+	if stableHash == in.NewHash {
+		sets.Stable = sets.New
 	}
-	return true
+	return sets, older
 }
 
-// currentWeight is the weight of the last setWeight step before idx; 100 once the steps are done.
+// counts are the new and stable counts the arithmetic moves to next for status st.
+func (b *basicCanary) counts(st *v1alpha1.RolloutStatus) (int32, int32) {
+	_, weight := CanaryScaleOrWeight(b.c, b.replicas, st, b.sets.New, b.sets.Stable)
+	return BasicCanaryCounts(b.sets, b.replicas, weight, b.c.EffectiveMaxTrafficWeight(), b.budget)
+}
+
+// atDesired: a setWeight step is complete.
+func (b *basicCanary) atDesired(st *v1alpha1.RolloutStatus) bool {
+	n, s := b.counts(st)
+	return AtDesiredCounts(b.c, b.sets, n, s)
+}
+
+// scaleBasic records the replicas each set gets now. Like Argo, one reconcile scales one thing,
+// the first of: the stable ReplicaSet, the new one, the older ones (scaled down first, before
+// the new or the stable one shrinks); nothing while the rollout is paused by spec.paused or an
+// inconclusive analysis.
+func (p *Plan) scaleBasic(in Input, b *basicCanary) {
+	for _, s := range in.Sets {
+		p.Replicas[s.Hash] = s.Pods.Spec
+	}
+	st := &p.Status
+	if in.Rollout.Spec.Paused || findPause(st.PauseConditions, v1alpha1.PauseReasonInconclusiveAnalysis) != nil {
+		return
+	}
+	n, s := b.counts(st)
+	if b.sets.stableDiffers() && s != b.sets.Stable.Spec {
+		p.Replicas[b.stableHash] = s
+		return
+	}
+	if b.sets.New != nil && n != b.sets.New.Spec {
+		p.Replicas[b.newHash] = n
+		return
+	}
+	var available int32
+	for _, s := range in.Sets {
+		available += s.Pods.Available
+	}
+	for h, n := range ScaleDownOlder(b.older, available, b.replicas, b.budget.MaxUnavailable) {
+		p.Replicas[h] = n
+	}
+}
+
+// CurrentWeight is the weight of the last setWeight step at or before idx; 100 once the steps
+// are done.
 func CurrentWeight(steps []v1alpha1.CanaryStep, idx int32) int32 {
 	if idx >= int32(len(steps)) {
 		return 100
@@ -360,6 +498,7 @@ func CurrentWeight(steps []v1alpha1.CanaryStep, idx int32) int32 {
 	return w
 }
 
+// describeStep is Argo's text for a step in RolloutStepCompleted (CanaryStepString).
 func describeStep(s v1alpha1.CanaryStep) string {
 	switch {
 	case s.SetWeight != nil:
@@ -368,20 +507,24 @@ func describeStep(s v1alpha1.CanaryStep) string {
 		return "pause: " + s.Pause.Duration.String()
 	case s.Pause != nil:
 		return "pause"
-	case s.SetCanaryScale != nil:
-		return "setCanaryScale"
-	case s.Analysis != nil:
-		return "analysis"
 	case s.Experiment != nil:
 		return "experiment"
-	case s.SetHeaderRoute != nil:
-		return "setHeaderRoute"
-	case s.SetMirrorRoute != nil:
-		return "setMirrorRoute"
+	case s.Analysis != nil:
+		return "analysis"
+	case s.SetCanaryScale != nil && s.SetCanaryScale.Weight != nil:
+		return fmt.Sprintf("setCanaryScale{weight: %d}", *s.SetCanaryScale.Weight)
+	case s.SetCanaryScale != nil && s.SetCanaryScale.MatchTrafficWeight:
+		return "setCanaryScale{matchTrafficWeight: true}"
+	case s.SetCanaryScale != nil && s.SetCanaryScale.Replicas != nil:
+		return fmt.Sprintf("setCanaryScale{replicas: %d}", *s.SetCanaryScale.Replicas)
 	case s.Plugin != nil:
-		return "plugin"
+		return "plugin: " + s.Plugin.Name
+	case s.SetHeaderRoute != nil:
+		return "setHeaderRoute: " + s.SetHeaderRoute.Name
+	case s.SetMirrorRoute != nil:
+		return "setMirrorRoute: " + s.SetMirrorRoute.Name
 	}
-	return "empty step"
+	return "invalid"
 }
 
 func findPause(conds []v1alpha1.PauseCondition, reason v1alpha1.PauseReason) *v1alpha1.PauseCondition {
@@ -404,337 +547,3 @@ func removePause(conds []v1alpha1.PauseCondition, reason v1alpha1.PauseReason) [
 }
 
 func ptr32(v int32) *int32 { return &v }
-
-// canaryRouted plans a canary rollout whose traffic a router splits (trafficRouting):
-//
-//   - the canary runs the step's weight of spec.replicas rounded up (or what setCanaryScale
-//     says), the stable stays at spec.replicas (with dynamicStableScale: the share of the
-//     highest stable weight it still carries or is about to), and maxSurge and maxUnavailable
-//     do not apply;
-//   - RouterWeight rises to a step's weight only once the canary is available at its size, and
-//     a setWeight step completes when, in addition, the router verifies that weight;
-//   - setHeaderRoute and setMirrorRoute steps complete at once (the reconciler applies the
-//     routes before it stores the step);
-//   - on abort the weight goes back to 0 first; the canary keeps its pods until
-//     abortScaleDownDelaySeconds after the abort and the router verifies 0 (0: forever; with
-//     dynamicStableScale and no explicit delay, it shrinks with the traffic it still gets);
-//   - once complete, the previous stable keeps its pods scaleDownDelaySeconds (a
-//     scale-down deadline, as for every old ReplicaSet, newest scaleDownDelayRevisionLimit).
-func canaryRouted(in Input) Plan {
-	r := in.Rollout
-	c := r.Spec.Strategy.Canary
-	x := &routed{in: in, c: c, steps: c.Steps, replicas: r.Spec.EffectiveReplicas(), maxW: c.EffectiveMaxTrafficWeight(),
-		p: Plan{Status: *r.Status.DeepCopy(), Replicas: map[string]int32{}, ScaleDownDeadlines: map[string]time.Time{}}}
-	x.runs = in.Runs
-	if x.p.observeRevision(in, int32(len(x.steps))) {
-		x.runs = Runs{}
-	}
-	x.p.startCanaryAnalysis(in, &x.runs)
-	for i := range in.Sets {
-		switch s := &in.Sets[i]; s.Role {
-		case RoleNew:
-			x.newSet = s
-		case RoleStable:
-			if s.Hash != in.NewHash && s.Hash == x.p.Status.StableRS {
-				x.stable = s
-			}
-		}
-	}
-	if w := r.Status.Canary.Weights; w != nil && (w.Canary.PodTemplateHash == "" || w.Canary.PodTemplateHash == in.NewHash) {
-		x.applied, x.appliedOK = w.Canary.Weight, true
-	}
-	if !x.p.Status.Abort {
-		x.progress()
-	}
-	if x.p.Status.Abort { // asked for, or an analysis failed
-		x.p.Replicas = map[string]int32{}
-		x.p.ScaleDownDeadlines = map[string]time.Time{}
-		x.p.HeaderRoutes, x.p.MirrorRoutes = nil, nil
-		x.abort()
-	}
-	x.scaleDownOld()
-	x.finish()
-	return x.p
-}
-
-type routed struct {
-	in             Input
-	c              *v1alpha1.CanaryStrategy
-	steps          []v1alpha1.CanaryStep
-	replicas, maxW int32
-	newSet, stable *Set
-	runs           Runs
-	// applied is the canary weight status.canary.weights records for this canary
-	applied   int32
-	appliedOK bool
-	p         Plan
-}
-
-func (x *routed) event(warning bool, reason, format string, args ...any) {
-	x.p.Events = append(x.p.Events, Event{Warning: warning, Reason: reason, Message: fmt.Sprintf(format, args...)})
-}
-
-func (x *routed) requeue(d time.Duration) {
-	if d > 0 && (x.p.RequeueAfter == 0 || d < x.p.RequeueAfter) {
-		x.p.RequeueAfter = d
-	}
-}
-
-// verified: the router applies weight w for this canary.
-func (x *routed) verified(w int32) bool {
-	return x.appliedOK && x.applied == w && x.in.RouterWeightVerified
-}
-
-// weightAt is the traffic weight of step idx: the last setWeight at or before it, the full
-// weight once the steps are done.
-func (x *routed) weightAt(idx int32) int32 {
-	if idx >= int32(len(x.steps)) {
-		return x.maxW
-	}
-	return CurrentWeight(x.steps, idx)
-}
-
-// previousWeight is the weight of the last setWeight before step idx (0 if none).
-func (x *routed) previousWeight(idx int32) int32 {
-	var w int32
-	for i := int32(0); i < idx && i < int32(len(x.steps)); i++ {
-		if x.steps[i].SetWeight != nil {
-			w = *x.steps[i].SetWeight
-		}
-	}
-	return w
-}
-
-// canaryReady: the new ReplicaSet runs exactly n pods, all available.
-func (x *routed) canaryReady(n int32) bool {
-	s := x.newSet
-	return s != nil && s.Pods.Spec == n && s.Pods.Current == n && s.Pods.Available >= n
-}
-
-func (x *routed) keep(s *Set, n int32) {
-	x.p.Replicas[s.Hash] = n
-	if !s.ScaleDownDeadline.IsZero() {
-		x.p.ScaleDownDeadlines[s.Hash] = time.Time{} // serving traffic: no deadline
-	}
-}
-
-// progress moves the update through its steps.
-func (x *routed) progress() {
-	st := &x.p.Status
-	nSteps := int32(len(x.steps))
-	if st.PromoteFull {
-		st.CurrentStepIndex = ptr32(nSteps)
-		st.PauseConditions, st.ControllerPause = nil, false
-	}
-	if x.newSet == nil {
-		return
-	}
-	if st.StableRS == x.in.NewHash {
-		// nothing to split: every pod on the new ReplicaSet, all traffic through both Services to it
-		x.keep(x.newSet, x.replicas)
-		x.p.Weight, x.p.RouterWeight, x.p.RemoveManagedRoutes = x.maxW, 0, true
-		return
-	}
-	var canary, routerW, w int32
-	var ready bool
-	for {
-		idx := *st.CurrentStepIndex
-		w = x.weightAt(idx)
-		canary = x.replicas
-		switch {
-		case x.stable == nil:
-			w = x.maxW // no stable pods to send traffic to: the canary takes it all
-		case idx < nSteps:
-			canary = RoutedCanaryReplicas(x.c, ActiveCanaryScale(x.steps, idx), x.replicas, w)
-		}
-		ready = x.canaryReady(canary)
-		routerW = w
-		if !ready {
-			// no more traffic than the canary had before: what the router carries for it, or
-			// (a canary the router has no weight for yet) the previous step's
-			base := x.previousWeight(idx)
-			if x.appliedOK {
-				base = x.applied
-			}
-			routerW = min(w, base)
-		}
-		if idx >= nSteps || x.in.Rollout.Spec.Paused {
-			break
-		}
-		step := x.steps[idx]
-		x.p.forgetStalePause(step, inconclusiveStep(x.runs, idx))
-		done := false
-		switch {
-		case step.SetWeight != nil:
-			done = ready && x.verified(w)
-			x.p.WaitingForRouter = ready && !done
-		case step.Pause != nil:
-			done = x.p.pause(x.in, step.Pause)
-		case step.SetCanaryScale != nil:
-			done = ready
-		case step.SetHeaderRoute != nil, step.SetMirrorRoute != nil:
-			done = true
-		case step.Analysis != nil:
-			done = x.p.analysisStep(x.runs, idx, x.in.Now)
-		default:
-			// experiment and plugin steps are not run yet
-			x.event(true, "StepNotSupported", "step %q is not supported yet and was skipped", describeStep(step))
-			done = true
-		}
-		if !done || st.Abort {
-			break
-		}
-		*st.CurrentStepIndex = idx + 1
-		x.event(false, "RolloutStepCompleted", "Rollout step %d/%d completed (%s)", idx+1, nSteps, describeStep(step))
-	}
-	x.p.Weight, x.p.RouterWeight = w, routerW
-	x.keep(x.newSet, canary)
-	if x.stable != nil {
-		appliedStable := x.maxW
-		if x.appliedOK {
-			appliedStable = x.maxW - x.applied
-		}
-		x.keep(x.stable, RoutedStableReplicas(x.c, x.replicas, x.maxW-w, x.maxW-routerW, appliedStable))
-	}
-
-	if *st.CurrentStepIndex >= nSteps && ready {
-		if !x.verified(x.maxW) {
-			x.p.WaitingForRouter = true
-			return
-		}
-		st.StableRS = x.in.NewHash
-		st.PromoteFull = false
-		x.p.Completed, x.p.RemoveManagedRoutes, x.p.RouterWeight = true, true, 0
-		x.p.Analysis.Background = false // its job is done: the controller terminates it
-		if x.stable != nil {
-			delete(x.p.Replicas, x.stable.Hash) // the previous stable is old now: it waits for its deadline
-		}
-		x.event(false, "RolloutCompleted", "Rollout completed update to revision with pod template hash %s", x.in.NewHash)
-	}
-}
-
-// abort sends the traffic back to the stable pods, then scales the canary down.
-func (x *routed) abort() {
-	st := &x.p.Status
-	if st.AbortedAt == nil {
-		at := metav1.NewTime(x.in.Now)
-		st.AbortedAt = &at
-		x.event(true, "RolloutAborted", "Rollout aborted update to revision with pod template hash %s", x.in.NewHash)
-	}
-	st.PauseConditions, st.ControllerPause, st.PromoteFull = nil, false, false
-	x.p.Analysis = AnalysisPlan{} // the controller terminates every run
-	x.p.Weight, x.p.RouterWeight, x.p.RemoveManagedRoutes = 0, 0, true
-	if x.newSet == nil {
-		return
-	}
-	if x.stable == nil {
-		x.keep(x.newSet, max(x.newSet.Pods.Spec, x.replicas)) // nothing else to serve traffic
-		return
-	}
-	x.keep(x.stable, x.replicas)
-	if x.c.DynamicStableScale {
-		// the stable takes the traffic back as fast as its pods are available
-		avail := min(x.stable.Pods.Available, x.stable.Pods.Spec)
-		capacity := int32(int64(avail) * int64(x.maxW) / int64(max(x.replicas, 1)))
-		x.p.RouterWeight = max(x.maxW-capacity, 0)
-		if x.appliedOK {
-			x.p.RouterWeight = min(x.p.RouterWeight, x.applied)
-		}
-	}
-	keep := x.newSet.Pods.Spec
-	explicit := x.c.AbortScaleDownDelaySeconds != nil
-	delay := x.c.EffectiveAbortScaleDownDelaySeconds()
-	switch {
-	case explicit && delay == 0:
-		x.keep(x.newSet, keep) // abortScaleDownDelaySeconds: 0 leaves the canary up
-	case x.c.DynamicStableScale && !explicit:
-		// the canary shrinks with the traffic it still carries
-		if !x.in.RouterWeightVerified || !x.appliedOK {
-			x.keep(x.newSet, keep)
-			x.p.WaitingForRouter = true
-			return
-		}
-		x.keep(x.newSet, min(keep, TrafficReplicas(x.replicas, max(x.applied, x.p.RouterWeight), x.maxW)))
-	default:
-		deadline := x.newSet.ScaleDownDeadline
-		if deadline.IsZero() {
-			deadline = st.AbortedAt.Add(time.Duration(delay) * time.Second)
-			x.p.ScaleDownDeadlines[x.newSet.Hash] = deadline
-		}
-		x.p.Replicas[x.newSet.Hash] = keep
-		if left := deadline.Sub(x.in.Now); left > 0 {
-			x.requeue(left)
-			return
-		}
-		if !x.verified(0) {
-			x.p.WaitingForRouter = true
-			return
-		}
-		x.p.Replicas[x.newSet.Hash] = 0
-	}
-}
-
-// scaleDownOld decides the ReplicaSets neither new nor (still) stable: the ones with pods get
-// a scale-down deadline scaleDownDelaySeconds away and keep their pods until then (at most
-// scaleDownDelayRevisionLimit of them, newest first); the others scale to 0.
-func (x *routed) scaleDownOld() {
-	var old []*Set
-	for i := range x.in.Sets {
-		if _, decided := x.p.Replicas[x.in.Sets[i].Hash]; !decided {
-			old = append(old, &x.in.Sets[i])
-		}
-	}
-	sort.SliceStable(old, func(i, j int) bool { return old[i].Revision > old[j].Revision })
-	limit := -1
-	if x.c.ScaleDownDelayRevisionLimit != nil {
-		limit = int(*x.c.ScaleDownDelayRevisionLimit)
-	}
-	delay := time.Duration(x.c.EffectiveScaleDownDelaySeconds()) * time.Second
-	kept := 0
-	for _, s := range old {
-		deadline := s.ScaleDownDeadline
-		if deadline.IsZero() && s.Pods.Spec > 0 && delay > 0 {
-			deadline = x.in.Now.Add(delay)
-			x.p.ScaleDownDeadlines[s.Hash] = deadline
-			x.event(false, "ScaleDownDelayed", "ReplicaSet with pod template hash %s keeps its pods until %s (scaleDownDelaySeconds)",
-				s.Hash, deadline.UTC().Format(time.RFC3339))
-		}
-		if left := deadline.Sub(x.in.Now); !deadline.IsZero() && left > 0 && s.Pods.Spec > 0 && (limit < 0 || kept < limit) {
-			kept++
-			x.p.Replicas[s.Hash] = min(s.Pods.Spec, x.replicas)
-			x.requeue(left)
-			continue
-		}
-		x.p.Replicas[s.Hash] = 0
-	}
-}
-
-// finish fills the weights to record and the managed routes in effect.
-func (x *routed) finish() {
-	st := &x.p.Status
-	x.p.Weights = &v1alpha1.TrafficWeights{
-		Canary: v1alpha1.WeightDestination{Weight: x.p.RouterWeight, ServiceName: x.c.CanaryService, PodTemplateHash: x.in.NewHash},
-		Stable: v1alpha1.WeightDestination{Weight: x.maxW - x.p.RouterWeight, ServiceName: x.c.StableService, PodTemplateHash: st.StableRS},
-	}
-	if x.p.RemoveManagedRoutes {
-		return
-	}
-	headers := map[string]v1alpha1.SetHeaderRoute{}
-	mirrors := map[string]v1alpha1.SetMirrorRoute{}
-	for i := int32(0); i < *st.CurrentStepIndex && i < int32(len(x.steps)); i++ {
-		if h := x.steps[i].SetHeaderRoute; h != nil {
-			headers[h.Name] = *h.DeepCopy()
-		}
-		if m := x.steps[i].SetMirrorRoute; m != nil {
-			mirrors[m.Name] = *m.DeepCopy()
-		}
-	}
-	for _, r := range x.c.TrafficRouting.ManagedRoutes {
-		if h, ok := headers[r.Name]; ok {
-			x.p.HeaderRoutes = append(x.p.HeaderRoutes, h)
-		}
-		if m, ok := mirrors[r.Name]; ok {
-			x.p.MirrorRoutes = append(x.p.MirrorRoutes, m)
-		}
-	}
-}

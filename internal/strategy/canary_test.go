@@ -64,18 +64,20 @@ func TestCanary(t *testing.T) {
 			rollout:  rollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "s", CurrentPodHash: "s", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)}),
 			rollback: true,
 			sets:     []Set{{Hash: "n", Role: RoleNew}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
-			want:     want{Replicas: map[string]int32{"n": 2, "s": 4}, StepIndex: 4, StableRS: "s"},
+			// Argo scales the stable down first (one pod: maxUnavailable), the canary next time
+			want: want{Replicas: map[string]int32{"n": 0, "s": 4}, StepIndex: 4, StableRS: "s"},
 		},
 		"first revision goes straight to full size and stable": {
 			rollout: rollout(5, demoSteps, v1alpha1.RolloutStatus{}),
 			sets:    []Set{{Hash: "n", Role: RoleNew}},
-			want:    want{Replicas: map[string]int32{"n": 5}, StepIndex: 4, StableRS: "n"},
+			want: want{Replicas: map[string]int32{"n": 5}, StepIndex: 4, StableRS: "n", Completed: true,
+				Reasons: []string{"RolloutCompleted"}},
 		},
 		"new template starts at step 0 and surges the canary": {
 			rollout: rollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "s", CurrentPodHash: "s", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)}),
 			sets:    []Set{{Hash: "n", Role: RoleNew}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
-			// 25% of 5: one pod above and one below the desired size
-			want: want{Replicas: map[string]int32{"n": 1, "s": 4}, StepIndex: 0, StableRS: "s"},
+			// 20% of 5 is 1 canary and 4 stable pods: the stable goes first, within maxUnavailable
+			want: want{Replicas: map[string]int32{"n": 0, "s": 4}, StepIndex: 0, StableRS: "s"},
 		},
 		"setWeight reached moves on to the pause, which pauses": {
 			rollout: rollout(5, demoSteps, updating(0, nil)),
@@ -102,7 +104,8 @@ func TestCanary(t *testing.T) {
 		"promote (pause condition removed) goes on to the next weight": {
 			rollout: rollout(5, demoSteps, updating(1, func(st *v1alpha1.RolloutStatus) { st.ControllerPause = true })),
 			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(4)}},
-			want: want{Replicas: map[string]int32{"n": 3, "s": 3}, StepIndex: 2, StableRS: "s",
+			// 60% of 5: 3 and 2; the stable shrinks first (maxUnavailable 1), the canary grows next
+			want: want{Replicas: map[string]int32{"n": 1, "s": 3}, StepIndex: 2, StableRS: "s",
 				Reasons: []string{"RolloutStepCompleted"}},
 		},
 		"a pause skipped by moving the step index does not skip the next pause": {
@@ -136,7 +139,7 @@ func TestCanary(t *testing.T) {
 			})),
 			now:  t0.Add(10 * time.Second),
 			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(2)}},
-			want: want{Replicas: map[string]int32{"n": 5, "s": 1}, StepIndex: 4, StableRS: "s",
+			want: want{Replicas: map[string]int32{"n": 3, "s": 1}, StepIndex: 4, StableRS: "s",
 				Reasons: []string{"RolloutResumed", "RolloutStepCompleted"}},
 		},
 		"all steps done and new fully available: completed": {
@@ -148,13 +151,14 @@ func TestCanary(t *testing.T) {
 			rollout: rollout(5, demoSteps, updating(2, func(st *v1alpha1.RolloutStatus) { st.Abort = true })),
 			now:     t0,
 			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(2)}},
-			want: want{Replicas: map[string]int32{"n": 2, "s": 4}, StepIndex: 2, StableRS: "s", Aborted: true,
+			// the stable grows back first (maxSurge 2); the steps start over from 0 (Argo)
+			want: want{Replicas: map[string]int32{"n": 3, "s": 4}, StepIndex: 0, StableRS: "s", Aborted: true,
 				Reasons: []string{"RolloutAborted"}},
 		},
 		"retry restarts the steps": {
 			rollout: rollout(5, demoSteps, updating(2, func(st *v1alpha1.RolloutStatus) { at := metav1.NewTime(t0); st.AbortedAt = &at })),
 			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: Pods{}}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
-			want:    want{Replicas: map[string]int32{"n": 1, "s": 4}, StepIndex: 0, StableRS: "s", Reasons: []string{"RolloutRetried"}},
+			want:    want{Replicas: map[string]int32{"n": 0, "s": 4}, StepIndex: 0, StableRS: "s", Reasons: []string{"RolloutRetried"}},
 		},
 		"promote full skips the remaining steps": {
 			rollout: rollout(5, demoSteps, updating(1, func(st *v1alpha1.RolloutStatus) {
@@ -162,12 +166,13 @@ func TestCanary(t *testing.T) {
 				st.PauseConditions = []v1alpha1.PauseCondition{{Reason: v1alpha1.PauseReasonCanaryPauseStep, StartTime: metav1.NewTime(t0)}}
 			})),
 			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(4)}},
-			want: want{Replicas: map[string]int32{"n": 3, "s": 3}, StepIndex: 4, StableRS: "s"},
+			want: want{Replicas: map[string]int32{"n": 1, "s": 3}, StepIndex: 4, StableRS: "s"},
 		},
 		"back to the stable template mid-update skips the steps": {
 			rollout: rollout(5, demoSteps, updating(2, func(st *v1alpha1.RolloutStatus) { st.CurrentPodHash = "n" })),
 			sets:    []Set{{Hash: "s", Role: RoleNew, Pods: ready(2)}, {Hash: "n", Role: RoleOther, Pods: ready(3)}},
-			want:    want{Replicas: map[string]int32{"s": 4, "n": 2}, StepIndex: 4, StableRS: "s"},
+			// the older ReplicaSet keeps its pods until the stable is back at full size
+			want: want{Replicas: map[string]int32{"s": 4, "n": 3}, StepIndex: 4, StableRS: "s", Reasons: []string{"SkipSteps"}},
 		},
 	}
 	for name, tc := range tests {
@@ -318,7 +323,8 @@ func TestCanaryTrafficRouted(t *testing.T) {
 		"first revision: all pods and all traffic on it at once": {
 			rollout: routedRollout(5, demoSteps, v1alpha1.RolloutStatus{}, nil),
 			sets:    []Set{{Hash: "n", Role: RoleNew}},
-			want:    want{Replicas: map[string]int32{"n": 5}, StepIndex: 4, StableRS: "n", RemoveRoutes: true},
+			want: want{Replicas: map[string]int32{"n": 5}, StepIndex: 4, StableRS: "n", RemoveRoutes: true, Completed: true,
+				Reasons: []string{"RolloutCompleted"}},
 		},
 		"new template: canary scaled to its share at once, stable stays full, no traffic yet": {
 			rollout: routedRollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "s", CurrentPodHash: "s", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)}, nil),
@@ -420,28 +426,44 @@ func TestCanaryTrafficRouted(t *testing.T) {
 			rollout: routedRollout(5, demoSteps, updating(2, all(applied(60, "n"), abortedAt(time.Time{}))), nil),
 			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
 			now:     t0,
-			want: want{Replicas: map[string]int32{"n": 3, "s": 5}, StepIndex: 2, StableRS: "s", RemoveRoutes: true,
+			want: want{Replicas: map[string]int32{"n": 3, "s": 5}, StepIndex: 0, StableRS: "s", RemoveRoutes: true,
 				Deadlines: map[string]time.Time{"n": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
 				Reasons: []string{"RolloutAborted"}},
 		},
-		"abort: past the delay but weight 0 not verified: the canary waits": {
+		"abort: the delay starts once the stable is back at full size": {
+			rollout: routedRollout(5, demoSteps, updating(2, all(applied(60, "n"), abortedAt(t0))), nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: Pods{Spec: 5, Current: 5, Available: 4}}},
+			now:     t0.Add(31 * time.Second), verified: true,
+			want: want{Replicas: map[string]int32{"n": 3, "s": 5}, StepIndex: 0, StableRS: "s", RemoveRoutes: true},
+		},
+		"abort: the stable at full size, the delay starts now": {
 			rollout: routedRollout(5, demoSteps, updating(2, all(applied(60, "n"), abortedAt(t0))), nil),
 			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
 			now:     t0.Add(31 * time.Second), verified: true,
-			want: want{Replicas: map[string]int32{"n": 3, "s": 5}, StepIndex: 2, StableRS: "s", RemoveRoutes: true, Waiting: true,
-				Deadlines: map[string]time.Time{"n": t0.Add(30 * time.Second)}},
+			want: want{Replicas: map[string]int32{"n": 3, "s": 5}, StepIndex: 0, StableRS: "s", RemoveRoutes: true,
+				Deadlines: map[string]time.Time{"n": t0.Add(61 * time.Second)}, RequeueAfter: 30 * time.Second},
 		},
 		"abort: past the delay with weight 0 verified: the canary scales down": {
 			rollout: routedRollout(5, demoSteps, updating(2, all(applied(0, "n"), abortedAt(t0))), nil),
 			sets:    []Set{deadline(Set{Hash: "n", Role: RoleNew, Pods: ready(3)}, t0.Add(30*time.Second)), {Hash: "s", Role: RoleStable, Pods: ready(5)}},
 			now:     t0.Add(30 * time.Second), verified: true,
-			want: want{Replicas: map[string]int32{"n": 0, "s": 5}, StepIndex: 2, StableRS: "s", RemoveRoutes: true},
+			want: want{Replicas: map[string]int32{"n": 0, "s": 5}, StepIndex: 0, StableRS: "s", RemoveRoutes: true},
 		},
-		"abortScaleDownDelaySeconds 0 leaves the canary up": {
+		// Argo's code (not its documentation) sizes the aborted canary by weight 0 at once when
+		// abortScaleDownDelaySeconds is 0; only a setCanaryScale (at the first step: the steps
+		// start over on abort) keeps it up (argoproj/argo-rollouts#1841)
+		"abortScaleDownDelaySeconds 0: the canary goes to the aborted weight's size at once": {
 			rollout: routedRollout(5, demoSteps, updating(2, all(applied(0, "n"), abortedAt(t0))), func(c *v1alpha1.CanaryStrategy) { c.AbortScaleDownDelaySeconds = ptr32(0) }),
 			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
 			now:     t0.Add(time.Hour), verified: true,
-			want: want{Replicas: map[string]int32{"n": 3, "s": 5}, StepIndex: 2, StableRS: "s", RemoveRoutes: true},
+			want: want{Replicas: map[string]int32{"n": 0, "s": 5}, StepIndex: 0, StableRS: "s", RemoveRoutes: true},
+		},
+		"abortScaleDownDelaySeconds 0 with setCanaryScale: the canary keeps its scale": {
+			rollout: routedRollout(5, []v1alpha1.CanaryStep{{SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: ptr32(2)}}, weight(40), pauseForever()},
+				updating(2, all(applied(40, "n"), abortedAt(t0))), func(c *v1alpha1.CanaryStrategy) { c.AbortScaleDownDelaySeconds = ptr32(0) }),
+			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(2)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+			now:  t0.Add(time.Hour), verified: true,
+			want: want{Replicas: map[string]int32{"n": 2, "s": 5}, StepIndex: 0, StableRS: "s", RemoveRoutes: true},
 		},
 		"retry after abort clears the canary's deadline and restarts the steps": {
 			rollout: routedRollout(5, demoSteps, updating(2, func(st *v1alpha1.RolloutStatus) { at := metav1.NewTime(t0); st.AbortedAt = &at }), nil),
@@ -467,14 +489,14 @@ func TestCanaryTrafficRouted(t *testing.T) {
 				func(c *v1alpha1.CanaryStrategy) { c.DynamicStableScale = true }),
 			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: Pods{Spec: 10, Current: 10, Available: 8}}},
 			now:  t0, verified: true,
-			want: want{Replicas: map[string]int32{"n": 3, "s": 10}, StepIndex: 1, StableRS: "s", RouterWeight: 20, RemoveRoutes: true},
+			want: want{Replicas: map[string]int32{"n": 2, "s": 10}, StepIndex: 0, StableRS: "s", RouterWeight: 20, RemoveRoutes: true},
 		},
 		"dynamicStableScale abort: the canary shrinks with its traffic, no delay": {
 			rollout: routedRollout(10, []v1alpha1.CanaryStep{weight(30), pauseForever()}, updating(1, all(applied(0, "n"), abortedAt(t0))),
 				func(c *v1alpha1.CanaryStrategy) { c.DynamicStableScale = true }),
 			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(3)}, {Hash: "s", Role: RoleStable, Pods: ready(10)}},
 			now:  t0, verified: true,
-			want: want{Replicas: map[string]int32{"n": 0, "s": 10}, StepIndex: 1, StableRS: "s", RemoveRoutes: true},
+			want: want{Replicas: map[string]int32{"n": 0, "s": 10}, StepIndex: 0, StableRS: "s", RemoveRoutes: true},
 		},
 		"setCanaryScale: the canary runs 2 pods with no traffic": {
 			rollout: routedRollout(5, []v1alpha1.CanaryStep{{SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: ptr32(2)}}, pauseForever(), weight(40)},
@@ -559,5 +581,106 @@ func TestCanaryTrafficRoutingNotDriven(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]int32{"n": 1, "s": 4}, p.Replicas); diff != "" || *p.Status.CurrentStepIndex != 1 || p.Weights != nil {
 		t.Errorf("replica-based plan expected: step %d, weights %v, replicas (-want +got):\n%s", *p.Status.CurrentStepIndex, p.Weights, diff)
+	}
+}
+
+// TestCanaryEventMessages: the canary engine's events carry Argo's reasons and texts
+// (utils/conditions: RolloutStepCompletedMessage, RolloutPausedMessage, RolloutResumedMessage,
+// RolloutCompletedMessage, RolloutAbortedMessage; rollout/canary.go: SkipSteps); an analysis
+// verdict comes after Argo's text.
+func TestCanaryEventMessages(t *testing.T) {
+	failed := &Run{Name: "ro-n-2", Phase: v1alpha1.AnalysisPhaseFailed, Message: `metric "m" assessed Failed`}
+	tests := map[string]struct {
+		rollout *v1alpha1.Rollout
+		sets    []Set
+		runs    Runs
+		now     time.Time
+		want    []Event
+	}{
+		"step completed, then paused": {
+			rollout: rollout(5, demoSteps, updating(0, nil)),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(1), Revision: 2}, {Hash: "s", Role: RoleStable, Pods: ready(4), Revision: 1}},
+			want: []Event{{Reason: "RolloutStepCompleted", Message: "Rollout step 1/4 completed (setWeight: 20)"},
+				{Reason: "RolloutPaused", Message: "Rollout is paused (CanaryPauseStep)"}},
+		},
+		"timed pause over": {
+			rollout: rollout(5, demoSteps, updating(3, pausedAt(t0))),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(3), Revision: 2}, {Hash: "s", Role: RoleStable, Pods: ready(2), Revision: 1}},
+			now:     t0.Add(10 * time.Second),
+			want: []Event{{Reason: "RolloutResumed", Message: "Rollout is resumed"},
+				{Reason: "RolloutStepCompleted", Message: "Rollout step 4/4 completed (pause: 10s)"}},
+		},
+		"completed": {
+			rollout: rollout(5, demoSteps, updating(4, nil)),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(5), Revision: 2}, {Hash: "s", Role: RoleStable, Pods: ready(1), Revision: 1}},
+			want:    []Event{{Reason: "RolloutCompleted", Message: "Rollout completed update to revision 2 (n): Completed all 4 canary steps"}},
+		},
+		"completed by a full promotion": {
+			rollout: rollout(5, demoSteps, updating(1, func(st *v1alpha1.RolloutStatus) { st.PromoteFull = true })),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(5), Revision: 2}, {Hash: "s", Role: RoleStable, Pods: ready(1), Revision: 1}},
+			want:    []Event{{Reason: "RolloutCompleted", Message: "Rollout completed update to revision 2 (n): Full promotion requested"}},
+		},
+		"first revision": {
+			rollout: rollout(5, demoSteps, v1alpha1.RolloutStatus{}),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Revision: 1}},
+			want:    []Event{{Reason: "RolloutCompleted", Message: "Rollout completed update to revision 1 (n): Initial deploy"}},
+		},
+		"aborted": {
+			rollout: rollout(5, demoSteps, updating(2, func(st *v1alpha1.RolloutStatus) { st.Abort = true })),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(3), Revision: 2}, {Hash: "s", Role: RoleStable, Pods: ready(2), Revision: 1}},
+			want:    []Event{{Warning: true, Reason: "RolloutAborted", Message: "Rollout aborted update to revision 2"}},
+		},
+		"aborted by the background analysis": {
+			rollout: withBackground(rollout(5, demoSteps, updating(0, nil)), nil),
+			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(1), Revision: 2}, {Hash: "s", Role: RoleStable, Pods: ready(4), Revision: 1}},
+			runs:    Runs{Background: failed},
+			want: []Event{{Warning: true, Reason: "AnalysisRunFailed", Message: `background analysis ro-n-2 failed: metric "m" assessed Failed`},
+				{Warning: true, Reason: "RolloutAborted", Message: `Rollout aborted update to revision 2: background analysis ro-n-2 failed: metric "m" assessed Failed`}},
+		},
+		"back to the stable template": {
+			rollout: rollout(5, demoSteps, updating(2, nil)),
+			sets:    []Set{{Hash: "s", Role: RoleNew, Pods: ready(2), Revision: 3}, {Hash: "n", Role: RoleOther, Pods: ready(3), Revision: 2}},
+			want:    []Event{{Reason: "SkipSteps", Message: "Rollback to stable ReplicaSets"}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p, err := Canary(Input{Rollout: tc.rollout, NewHash: tc.sets[0].Hash, StepsHash: "steps", Sets: tc.sets, Now: tc.now, Runs: tc.runs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, p.Events); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDescribeStep: the step texts of RolloutStepCompleted are Argo's CanaryStepString.
+func TestDescribeStep(t *testing.T) {
+	d := v1alpha1.DurationFromString("1m")
+	tests := map[string]struct {
+		step v1alpha1.CanaryStep
+		want string
+	}{
+		"setWeight":                          {weight(20), "setWeight: 20"},
+		"pause with a duration":              {v1alpha1.CanaryStep{Pause: &v1alpha1.RolloutPause{Duration: &d}}, "pause: 1m"},
+		"pause":                              {pauseForever(), "pause"},
+		"analysis":                           {v1alpha1.CanaryStep{Analysis: &v1alpha1.RolloutAnalysis{}}, "analysis"},
+		"experiment":                         {v1alpha1.CanaryStep{Experiment: &v1alpha1.RolloutExperimentStep{}}, "experiment"},
+		"setCanaryScale weight":              {v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{Weight: ptr32(30)}}, "setCanaryScale{weight: 30}"},
+		"setCanaryScale matchTrafficWeight":  {v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{MatchTrafficWeight: true}}, "setCanaryScale{matchTrafficWeight: true}"},
+		"setCanaryScale replicas":            {v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: ptr32(2)}}, "setCanaryScale{replicas: 2}"},
+		"setHeaderRoute":                     {headerStep("header"), "setHeaderRoute: header"},
+		"setMirrorRoute":                     {mirrorStep("mirror"), "setMirrorRoute: mirror"},
+		"plugin":                             {v1alpha1.CanaryStep{Plugin: &v1alpha1.PluginStep{Name: "acme/step"}}, "plugin: acme/step"},
+		"an empty setCanaryScale is invalid": {v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{}}, "invalid"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := describeStep(tc.step); got != tc.want {
+				t.Errorf("describeStep = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -7,46 +7,19 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-func TestCanaryCounts(t *testing.T) {
-	type want struct{ canary, stable int32 }
-	tests := map[string]struct {
-		replicas, weight int32
-		want             want
-	}{
-		"argo doc: 10 replicas at 10%":       {10, 10, want{1, 9}},
-		"argo doc: 10 replicas at 41%":       {10, 41, want{4, 6}},
-		"3 replicas at 10% never 0 canary":   {3, 10, want{1, 2}},
-		"tie rounds up: 10 at 25%":           {10, 25, want{3, 7}},
-		"tie rounds up: 3 at 50%":            {3, 50, want{2, 1}},
-		"5 at 20%":                           {5, 20, want{1, 4}},
-		"5 at 50%":                           {5, 50, want{3, 2}},
-		"4 at 99% keeps one stable":          {4, 99, want{3, 1}},
-		"weight 0":                           {10, 0, want{0, 10}},
-		"weight 100":                         {10, 100, want{10, 0}},
-		"1 replica at 10% rounds to nothing": {1, 10, want{0, 1}},
-		"1 replica at 50% rounds up":         {1, 50, want{1, 0}},
-		"no replicas":                        {0, 50, want{0, 0}},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			c, s := CanaryCounts(tc.replicas, tc.weight, 100)
-			if diff := cmp.Diff(tc.want, want{c, s}, cmp.AllowUnexported(want{})); diff != "" {
-				t.Errorf("CanaryCounts(%d, %d) (-want +got):\n%s", tc.replicas, tc.weight, diff)
-			}
-		})
-	}
-}
-
 func TestResolveBudget(t *testing.T) {
 	tests := map[string]struct {
 		surge, unavailable intstr.IntOrString
 		replicas           int32
 		want               Budget
 	}{
-		"25% of 10":          {intstr.FromString("25%"), intstr.FromString("25%"), 10, Budget{3, 2}},
-		"25% of 1":           {intstr.FromString("25%"), intstr.FromString("25%"), 1, Budget{1, 0}},
-		"absolute":           {intstr.FromInt32(2), intstr.FromInt32(0), 5, Budget{2, 0}},
-		"both zero move one": {intstr.FromInt32(0), intstr.FromString("0%"), 5, Budget{0, 1}},
+		"25% of 10":                     {intstr.FromString("25%"), intstr.FromString("25%"), 10, Budget{3, 2}},
+		"25% of 1":                      {intstr.FromString("25%"), intstr.FromString("25%"), 1, Budget{1, 0}},
+		"absolute":                      {intstr.FromInt32(2), intstr.FromInt32(0), 5, Budget{2, 0}},
+		"both zero move one":            {intstr.FromInt32(0), intstr.FromString("0%"), 5, Budget{0, 1}},
+		"both round to zero: one":       {intstr.FromInt32(0), intstr.FromString("10%"), 3, Budget{0, 1}},
+		"maxUnavailable at most all":    {intstr.FromInt32(1), intstr.FromInt32(7), 5, Budget{1, 5}},
+		"no replicas: none unavailable": {intstr.FromInt32(0), intstr.FromInt32(2), 0, Budget{0, 0}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -61,49 +34,35 @@ func TestResolveBudget(t *testing.T) {
 	}
 }
 
-func TestStep(t *testing.T) {
+// TestBasicCanaryCountsArgoExamples: cases of Argo's own table for
+// CalculateReplicaCountsForBasicCanary (utils/replicaset/canary_test.go), by their names there.
+// (The example "10 replicas at 5%, surge 1, unavailable 1 gives 1 and 9" in that function's
+// comment is stale: its code, and the golden file, give 1 and 10.)
+func TestBasicCanaryCountsArgoExamples(t *testing.T) {
+	type counts struct{ New, Stable int32 }
+	pods := func(spec, available int32) *Pods { return &Pods{Spec: spec, Current: spec, Available: available} }
 	tests := map[string]struct {
-		sets     []Pods
-		targets  []int32
-		replicas int32
-		budget   Budget
-		want     []int32
+		replicas, weight int32
+		budget           Budget
+		newSet, stable   *Pods
+		older            []Pods
+		want             counts
 	}{
-		"canary up within surge, stable down within unavailable": {
-			sets:    []Pods{{Spec: 0}, {Spec: 10, Current: 10, Available: 10}},
-			targets: []int32{5, 5}, replicas: 10, budget: Budget{MaxSurge: 3, MaxUnavailable: 2},
-			want: []int32{3, 8},
-		},
-		"unavailable canary pods hold back the stable scale-down": {
-			sets:    []Pods{{Spec: 3, Current: 3, Available: 0}, {Spec: 8, Current: 8, Available: 8}},
-			targets: []int32{5, 5}, replicas: 10, budget: Budget{MaxSurge: 3, MaxUnavailable: 2},
-			want: []int32{5, 8},
-		},
-		"available canary lets the stable go": {
-			sets:    []Pods{{Spec: 5, Current: 5, Available: 5}, {Spec: 8, Current: 8, Available: 8}},
-			targets: []int32{5, 5}, replicas: 10, budget: Budget{MaxSurge: 3, MaxUnavailable: 2},
-			want: []int32{5, 5},
-		},
-		"unavailable pods are removed freely": {
-			sets:    []Pods{{Spec: 2, Current: 2, Available: 0}, {Spec: 3, Current: 3, Available: 3}},
-			targets: []int32{0, 3}, replicas: 3, budget: Budget{MaxSurge: 1, MaxUnavailable: 0},
-			want: []int32{0, 3},
-		},
-		"abort: stable back up first, canary down as it allows": {
-			sets:    []Pods{{Spec: 3, Current: 3, Available: 3}, {Spec: 2, Current: 2, Available: 2}},
-			targets: []int32{0, 5}, replicas: 5, budget: Budget{MaxSurge: 2, MaxUnavailable: 1},
-			want: []int32{2, 4},
-		},
-		"already there": {
-			sets:    []Pods{{Spec: 1, Current: 1, Available: 1}, {Spec: 9, Current: 9, Available: 9}},
-			targets: []int32{1, 9}, replicas: 10, budget: Budget{MaxSurge: 3, MaxUnavailable: 2},
-			want: []int32{1, 9},
-		},
+		"Do not round past maxSurge with uneven setWeight divisor": {
+			replicas: 10, weight: 5, budget: Budget{0, 1}, newSet: pods(0, 0), stable: pods(10, 10), want: counts{0, 9}},
+		"Do not round past maxSurge with uneven setWeight divisor (part 2)": {
+			replicas: 10, weight: 5, budget: Budget{0, 1}, newSet: pods(0, 0), stable: pods(9, 9), want: counts{1, 9}},
+		"Scale down stable and canary available": {
+			replicas: 10, weight: 100, budget: Budget{1, 0}, newSet: pods(10, 8), stable: pods(10, 2), want: counts{9, 2}},
+		"Do not scale down canaryRS or stable when older RS count >= scaleDownCount": {
+			replicas: 10, weight: 30, budget: Budget{0, 1}, newSet: pods(4, 2), stable: pods(8, 6),
+			older: []Pods{*pods(3, 3)}, want: counts{4, 8}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := Step(tc.sets, tc.targets, tc.replicas, tc.budget)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			sets := CanarySets{New: tc.newSet, Stable: tc.stable, Older: tc.older}
+			n, s := BasicCanaryCounts(sets, tc.replicas, tc.weight, 100, tc.budget)
+			if diff := cmp.Diff(tc.want, counts{n, s}); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})

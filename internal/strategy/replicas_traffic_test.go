@@ -36,45 +36,61 @@ func TestTrafficReplicas(t *testing.T) {
 	}
 }
 
-func TestRoutedReplicas(t *testing.T) {
+func TestRoutedCanaryCounts(t *testing.T) {
 	type want struct{ Canary, Stable int32 }
+	scale := func(sc v1alpha1.SetCanaryScale) v1alpha1.CanaryStep { return v1alpha1.CanaryStep{SetCanaryScale: &sc} }
 	tests := map[string]struct {
 		canary   v1alpha1.CanaryStrategy
-		scale    *v1alpha1.SetCanaryScale
 		replicas int32
-		weight   int32
-		// stable weights the router carries or is about to (dynamicStableScale)
-		stableWeights []int32
-		want          want
+		// the rollout is at the last step
+		steps []v1alpha1.CanaryStep
+		// status.canary.weights as canary/stable (nil: none)
+		weights *[2]int32
+		abort   bool
+		want    want
 	}{
 		"argo doc: 10 replicas at setWeight 10: 1 canary, stable stays at 10": {
-			replicas: 10, weight: 10, want: want{1, 10}},
+			replicas: 10, steps: []v1alpha1.CanaryStep{weight(10)}, want: want{1, 10}},
 		"argo doc: setCanaryScale replicas 3": {
-			scale: &v1alpha1.SetCanaryScale{Replicas: ptr32(3)}, replicas: 10, weight: 0, want: want{3, 10}},
+			replicas: 10, steps: []v1alpha1.CanaryStep{scale(v1alpha1.SetCanaryScale{Replicas: ptr32(3)})}, want: want{3, 10}},
 		"argo doc: setCanaryScale weight 25 of 10 rounds up": {
-			scale: &v1alpha1.SetCanaryScale{Weight: ptr32(25)}, replicas: 10, weight: 90, want: want{3, 10}},
+			replicas: 10, steps: []v1alpha1.CanaryStep{weight(90), scale(v1alpha1.SetCanaryScale{Weight: ptr32(25)})}, want: want{3, 10}},
+		"setCanaryScale matchTrafficWeight: the weight again": {
+			replicas: 10, steps: []v1alpha1.CanaryStep{scale(v1alpha1.SetCanaryScale{Replicas: ptr32(3)}), weight(50),
+				scale(v1alpha1.SetCanaryScale{MatchTrafficWeight: true})}, want: want{5, 10}},
+		"setCanaryScale is dropped once aborted": {
+			replicas: 10, steps: []v1alpha1.CanaryStep{scale(v1alpha1.SetCanaryScale{Replicas: ptr32(3)})}, abort: true, want: want{0, 10}},
 		"minPodsPerReplicaSet raises a small canary": {
-			canary: v1alpha1.CanaryStrategy{MinPodsPerReplicaSet: ptr32(2)}, replicas: 10, weight: 10, want: want{2, 10}},
+			canary: v1alpha1.CanaryStrategy{MinPodsPerReplicaSet: ptr32(2)}, replicas: 10, steps: []v1alpha1.CanaryStep{weight(10)}, want: want{2, 10}},
+		"minPodsPerReplicaSet is at most spec.replicas": {
+			canary: v1alpha1.CanaryStrategy{MinPodsPerReplicaSet: ptr32(5)}, replicas: 2, steps: []v1alpha1.CanaryStep{weight(10)}, want: want{2, 2}},
 		"minPodsPerReplicaSet leaves an empty canary empty": {
-			canary: v1alpha1.CanaryStrategy{MinPodsPerReplicaSet: ptr32(2)}, replicas: 10, weight: 0, want: want{0, 10}},
+			canary: v1alpha1.CanaryStrategy{MinPodsPerReplicaSet: ptr32(2)}, replicas: 10, steps: []v1alpha1.CanaryStep{weight(0)}, want: want{0, 10}},
 		"dynamicStableScale: stable runs the remaining weight once the router carries it": {
-			canary: v1alpha1.CanaryStrategy{DynamicStableScale: true}, replicas: 10, weight: 30,
-			stableWeights: []int32{70, 70}, want: want{3, 7}},
+			canary: v1alpha1.CanaryStrategy{DynamicStableScale: true}, replicas: 10, steps: []v1alpha1.CanaryStep{weight(30)},
+			weights: &[2]int32{30, 70}, want: want{3, 7}},
 		"dynamicStableScale: stable stays up while the router still sends it everything": {
-			canary: v1alpha1.CanaryStrategy{DynamicStableScale: true}, replicas: 10, weight: 30,
-			stableWeights: []int32{70, 100}, want: want{3, 10}},
+			canary: v1alpha1.CanaryStrategy{DynamicStableScale: true}, replicas: 10, steps: []v1alpha1.CanaryStep{weight(30)},
+			weights: &[2]int32{0, 100}, want: want{3, 10}},
 		"dynamicStableScale with maxTrafficWeight 1000 rounds up": {
 			canary:   v1alpha1.CanaryStrategy{DynamicStableScale: true, TrafficRouting: &v1alpha1.RolloutTrafficRouting{MaxTrafficWeight: ptr32(1000)}},
-			replicas: 10, weight: 5, stableWeights: []int32{995}, want: want{1, 10}},
+			replicas: 10, steps: []v1alpha1.CanaryStep{weight(5)}, weights: &[2]int32{5, 995}, want: want{1, 10}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			c := tc.canary
+			c.Steps = tc.steps
 			if c.TrafficRouting == nil {
 				c.TrafficRouting = &v1alpha1.RolloutTrafficRouting{}
 			}
-			got := want{RoutedCanaryReplicas(&c, tc.scale, tc.replicas, tc.weight), RoutedStableReplicas(&c, tc.replicas, tc.stableWeights...)}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			st := &v1alpha1.RolloutStatus{StableRS: "s", CurrentPodHash: "n", CurrentStepIndex: ptr32(int32(len(tc.steps) - 1)), Abort: tc.abort}
+			var w *v1alpha1.TrafficWeights
+			if tc.weights != nil {
+				w = &v1alpha1.TrafficWeights{Canary: v1alpha1.WeightDestination{Weight: tc.weights[0]}, Stable: v1alpha1.WeightDestination{Weight: tc.weights[1]}}
+			}
+			sets := CanarySets{New: &Pods{}, Stable: &Pods{tc.replicas, tc.replicas, tc.replicas}}
+			n, s := RoutedCanaryCounts(&c, tc.replicas, st, sets, w)
+			if diff := cmp.Diff(tc.want, want{n, s}); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})

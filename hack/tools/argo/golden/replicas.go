@@ -58,9 +58,11 @@ type BasicCase struct {
 	Weight         int32  `json:"w"`
 	Abort          bool   `json:"abort,omitempty"`
 	New            Pods   `json:"new"`
-	// Stable is nil when the rollout's stable ReplicaSet does not exist.
-	Stable *Pods  `json:"stable"`
-	Older  []Pods `json:"older,omitempty"`
+	// Stable is nil when the rollout's stable ReplicaSet does not exist, or (StableIsNew) is
+	// the new one: the update is complete.
+	Stable      *Pods  `json:"stable"`
+	StableIsNew bool   `json:"stableIsNew,omitempty"`
+	Older       []Pods `json:"older,omitempty"`
 	// Want is Argo's [new, stable] replica counts; AtDesired whether the counts are reached.
 	Want      [2]int32 `json:"want"`
 	AtDesired bool     `json:"at"`
@@ -265,7 +267,11 @@ func basicCase(rnd *splitmix) BasicCase {
 	}
 	c := BasicCase{Replicas: r, MaxSurge: s, MaxUnavailable: u, Weight: gridWeights[rnd.n(int32(len(gridWeights)))],
 		Abort: rnd.n(8) == 0, New: randomPods(rnd, r+2)}
-	if rnd.n(16) != 0 {
+	switch rnd.n(16) {
+	case 0: // no stable ReplicaSet
+	case 1:
+		c.StableIsNew = true
+	default:
 		c.Stable = ptr(randomPods(rnd, r+2))
 	}
 	for n := rnd.n(4) - 1; n > 0; n-- {
@@ -274,8 +280,12 @@ func basicCase(rnd *splitmix) BasicCase {
 	ro := basicRollout(r, s, u, c.Weight, c.Abort)
 	newRS := replicaSet("new", 3, c.New)
 	var stableRS *appsv1.ReplicaSet
-	if c.Stable != nil {
+	switch {
+	case c.Stable != nil:
 		stableRS = replicaSet("stable", 2, *c.Stable)
+	case c.StableIsNew:
+		stableRS = newRS
+		ro.Status.StableRS = "new"
 	}
 	older := olderSets(c.Older)
 	n, st := replicasetutil.CalculateReplicaCountsForBasicCanary(ro, newRS, stableRS, older)
