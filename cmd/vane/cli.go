@@ -202,3 +202,24 @@ func newLintCommand() *cobra.Command {
 	cmd.Flags().StringSliceVarP(&files, "filename", "f", nil, "manifest file (repeatable)")
 	return cmd
 }
+
+func newMigrateCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
+	var all bool
+	migrate := &cobra.Command{Use: "migrate", Short: "Prepare a switch from Argo Rollouts to Vane"}
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "List what Vane would treat differently from Argo Rollouts (exit 0: nothing, 1: something, 2: error)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := options(cmd, cf)
+			if err != nil {
+				return &cli.ExitError{Code: cli.ExitCheckFailed, Err: err}
+			}
+			o.AllNamespaces = all
+			return cli.MigrateCheck(cmd.Context(), o)
+		},
+	}
+	check.Flags().BoolVarP(&all, "all-namespaces", "A", false, "every namespace")
+	migrate.AddCommand(check)
+	return migrate
+}

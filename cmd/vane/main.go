@@ -51,7 +51,7 @@ func newRootCommand(invokedAs string) *cobra.Command {
 		newControllerCommand(cf),
 		newGetCommand(cf), newListCommand(cf), newStatusCommand(cf),
 		newPromoteCommand(cf), newAbortCommand(cf), newRetryCommand(cf), newPauseCommand(cf),
-		newRestartCommand(cf), newUndoCommand(cf), newSetCommand(cf), newLintCommand(),
+		newRestartCommand(cf), newUndoCommand(cf), newSetCommand(cf), newLintCommand(), newMigrateCommand(cf),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

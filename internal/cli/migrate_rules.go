@@ -1,0 +1,383 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/analysis/provider"
+	"github.com/vanedev/vane/internal/analysis/provider/auth"
+	"github.com/vanedev/vane/internal/controller/analysisrun"
+	"github.com/vanedev/vane/internal/traffic"
+)
+
+// Names Argo Rollouts' own installation uses, as its manifests and Helm chart set them.
+const (
+	// argoNameLabel labels the objects of an Argo Rollouts installation.
+	argoNameLabel = "app.kubernetes.io/name"
+	argoName      = "argo-rollouts"
+	// argoDashboard is the component label of Argo's dashboard Deployment (not a controller).
+	argoDashboard = "rollouts-dashboard"
+	// argoLeasePrefix names Argo's leader Lease (plus "-<instance id>").
+	argoLeasePrefix = "argo-rollouts-controller-lock"
+	// argoNotificationConfigMap holds Argo's notification templates, triggers and
+	// subscriptions.
+	argoNotificationConfigMap = "argo-rollouts-notification-configmap"
+	// notificationPrefix starts the annotations that subscribe a Rollout to notifications.
+	notificationPrefix = "notifications.argoproj.io/subscribe"
+	// leaseFresh is how recently a leader Lease must have been renewed to count as held.
+	leaseFresh = time.Minute
+)
+
+// Finding is one thing Vane would treat differently from Argo Rollouts: an object, the field
+// path, and what Vane does instead.
+type Finding struct {
+	Kind, Namespace, Name string
+	Field                 string
+	Vane                  string
+}
+
+// difference is a Finding within one object.
+type difference struct{ field, vane string }
+
+// migrateChecker decides what Vane treats differently. What Vane supports is read from the
+// code the controller runs: the AnalysisRun controller's providers, traffic.New for routers,
+// the validation behind InvalidSpec, the authentication the providers apply; the rest is
+// checked against the controller in migrate_test.go.
+type migrateChecker struct {
+	// routers builds traffic routers with traffic.New, which only reads its scheme.
+	routers   client.Client
+	providers map[string]provider.Provider
+	supported []string
+	now       time.Time
+}
+
+func newMigrateChecker(routers client.Client, now time.Time) *migrateChecker {
+	providers := analysisrun.New(nil, nil, nil).Providers
+	supported := make([]string, 0, len(providers))
+	for name := range providers {
+		supported = append(supported, name)
+	}
+	sort.Strings(supported)
+	return &migrateChecker{routers: routers, providers: providers, supported: supported, now: now}
+}
+
+// check returns the findings of every object in inv, sorted by kind, namespace and name.
+func (ch *migrateChecker) check(inv *migrateInventory) []Finding {
+	var out []Finding
+	add := func(kind string, obj client.Object, diffs []difference) {
+		seen := map[string]bool{}
+		for _, d := range diffs {
+			if seen[d.field] {
+				continue
+			}
+			seen[d.field] = true
+			out = append(out, Finding{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Field: d.field, Vane: d.vane})
+		}
+	}
+	for _, o := range inv.argo {
+		add(kindOf(o), o, ch.argoInstallation(o))
+	}
+	for _, o := range inv.objects {
+		add(kindOf(o.obj), o.obj, append(ch.object(o.obj), unknownFields(o.unknown)...))
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Kind != b.Kind {
+			return kindRank(a.Kind) < kindRank(b.Kind)
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return out
+}
+
+// migrateKinds orders the kinds in the report: Argo's installation first.
+var migrateKinds = []string{"Deployment", "Lease", "ConfigMap", "Rollout", "AnalysisTemplate",
+	"ClusterAnalysisTemplate", "AnalysisRun", "Experiment"}
+
+func kindRank(kind string) int {
+	for i, k := range migrateKinds {
+		if k == kind {
+			return i
+		}
+	}
+	return len(migrateKinds)
+}
+
+func kindOf(o client.Object) string {
+	switch o.(type) {
+	case *appsv1.Deployment:
+		return "Deployment"
+	case *coordinationv1.Lease:
+		return "Lease"
+	case *corev1.ConfigMap:
+		return "ConfigMap"
+	}
+	return reflect.TypeOf(o).Elem().Name()
+}
+
+// object dispatches on the argoproj.io kinds.
+func (ch *migrateChecker) object(o client.Object) []difference {
+	switch o := o.(type) {
+	case *v1alpha1.Rollout:
+		return ch.rollout(o)
+	case *v1alpha1.AnalysisTemplate:
+		return ch.template(v1alpha1.ValidateAnalysisTemplate(o), o.Spec.Metrics)
+	case *v1alpha1.ClusterAnalysisTemplate:
+		return ch.template(v1alpha1.ValidateClusterAnalysisTemplate(o), o.Spec.Metrics)
+	case *v1alpha1.AnalysisRun:
+		return ch.analysisRun(o)
+	case *v1alpha1.Experiment:
+		return experiment(o)
+	}
+	return nil
+}
+
+func unknownFields(paths []string) []difference {
+	var out []difference
+	for _, p := range paths {
+		out = append(out, difference{p, "not in Vane's API: ignored, and not kept once Vane's CRDs replace Argo's"})
+	}
+	return out
+}
+
+// instanceID reminds that a labelled object needs a controller started with the same id.
+func instanceID(labels map[string]string) []difference {
+	id, ok := labels[v1alpha1.InstanceIDLabel]
+	if !ok {
+		return nil
+	}
+	return []difference{{"metadata.labels[" + v1alpha1.InstanceIDLabel + "]",
+		fmt.Sprintf("reconciled only by a Vane controller started with --instance-id %s (without it Vane acts on unlabelled objects only)", id)}}
+}
+
+// rollout checks a Rollout: validation (InvalidSpec), steps, routers, canary anti-affinity,
+// notification subscriptions and the instance id.
+func (ch *migrateChecker) rollout(ro *v1alpha1.Rollout) []difference {
+	var out []difference
+	for _, e := range v1alpha1.ValidateRollout(ro) {
+		out = append(out, difference{e.Field, "InvalidSpec (Degraded, not updated): " + e.ErrorBody()})
+	}
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		for i, step := range c.Steps {
+			if kind, why, skipped := skippedStep(step); skipped {
+				out = append(out, difference{fmt.Sprintf("spec.strategy.canary.steps[%d].%s", i, kind),
+					"skipped (counts as done) with a Warning event StepNotSupported: " + why})
+			}
+		}
+		out = append(out, ch.trafficRouters(ro)...)
+		if c.AntiAffinity != nil {
+			out = append(out, difference{"spec.strategy.canary.antiAffinity",
+				"ignored: Vane adds anti-affinity to blue/green ReplicaSets only"})
+		}
+	}
+	var keys []string
+	for k := range ro.Annotations {
+		if strings.HasPrefix(k, notificationPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, difference{"metadata.annotations[" + k + "]", "ignored: Vane sends no notifications"})
+	}
+	return append(out, instanceID(ro.Labels)...)
+}
+
+// skippedStep says whether the canary controller skips a step with StepNotSupported (with or
+// without a traffic router; the steps that need one are InvalidSpec without it), and why.
+// TestSkippedStepsAreTheControllers checks this against internal/strategy.
+func skippedStep(s v1alpha1.CanaryStep) (kind, why string, skipped bool) {
+	switch {
+	case s.Experiment != nil:
+		return "experiment", "Vane has no Experiment controller yet", true
+	case s.Plugin != nil:
+		return "plugin", "Vane runs no step plugins", true
+	}
+	return "", "", false
+}
+
+// trafficRouters builds each router the Rollout names, one at a time, with the controller's
+// traffic.New: a router Vane lacks (or a setting its router refuses) makes the Rollout
+// InvalidSpec.
+func (ch *migrateChecker) trafficRouters(ro *v1alpha1.Rollout) []difference {
+	tr := ro.Spec.Strategy.Canary.TrafficRouting
+	if tr == nil {
+		return nil
+	}
+	var out []difference
+	for _, one := range splitRouters(tr) {
+		cp := ro.DeepCopy()
+		cp.Spec.Strategy.Canary.TrafficRouting = one.routing
+		_, err := traffic.New(cp, ch.routers)
+		if err == nil {
+			continue
+		}
+		field, msg := "spec.strategy.canary.trafficRouting."+one.field, err.Error()
+		if e, ok := traffic.AsError(err); ok {
+			if e.Kind == "Rollout" && e.Field != "" {
+				field = e.Field
+			}
+			msg = e.Message
+		}
+		out = append(out, difference{field, "InvalidSpec (Degraded, not updated): " + msg})
+	}
+	return out
+}
+
+// oneRouter is a copy of a trafficRouting that names one router only.
+type oneRouter struct {
+	field   string
+	routing *v1alpha1.RolloutTrafficRouting
+}
+
+// splitRouters returns one copy of tr per router it names (per entry of plugins), keeping the
+// settings every router shares. It walks the struct so that a router added to the API is
+// judged too.
+func splitRouters(tr *v1alpha1.RolloutTrafficRouting) []oneRouter {
+	shared := map[string]bool{"ManagedRoutes": true, "MaxTrafficWeight": true}
+	v := reflect.ValueOf(*tr)
+	var out []oneRouter
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Type().Field(i)
+		if shared[f.Name] || v.Field(i).IsZero() {
+			continue
+		}
+		name := strings.Split(f.Tag.Get("json"), ",")[0]
+		keep := func(set func(reflect.Value)) *v1alpha1.RolloutTrafficRouting {
+			cp := &v1alpha1.RolloutTrafficRouting{ManagedRoutes: tr.ManagedRoutes, MaxTrafficWeight: tr.MaxTrafficWeight}
+			set(reflect.ValueOf(cp).Elem().Field(i))
+			return cp
+		}
+		if f.Type.Kind() != reflect.Map {
+			out = append(out, oneRouter{name, keep(func(dst reflect.Value) { dst.Set(v.Field(i)) })})
+			continue
+		}
+		keys := v.Field(i).MapKeys()
+		sort.Slice(keys, func(a, b int) bool { return keys[a].String() < keys[b].String() })
+		for _, k := range keys {
+			out = append(out, oneRouter{fmt.Sprintf("%s[%q]", name, k.String()), keep(func(dst reflect.Value) {
+				dst.Set(reflect.MakeMap(f.Type))
+				dst.SetMapIndex(k, v.Field(i).MapIndex(k))
+			})})
+		}
+	}
+	return out
+}
+
+// template checks an AnalysisTemplate or ClusterAnalysisTemplate.
+func (ch *migrateChecker) template(errs field.ErrorList, metrics []v1alpha1.Metric) []difference {
+	var out []difference
+	for _, e := range errs {
+		out = append(out, difference{e.Field, "fails Vane's validation: " + e.ErrorBody()})
+	}
+	return append(out, ch.metrics(metrics)...)
+}
+
+// metrics finds the metrics whose measurements the AnalysisRun controller cannot take: a
+// provider it does not have, or authentication it does not do.
+func (ch *migrateChecker) metrics(metrics []v1alpha1.Metric) []difference {
+	var out []difference
+	for i := range metrics {
+		mp := &metrics[i].Provider
+		path := fmt.Sprintf("spec.metrics[%d].provider", i)
+		name := provider.Name(mp)
+		if _, ok := ch.providers[name]; !ok && name != "" {
+			_, err := provider.Unsupported{Provider: name, Supported: ch.supported}.Measure(context.Background(), nil, nil)
+			out = append(out, difference{path + "." + providerField(name), "every measurement is an Error at once: " + err.Error()})
+		}
+		for _, a := range []struct {
+			field string
+			auth  *v1alpha1.Authentication
+		}{{"prometheus", promAuth(mp)}, {"web", webAuth(mp)}} {
+			if a.auth == nil || a.auth.Sigv4.IsZero() {
+				continue
+			}
+			err := auth.Apply(context.Background(), nil, a.auth, nil) // sigv4 fails before any request
+			if err == nil {
+				continue // supported now
+			}
+			out = append(out, difference{path + "." + a.field + ".authentication.sigv4", "every measurement is an Error at once: " + err.Error()})
+		}
+	}
+	return out
+}
+
+// providerField turns provider.Name's "plugin NAME" into the field path plugin["NAME"].
+func providerField(name string) string {
+	if p, ok := strings.CutPrefix(name, "plugin "); ok {
+		return fmt.Sprintf("plugin[%q]", p)
+	}
+	return name
+}
+
+func promAuth(mp *v1alpha1.MetricProvider) *v1alpha1.Authentication {
+	if mp.Prometheus == nil {
+		return nil
+	}
+	return &mp.Prometheus.Authentication
+}
+
+func webAuth(mp *v1alpha1.MetricProvider) *v1alpha1.Authentication {
+	if mp.Web == nil {
+		return nil
+	}
+	return &mp.Web.Authentication
+}
+
+// analysisRun checks a run that is still in progress (Vane's controller takes it over);
+// finished runs are kept as they are.
+func (ch *migrateChecker) analysisRun(run *v1alpha1.AnalysisRun) []difference {
+	if run.Status.Phase.Completed() {
+		return nil
+	}
+	var out []difference
+	for _, e := range v1alpha1.ValidateAnalysisRun(run) {
+		out = append(out, difference{e.Field, "the run ends in Error (invalid AnalysisRun): " + e.ErrorBody()})
+	}
+	out = append(out, ch.metrics(run.Spec.Metrics)...)
+	return append(out, instanceID(run.Labels)...)
+}
+
+// experiment: Vane runs no Experiments; one still in progress stays as it is.
+func experiment(ex *v1alpha1.Experiment) []difference {
+	if ex.Status.Phase.Completed() {
+		return nil
+	}
+	return []difference{{"spec", "not run: Vane has no Experiment controller yet (nothing scales its ReplicaSets or ends it)"}}
+}
+
+// argoInstallation reports the parts of Argo Rollouts that still act: a controller Deployment
+// with replicas, a leader Lease renewed recently, the notification settings.
+func (ch *migrateChecker) argoInstallation(o client.Object) []difference {
+	switch o := o.(type) {
+	case *appsv1.Deployment:
+		if n := ptr.Deref(o.Spec.Replicas, 1); n > 0 {
+			return []difference{{"spec.replicas", fmt.Sprintf("Argo Rollouts' controller is running (%s): scale it to 0 before starting Vane, or both act on the same Rollouts", plural(int(n), "replica"))}}
+		}
+	case *coordinationv1.Lease:
+		holder := ptr.Deref(o.Spec.HolderIdentity, "")
+		if holder == "" || o.Spec.RenewTime == nil || ch.now.Sub(o.Spec.RenewTime.Time) > leaseFresh {
+			return nil
+		}
+		ago := ch.now.Sub(o.Spec.RenewTime.Time).Round(time.Second)
+		return []difference{{"spec.holderIdentity", fmt.Sprintf("an Argo Rollouts controller (%s) holds the leader Lease, renewed %s ago: stop it before starting Vane", holder, ago)}}
+	case *corev1.ConfigMap:
+		return []difference{{"data", "ignored: Vane sends no notifications"}}
+	}
+	return nil
+}
