@@ -86,7 +86,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		r.record(ro, s.events)
 	}()
 	if errs := v1alpha1.ValidateRollout(ro); len(errs) > 0 {
-		s.invalid(errs.ToAggregate().Error())
+		s.invalid(validationMessage(errs))
 		return reconcile.Result{}, nil
 	}
 	if err := r.resolveWorkload(ctx, s); err != nil {
