@@ -257,7 +257,7 @@ func (b *blueGreen) promotionGate(fast bool) bool {
 	}
 	// controllerPause stays set: it records that the pause is over until the update completes
 	st.PauseConditions = removePause(st.PauseConditions, v1alpha1.PauseReasonBlueGreenPause)
-	b.event(false, "RolloutResumed", "Rollout is resumed after autoPromotionSeconds (%ds)", seconds)
+	b.event(false, "RolloutResumed", "Rollout is resumed")
 	return true
 }
 
@@ -321,15 +321,29 @@ func (b *blueGreen) promoted() {
 	if !b.postPromotionAnalysis() {
 		return
 	}
+	reason := b.promotionReason()
 	first := st.StableRS == ""
 	st.StableRS = b.in.NewHash
 	st.PromoteFull, st.ControllerPause = false, false
 	st.PauseConditions = removePause(st.PauseConditions, v1alpha1.PauseReasonBlueGreenPause)
 	st.BlueGreen.ScaleUpPreviewCheckPoint = false
-	if !first {
-		b.p.Completed = true
-		b.event(false, "RolloutCompleted", "Rollout completed update to revision with pod template hash %s", b.in.NewHash)
+	b.p.Completed = !first
+	b.event(false, "RolloutCompleted", "Rollout completed update to revision %d (%s): %s",
+		b.sets[b.in.NewHash].Revision, b.in.NewHash, reason)
+}
+
+// promotionReason is why the new ReplicaSet becomes stable, in Argo's words (shouldFullPromote).
+func (b *blueGreen) promotionReason() string {
+	st := &b.p.Status
+	switch {
+	case st.StableRS == "" || b.in.ActiveHash == "":
+		return "Initial deploy"
+	case st.PromoteFull:
+		return "Full promotion requested"
+	case b.in.FastRollback:
+		return "Rollback within window"
 	}
+	return "Completed blue-green update"
 }
 
 // abort keeps (or puts back) the active Service on the stable ReplicaSet and scales the new one
@@ -339,7 +353,11 @@ func (b *blueGreen) abort(active string) {
 	if st.AbortedAt == nil {
 		at := metav1.NewTime(b.in.Now)
 		st.AbortedAt = &at
-		b.event(true, "RolloutAborted", "Rollout aborted update to revision with pod template hash %s", newHash)
+		detail := failedRunDetail(abortedByPostPromotion, b.runs.PostPromotion)
+		if detail == "" {
+			detail = failedRunDetail(abortedByPrePromotion, b.runs.PrePromotion)
+		}
+		b.event(true, "RolloutAborted", "%s", Abort(fmt.Sprint(b.sets[newHash].Revision), detail).Message)
 	}
 	st.PauseConditions, st.ControllerPause, st.PromoteFull = nil, false, false
 	st.BlueGreen.ScaleUpPreviewCheckPoint = false
@@ -459,31 +477,4 @@ func ceilSecond(t time.Time) time.Time {
 // fullyAvailable reports whether the set runs exactly n pods, all available.
 func fullyAvailable(s *BlueGreenSet, n int32) bool {
 	return s != nil && s.Pods.Spec == n && s.Pods.Current == n && s.Pods.Available >= n
-}
-
-// BlueGreenPhase computes Argo's status.phase and status.message for a blue/green rollout
-// whose engine-owned status is st, with counts observed as Argo counts them for blue/green
-// (available and ready pods are the active ReplicaSet's) and the problem (if any) that stops it.
-// Old ReplicaSets waiting for their scale-down deadline do not keep it from being Healthy.
-func BlueGreenPhase(r *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, c Counts, problem *Problem) (v1alpha1.RolloutPhase, string) {
-	if problem != nil {
-		return v1alpha1.RolloutPhaseDegraded, problem.Reason + ": " + problem.Message
-	}
-	if r.Spec.Paused {
-		return v1alpha1.RolloutPhasePaused, "manually paused"
-	}
-	if len(st.PauseConditions) > 0 {
-		return v1alpha1.RolloutPhasePaused, string(st.PauseConditions[0].Reason)
-	}
-	switch {
-	case c.Updated < r.Spec.EffectiveReplicas():
-		return v1alpha1.RolloutPhaseProgressing, "more replicas need to be updated"
-	case c.Available < c.Updated:
-		return v1alpha1.RolloutPhaseProgressing, "updated replicas are still becoming available"
-	case st.BlueGreen.ActiveSelector == "" || st.BlueGreen.ActiveSelector != st.CurrentPodHash:
-		return v1alpha1.RolloutPhaseProgressing, "active service cutover pending"
-	case st.StableRS == "" || st.StableRS != st.CurrentPodHash:
-		return v1alpha1.RolloutPhaseProgressing, "waiting for analysis to complete"
-	}
-	return v1alpha1.RolloutPhaseHealthy, ""
 }

@@ -1,6 +1,8 @@
 package strategy
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,7 +83,8 @@ func TestBlueGreen(t *testing.T) {
 		"first revision fully available goes straight to active, without a pause": {
 			rollout: bgRollout(nil, v1alpha1.RolloutStatus{CurrentPodHash: "n"}),
 			sets:    []BlueGreenSet{set("n", 1, ready(5))},
-			want:    want{Replicas: map[string]int32{"n": 5}, Active: "n", Preview: "n", Stable: "n", Switched: true},
+			want: want{Replicas: map[string]int32{"n": 5}, Active: "n", Preview: "n", Stable: "n", Switched: true,
+				Reasons: []string{"RolloutCompleted"}},
 		},
 		"first revision with unavailable pods is not made active": {
 			rollout: bgRollout(nil, v1alpha1.RolloutStatus{CurrentPodHash: "n"}),
@@ -336,6 +339,84 @@ func TestBlueGreen(t *testing.T) {
 	}
 }
 
+// TestBlueGreenEventMessages: the blue/green engine's events carry Argo's reasons and texts
+// (utils/conditions: RolloutPausedMessage, RolloutResumedMessage, RolloutCompletedMessage with
+// the reasons of rollout/sync.go shouldFullPromote, RolloutAbortedMessage with the
+// setPauseOrAbortForBlueGreen text of rollout/analysis.go); the run's name comes after Argo's
+// text.
+func TestBlueGreenEventMessages(t *testing.T) {
+	auto := func(bg *v1alpha1.BlueGreenStrategy) { bg.AutoPromotionEnabled, bg.AutoPromotionSeconds = nil, 30 }
+	noDelay := func(bg *v1alpha1.BlueGreenStrategy) { bg.ScaleDownDelaySeconds = ptr.To[int32](0) }
+	withPre := func(bg *v1alpha1.BlueGreenStrategy) {
+		bg.PrePromotionAnalysis = &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "t"}}}
+	}
+	updateSets := []BlueGreenSet{set("n", 2, ready(5)), set("a", 1, ready(5))}
+	tests := map[string]struct {
+		rollout      *v1alpha1.Rollout
+		sets         []BlueGreenSet
+		active       string
+		now          time.Time
+		fastRollback bool
+		runs         Runs
+		want         []Event
+	}{
+		"first revision": {
+			rollout: bgRollout(noDelay, v1alpha1.RolloutStatus{CurrentPodHash: "n"}),
+			sets:    []BlueGreenSet{set("n", 1, ready(5))},
+			want:    []Event{{Reason: "RolloutCompleted", Message: "Rollout completed update to revision 1 (n): Initial deploy"}},
+		},
+		"paused for promotion": {
+			rollout: bgRollout(noDelay, bgUpdating(nil)), sets: updateSets, active: "a",
+			want: []Event{{Reason: "RolloutPaused", Message: "Rollout is paused (BlueGreenPause)"}},
+		},
+		"promoted by hand": {
+			rollout: bgRollout(noDelay, bgUpdating(bgPromoted)), sets: updateSets, active: "a",
+			want: []Event{{Reason: "RolloutCompleted", Message: "Rollout completed update to revision 2 (n): Completed blue-green update"}},
+		},
+		"promoted after autoPromotionSeconds": {
+			rollout: bgRollout(func(bg *v1alpha1.BlueGreenStrategy) { auto(bg); noDelay(bg) }, bgUpdating(bgPaused)),
+			sets:    updateSets, active: "a", now: t0.Add(30 * time.Second),
+			want: []Event{{Reason: "RolloutResumed", Message: "Rollout is resumed"},
+				{Reason: "RolloutCompleted", Message: "Rollout completed update to revision 2 (n): Completed blue-green update"}},
+		},
+		"full promotion": {
+			rollout: bgRollout(noDelay, bgUpdating(func(st *v1alpha1.RolloutStatus) { st.PromoteFull = true })),
+			sets:    updateSets, active: "a",
+			want: []Event{{Reason: "RolloutCompleted", Message: "Rollout completed update to revision 2 (n): Full promotion requested"}},
+		},
+		"rollback within the window": {
+			rollout: bgRollout(noDelay, bgUpdating(nil)), sets: updateSets, active: "a", fastRollback: true,
+			want: []Event{{Reason: "RolloutCompleted", Message: "Rollout completed update to revision 2 (n): Rollback within window"}},
+		},
+		"aborted by hand": {
+			rollout: bgRollout(noDelay, bgUpdating(func(st *v1alpha1.RolloutStatus) { st.Abort = true })),
+			sets:    updateSets, active: "a",
+			want: []Event{{Warning: true, Reason: "RolloutAborted", Message: "Rollout aborted update to revision 2"}},
+		},
+		"aborted by the pre-promotion analysis": {
+			rollout: bgRollout(func(bg *v1alpha1.BlueGreenStrategy) { withPre(bg); noDelay(bg) }, bgUpdating(nil)),
+			sets:    updateSets, active: "a",
+			runs: Runs{PrePromotion: &Run{Name: "r-n-2-pre", Phase: v1alpha1.AnalysisPhaseFailed, Message: "m"}},
+			want: []Event{{Warning: true, Reason: "RolloutAborted",
+				Message: "Rollout aborted update to revision 2: Blue/green pre-promotion analysis phase error/failed: m (AnalysisRun r-n-2-pre)"}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p, err := BlueGreen(BlueGreenInput{Rollout: tc.rollout, NewHash: tc.sets[0].Hash, ActiveHash: tc.active,
+				Sets: tc.sets, FastRollback: tc.fastRollback, Now: tc.now, Runs: tc.runs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// the run's own events (AnalysisRun<Phase>) are the analysis code's, not Argo's texts
+			got := slices.DeleteFunc(p.Events, func(e Event) bool { return strings.HasPrefix(e.Reason, "AnalysisRun") })
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestBlueGreenNewRevisionResetsTheUpdate(t *testing.T) {
 	r := bgRollout(func(bg *v1alpha1.BlueGreenStrategy) { bg.PreviewReplicaCount = ptr.To[int32](1) },
 		bgUpdating(func(st *v1alpha1.RolloutStatus) {
@@ -354,49 +435,6 @@ func TestBlueGreenNewRevisionResetsTheUpdate(t *testing.T) {
 	}
 	if diff := cmp.Diff(map[string]int32{"m": 1, "n": 0, "a": 5}, p.Replicas); diff != "" {
 		t.Errorf("replicas (-want +got):\n%s", diff)
-	}
-}
-
-func TestBlueGreenPhase(t *testing.T) {
-	type want struct {
-		Phase   v1alpha1.RolloutPhase
-		Message string
-	}
-	done := v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n", BlueGreen: v1alpha1.BlueGreenStatus{ActiveSelector: "n"}}
-	cutover := v1alpha1.RolloutStatus{StableRS: "a", CurrentPodHash: "n", BlueGreen: v1alpha1.BlueGreenStatus{ActiveSelector: "a"}}
-	analysis := v1alpha1.RolloutStatus{StableRS: "a", CurrentPodHash: "n", BlueGreen: v1alpha1.BlueGreenStatus{ActiveSelector: "n"}}
-	paused := cutover
-	paused.PauseConditions = []v1alpha1.PauseCondition{{Reason: v1alpha1.PauseReasonBlueGreenPause}}
-	tests := map[string]struct {
-		status  v1alpha1.RolloutStatus
-		paused  bool
-		counts  Counts
-		problem *Problem
-		want    want
-	}{
-		"healthy":                                {status: done, counts: Counts{5, 5, 5, 5}, want: want{v1alpha1.RolloutPhaseHealthy, ""}},
-		"old ReplicaSet in its scale-down delay": {status: done, counts: Counts{10, 5, 5, 5}, want: want{v1alpha1.RolloutPhaseHealthy, ""}},
-		"preview scaling up":                     {status: cutover, counts: Counts{7, 2, 5, 5}, want: want{v1alpha1.RolloutPhaseProgressing, "more replicas need to be updated"}},
-		"first revision becoming available":      {status: v1alpha1.RolloutStatus{CurrentPodHash: "n"}, counts: Counts{5, 5, 3, 3}, want: want{v1alpha1.RolloutPhaseProgressing, "updated replicas are still becoming available"}},
-		"preview ready, active not switched":     {status: cutover, counts: Counts{10, 5, 5, 5}, want: want{v1alpha1.RolloutPhaseProgressing, "active service cutover pending"}},
-		"switched, not stable yet":               {status: analysis, counts: Counts{10, 5, 5, 5}, want: want{v1alpha1.RolloutPhaseProgressing, "waiting for analysis to complete"}},
-		"blue/green pause":                       {status: paused, counts: Counts{10, 5, 5, 5}, want: want{v1alpha1.RolloutPhasePaused, "BlueGreenPause"}},
-		"manual pause":                           {status: cutover, paused: true, counts: Counts{10, 5, 5, 5}, want: want{v1alpha1.RolloutPhasePaused, "manually paused"}},
-		"aborted": {status: cutover, counts: Counts{10, 5, 5, 5}, problem: Abort("2", ""),
-			want: want{v1alpha1.RolloutPhaseDegraded, "RolloutAborted: Rollout aborted update to revision 2"}},
-		"aborted by analysis": {status: cutover, counts: Counts{10, 5, 5, 5},
-			problem: Abort("2", `pre-promotion analysis r-2-pre failed: metric "m" failed`),
-			want:    want{v1alpha1.RolloutPhaseDegraded, `RolloutAborted: Rollout aborted update to revision 2: pre-promotion analysis r-2-pre failed: metric "m" failed`}},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			r := bgRollout(nil, tc.status)
-			r.Spec.Paused = tc.paused
-			ph, msg := BlueGreenPhase(r, &r.Status, tc.counts, tc.problem)
-			if diff := cmp.Diff(tc.want, want{ph, msg}); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
 	}
 }
 

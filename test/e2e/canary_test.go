@@ -51,9 +51,10 @@ func TestSeedGradualRollout(t *testing.T) {
 	waitState(t, env, ns, name, waitLong, snapshot{Phase: "Healthy", Step: 6, Stable: blue, Sets: blue + "=3/3"})
 
 	setImage(t, env, ns, name, green)
-	// 10% of 3 replicas is one canary pod; the rollout waits for a promote
+	// 10% of 3 replicas: one canary pod next to the 3 stable ones (1 of 4 is closer to 10% than
+	// 1 of 3, and maxSurge allows a fourth pod: Argo's arithmetic); the rollout waits for a promote
 	waitState(t, env, ns, name, waitLong, snapshot{Phase: "Paused", Step: 1, Stable: blue,
-		Sets: blue + "=2/2 " + green + "=1/1", Message: "CanaryPauseStep"})
+		Sets: blue + "=3/3 " + green + "=1/1", Message: "CanaryPauseStep"})
 	if got, want := serviceHash(t, env, ns, "gradual-rollout-preview"), rsHashOfImage(t, env, ns, green); got != want {
 		t.Errorf("canary Service selects %q, want the canary hash %q", got, want)
 	}
@@ -61,10 +62,10 @@ func TestSeedGradualRollout(t *testing.T) {
 	waitState(t, env, ns, name, time.Second, snapshot{Phase: "Paused", Step: 1})
 
 	promote(t, env, ns, name, false)
-	// 25% of 3 rounds to one pod: the timed pause at step 3
-	waitState(t, env, ns, name, waitLong, snapshot{Phase: "Paused", Step: 3, Sets: blue + "=2/2 " + green + "=1/1"})
-	// 50% of 3 rounds up to two pods
-	waitState(t, env, ns, name, waitLong, snapshot{Phase: "Paused", Step: 5, Sets: blue + "=1/1 " + green + "=2/2"})
+	// 25% of 3: one canary pod and 3 stable ones again (1 of 4 is exactly 25%): the timed pause at step 3
+	waitState(t, env, ns, name, waitLong, snapshot{Phase: "Paused", Step: 3, Sets: blue + "=3/3 " + green + "=1/1"})
+	// 50% of 3: two canary pods and two stable ones
+	waitState(t, env, ns, name, waitLong, snapshot{Phase: "Paused", Step: 5, Sets: blue + "=2/2 " + green + "=2/2"})
 	ro := waitState(t, env, ns, name, waitLong, snapshot{Phase: "Healthy", Step: 6, Stable: green, Sets: green + "=3/3"})
 	if ro.Status.CurrentPodHash != ro.Status.StableRS || ro.Status.UpdatedReplicas != 3 || ro.Status.AvailableReplicas != 3 {
 		t.Errorf("healthy status: %+v", ro.Status)
@@ -127,14 +128,15 @@ func TestAbortThenRetry(t *testing.T) {
 	ctx := context.Background()
 	newSimpleRollout(t, env, ns, nil)
 	setImage(t, env, ns, "app", "app:2")
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=3/3 app:2=1/1"})
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=4/4 app:2=1/1"})
 	promote(t, env, ns, "app", false)
 	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 3, Sets: "app:1=2/2 app:2=2/2"})
 
 	if err := actions.Abort(ctx, env.Client, ns, "app"); err != nil {
 		t.Fatal(err)
 	}
-	ro := waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: anyStep, Stable: "app:1", Sets: "app:1=4/4",
+	// as in Argo, an aborted update is back at step 0
+	ro := waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: 0, Stable: "app:1", Sets: "app:1=4/4",
 		Message: "RolloutAborted: Rollout aborted update to revision 2"})
 	if ro.Status.AbortedAt == nil || len(ro.Status.PauseConditions) != 0 {
 		t.Errorf("aborted status: abortedAt=%v pauseConditions=%v", ro.Status.AbortedAt, ro.Status.PauseConditions)
@@ -146,7 +148,7 @@ func TestAbortThenRetry(t *testing.T) {
 	if err := actions.Retry(ctx, env.Client, ns, "app"); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=3/3 app:2=1/1"})
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=4/4 app:2=1/1"})
 }
 
 // TestPromoteFull skips every remaining step.
@@ -170,10 +172,10 @@ func TestRollbackToStableMidUpdateIsImmediate(t *testing.T) {
 	ns := env.Namespace(t)
 	newSimpleRollout(t, env, ns, nil)
 	setImage(t, env, ns, "app", "app:2")
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=3/3 app:2=1/1"})
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=4/4 app:2=1/1"})
 
 	setImage(t, env, ns, "app", "app:3") // superseded: app:2 goes away, app:3 starts at step 0
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Stable: "app:1", Sets: "app:1=3/3 app:3=1/1"})
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Stable: "app:1", Sets: "app:1=4/4 app:3=1/1"})
 
 	setImage(t, env, ns, "app", "app:1") // back to stable: no steps, no pause
 	ro := waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Healthy", Step: 4, Stable: "app:1", Sets: "app:1=4/4"})
@@ -203,7 +205,7 @@ func TestUndoToPreviousRevision(t *testing.T) {
 	}
 	// app:1 is a new revision of the rollout: it runs the steps like any update, on its old
 	// ReplicaSet, which gets revision 3
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Stable: "app:2", Sets: "app:1=1/1 app:2=3/3"})
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Stable: "app:2", Sets: "app:1=1/1 app:2=4/4"})
 	assertReplicaSetCount(t, env, ns, 2)
 	hash := rsHashOfImage(t, env, ns, "app:1")
 	ro := waitState(t, env, ns, "app", time.Second, snapshot{Step: anyStep})

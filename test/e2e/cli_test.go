@@ -69,7 +69,7 @@ func TestCLIVerbsDriveARollout(t *testing.T) {
 	newSimpleRollout(t, env, ns, nil)
 
 	cli.ok(`rollout "app" image updated`, "set", "image", "app", "podtatohead=app:2")
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=3/3 app:2=1/1"})
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=4/4 app:2=1/1"})
 	out := cli.ok("Status:          ॥ Paused", "get", "rollout", "app")
 	for _, want := range []string{"Step:          1/4", "SetWeight:     20", "app:1 (stable)", "app:2 (canary)", "Desired:       4", "ReplicaSet"} {
 		if !strings.Contains(out, want) {
@@ -82,7 +82,7 @@ func TestCLIVerbsDriveARollout(t *testing.T) {
 	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 3, Sets: "app:1=2/2 app:2=2/2"})
 
 	cli.ok("rollout 'app' aborted", "abort", "app")
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: anyStep, Sets: "app:1=4/4"})
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: 0, Sets: "app:1=4/4"})
 	if out, code := cli.run("status", "app", "-t", "30s"); code != 1 || !strings.Contains(out, "Degraded - RolloutAborted") {
 		t.Errorf("status of an aborted rollout: exit %d (want 1), output:\n%s", code, out)
 	}
@@ -117,7 +117,7 @@ func TestCLIVerbsDriveARollout(t *testing.T) {
 	}
 
 	cli.ok("rollout 'app' rolled back to revision 1", "undo", "app")
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=1/1 app:2=3/3"})
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=1/1 app:2=4/4"})
 
 	out = cli.ok("app", "list", "rollouts")
 	if !strings.Contains(out, "NAME  STRATEGY  STATUS  STEP  SET-WEIGHT  READY  DESIRED  UP-TO-DATE  AVAILABLE") ||

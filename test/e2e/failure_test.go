@@ -38,15 +38,15 @@ func TestProgressDeadlineExceeded(t *testing.T) {
 				t.Fatal(err)
 			}
 			// the canary pod runs but is not available: the step waits
-			waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Progressing", Step: 0, Sets: "app:1=3/3 app:2=1/0"})
+			waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Progressing", Step: 0, Sets: "app:1=4/4 app:2=1/0"})
 			if abort {
-				ro = waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: anyStep, Sets: "app:1=4/4",
+				ro = waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: 0, Sets: "app:1=4/4",
 					Message: "RolloutAborted"})
 				if !ro.Status.Abort {
 					t.Error("progressDeadlineAbort did not set status.abort")
 				}
 			} else {
-				ro = waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: 0, Sets: "app:1=3/3 app:2=1/0",
+				ro = waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: 0, Sets: "app:1=4/4 app:2=1/0",
 					Message: `ProgressDeadlineExceeded: ReplicaSet "app-`})
 			}
 			if c := condition(ro, v1alpha1.RolloutProgressing); c == nil || c.Status != corev1.ConditionFalse {

@@ -24,7 +24,7 @@ func TestCanaryAndStableMetadata(t *testing.T) {
 	})
 	waitPodsLabelled(t, env.Client, ns, map[string]string{"app:1": "stable"})
 	setImage(t, env, ns, "app", "app:2")
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=3/3 app:2=1/1"})
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=4/4 app:2=1/1"})
 	canaryPods := waitPodsLabelled(t, env.Client, ns, map[string]string{"app:1": "stable", "app:2": "canary"})
 
 	promote(t, env, ns, "app", true)

@@ -166,11 +166,10 @@ func blueGreenMetadata(bg *v1alpha1.BlueGreenStrategy, hash, newHash, activeHash
 
 // blueGreenObserved counts pods as Argo does for blue/green: ready and available pods are the
 // active ReplicaSet's (every ReplicaSet's while none is active), updated ones the new
-// ReplicaSet's, and the scale subresource reports the active ReplicaSet. The update is complete
-// once the new ReplicaSet is stable, selected by the active (and preview) Service, and runs every
-// pod, all available; old ReplicaSets waiting for their scale-down deadline do not matter.
+// ReplicaSet's, and the scale subresource reports the active ReplicaSet (Argo's
+// syncRolloutStatusBlueGreen).
 func (s *syncState) blueGreenObserved() observed {
-	ro, st := s.ro, &s.ro.Status
+	st := &s.ro.Status
 	var c strategy.Counts
 	var activeRS *appsv1.ReplicaSet
 	for _, rs := range s.sets {
@@ -193,9 +192,6 @@ func (s *syncState) blueGreenObserved() observed {
 		o.selector = ls.String()
 	}
 	o.counts = c
-	previewDone := ro.Spec.Strategy.BlueGreen.PreviewService == "" || st.BlueGreen.PreviewSelector == st.CurrentPodHash
-	o.completed = st.StableRS == st.CurrentPodHash && st.BlueGreen.ActiveSelector == st.CurrentPodHash && previewDone &&
-		c.Updated == ro.Spec.EffectiveReplicas() && c.Available >= c.Updated
 	return o
 }
 

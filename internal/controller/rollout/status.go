@@ -5,58 +5,95 @@ import (
 	"slices"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/strategy"
 )
 
-// Reasons of the Progressing condition (and of the matching events), as Argo Rollouts has them.
+// Reasons of the conditions (and of the matching events), as Argo Rollouts has them
+// (utils/conditions/conditions.go).
 const (
 	reasonNewRSCreated     = "NewReplicaSetCreated"
+	reasonFoundNewRS       = "FoundNewReplicaSet"
 	reasonRSUpdated        = "ReplicaSetUpdated"
+	reasonRSNotAvailable   = "ReplicaSetNotAvailable"
 	reasonNewRSAvailable   = "NewReplicaSetAvailable"
 	reasonPaused           = "RolloutPaused"
 	reasonResumed          = "RolloutResumed"
-	reasonAborted          = "RolloutAborted"
-	reasonDeadlineExceeded = "ProgressDeadlineExceeded"
+	reasonRetry            = "RolloutRetry"
+	reasonAborted          = strategy.ReasonAborted
+	reasonDeadlineExceeded = strategy.ReasonDeadlineExceeded
 	reasonInvalidSpec      = "InvalidSpec"
 	reasonCompleted        = "RolloutCompleted"
+	reasonNotCompleted     = "RolloutNotCompleted"
 	reasonHealthy          = "RolloutHealthy"
 	reasonAvailable        = "AvailableReason"
 )
 
-// invalid records an InvalidSpec condition; nothing is scaled. It reports whether the
-// condition is new (or says something new): a rollout that stays invalid for the same reason
-// keeps its condition as it was, and emits no new event.
-func (s *syncState) invalid(msg string) bool {
+// Messages of the conditions and events, as Argo Rollouts has them (utils/conditions).
+const (
+	msgPaused        = "Rollout is paused"
+	msgResumed       = "Rollout is resumed"
+	msgRetry         = "Retrying Rollout after abort"
+	msgAvailable     = "Rollout has minimum availability"
+	msgNotAvailable  = "Rollout does not have minimum availability"
+	msgHealthy       = "Rollout is healthy"
+	msgNotHealthy    = "Rollout is not healthy"
+	fmtNewRS         = "Created new replica set %q"
+	fmtFoundNewRS    = "Found new replica set %q"
+	fmtRSProgressing = "ReplicaSet %q is progressing."
+	fmtRSCompleted   = "ReplicaSet %q has successfully progressed."
+	fmtRSTimedOut    = "ReplicaSet %q has timed out progressing."
+	fmtNotCompleted  = "Rollout not completed, started update to revision %s (%s)"
+	fmtInvalidSpec   = "The Rollout %q is invalid: %s"
+)
+
+// validationMessage is the InvalidSpec detail for the errors of ValidateRollout: Argo reports
+// the first error (rollout/controller.go getRolloutValidationErrors); Vane lists the others
+// after it.
+func validationMessage(errs field.ErrorList) string {
+	if len(errs) == 0 {
+		return ""
+	}
+	msg := errs[0].Error()
+	for _, e := range errs[1:] {
+		msg += "; " + e.Error()
+	}
+	return msg
+}
+
+// invalid records the InvalidSpec condition, `The Rollout "<name>" is invalid: <detail>`, as
+// Argo's createInvalidRolloutCondition does; nothing else in the status changes, and nothing
+// is scaled. It reports whether the condition is new (or says something new): a rollout that
+// stays invalid for the same reason keeps its condition as it was, and emits no new event.
+// (The Warning event InvalidSpec is Vane's: Argo only writes the condition.)
+func (s *syncState) invalid(detail string) bool {
 	st := &s.ro.Status
+	msg := fmt.Sprintf(fmtInvalidSpec, s.ro.Name, detail)
+	old, i := findConditionIndex(s.origStatus.Conditions, v1alpha1.InvalidSpec)
+	cur := findCondition(st.Conditions, v1alpha1.InvalidSpec)
 	changed := false
-	if old, i := findConditionIndex(s.origStatus.Conditions, v1alpha1.InvalidSpec); old != nil && old.Status == corev1.ConditionTrue &&
-		old.Reason == reasonInvalidSpec && old.Message == msg && findCondition(st.Conditions, v1alpha1.InvalidSpec) == nil {
+	switch {
+	case cur != nil && cur.Message == msg:
+	case old != nil && old.Message == msg && cur == nil:
 		// valid() took it off at the start of the reconcile: put it back where it was
 		st.Conditions = slices.Insert(st.Conditions, min(i, len(st.Conditions)), *old)
-	} else if s.setCondition(v1alpha1.InvalidSpec, corev1.ConditionTrue, reasonInvalidSpec, msg) {
+	default:
+		removeCondition(st, v1alpha1.InvalidSpec)
+		s.setCondition(v1alpha1.InvalidSpec, corev1.ConditionTrue, reasonInvalidSpec, msg)
 		s.event(true, reasonInvalidSpec, "%s", msg)
 		changed = true
 	}
-	st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, reasonInvalidSpec+": "+msg
+	st.Phase, st.Message = strategy.RolloutPhase(&s.ro.Spec, st)
 	return changed
 }
 
 // valid clears an InvalidSpec condition once the spec is fixed.
-func (s *syncState) valid() {
-	st := &s.ro.Status
-	var kept []v1alpha1.RolloutCondition
-	for _, c := range st.Conditions {
-		if c.Type != v1alpha1.InvalidSpec {
-			kept = append(kept, c)
-		}
-	}
-	st.Conditions = kept
-}
+func (s *syncState) valid() { removeCondition(&s.ro.Status, v1alpha1.InvalidSpec) }
 
 // observed is what the status reports of the rollout's pods, counted the way its strategy
 // counts them.
@@ -66,210 +103,271 @@ type observed struct {
 	// status.selector).
 	hpaReplicas int32
 	selector    string
-	// completed: the update is over, every pod runs the new template and is available.
-	completed bool
-	// waiting are the pods of old ReplicaSets that keep them until their scale-down deadline
-	// (traffic-routed canary): they are not pending termination, so the phase ignores them.
-	waiting int32
 }
 
-// canaryObserved counts every ReplicaSet's pods; the update is complete once the new
-// ReplicaSet is stable and runs every pod, all available. With trafficRouting, old ReplicaSets
-// waiting for their scale-down deadline do not matter (the router sends them nothing).
+// canaryObserved counts every ReplicaSet's pods (Argo's syncRolloutStatusCanary).
 func (s *syncState) canaryObserved() observed {
-	ro, st := s.ro, &s.ro.Status
 	c := counts(s.sets, s.newRS)
 	o := observed{counts: c, hpaReplicas: c.Replicas}
 	if sel, err := metav1.LabelSelectorAsSelector(s.selector); err == nil {
 		o.selector = sel.String()
 	}
-	if ro.Spec.Strategy.Canary.TrafficRouting != nil {
-		for _, rs := range s.sets {
-			if waitingForDeadline(rs, hashOf(s.newRS), st.StableRS, s.now) {
-				o.waiting += rs.Status.Replicas
-			}
-		}
-	}
-	o.completed = st.StableRS == st.CurrentPodHash && c.Updated == ro.Spec.EffectiveReplicas() &&
-		c.Available >= c.Updated && c.Replicas-o.waiting == c.Updated
 	return o
 }
 
 // updateStatus fills counts, conditions, phase and message after a plan (the engine-owned
-// fields are in the status already), and returns when to look again for the progress deadline
-// (0: no deadline running).
-func (s *syncState) updateStatus(o observed, scaled bool) time.Duration {
+// fields are in the status already) as Argo's persistRolloutStatus does, emits the events Argo
+// emits for the changes, and returns when to look again for the progress deadline (0: no
+// deadline running). Argo judges progress from the status alone, so whether this reconcile
+// scaled anything does not matter.
+//
+// Argo spreads this over reconciles: one creates the new ReplicaSet (and records
+// NewReplicaSetCreated), the next starts by updating the Paused and Progressing conditions for
+// a pause, a resume or a retry, and the ones after compute the rest. Vane does it in one: the
+// pause bookkeeping reads the status as it was read (so it shows one reconcile after the pause,
+// as in Argo), then the rest reads the status this reconcile made.
+func (s *syncState) updateStatus(o observed, _ bool) time.Duration {
 	ro, st := s.ro, &s.ro.Status
 	c := o.counts
-	prev := *st.DeepCopy()
 	st.Replicas, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas = c.Replicas, c.Updated, c.Ready, c.Available
 	st.HPAReplicas, st.Selector = o.hpaReplicas, o.selector
-	if c := ro.Spec.Strategy.Canary; c == nil || c.TrafficRouting == nil {
+	if cs := ro.Spec.Strategy.Canary; cs == nil || cs.TrafficRouting == nil {
 		st.Canary.Weights = nil // recorded by syncRouted with trafficRouting
 	}
-	paused := ro.Spec.Paused || len(st.PauseConditions) > 0
-	completed := o.completed
-	progressed := s.created || scaled || prev.Replicas != c.Replicas || prev.UpdatedReplicas != c.Updated ||
-		prev.ReadyReplicas != c.Ready || prev.AvailableReplicas != c.Available ||
-		ptrVal(s.origStatus.CurrentStepIndex) != ptrVal(st.CurrentStepIndex) ||
-		s.origStatus.BlueGreen.ActiveSelector != st.BlueGreen.ActiveSelector ||
-		s.origStatus.BlueGreen.PreviewSelector != st.BlueGreen.PreviewSelector
+	// the abort event is the Progressing condition's (see abortCondition), as in Argo
+	s.events = slices.DeleteFunc(s.events, func(e event) bool { return e.reason == reasonAborted })
+	s.newReplicaSetCondition()
+	s.checkPausedConditions()
+	detail := s.progressDeadlineAbort()
+	if detail == "" && st.Abort && !s.origStatus.Abort {
+		detail = strategy.AbortDetail(st)
+	}
+	s.calculateConditions(detail)
+	st.Phase, st.Message = strategy.RolloutPhase(&ro.Spec, st)
+	s.stateChangeEvents()
+	return s.progressRecheck()
+}
 
-	var problem *strategy.Problem
-	var requeue time.Duration
-	rsName := s.newRS.Name
+// newReplicaSetCondition starts the Progressing condition of an update: NewReplicaSetCreated
+// when this reconcile created the ReplicaSet, FoundNewReplicaSet when a rollout without a
+// Progressing condition already has it (Argo's createDesiredReplicaSet and
+// syncReplicaSetRevision).
+func (s *syncState) newReplicaSetCondition() {
 	switch {
-	case st.Abort:
-		problem = strategy.Abort(s.newRS.Annotations[v1alpha1.RevisionAnnotation], strategy.AnalysisVerdict(st))
-		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, reasonAborted, problem.Message)
-	case completed:
-		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reasonNewRSAvailable,
-			fmt.Sprintf("ReplicaSet %q has successfully progressed.", rsName))
-	case paused:
-		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, reasonPaused, "Rollout is paused")
 	case s.created:
-		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reasonNewRSCreated,
-			fmt.Sprintf("Created new replica set %q", rsName))
-	default:
-		problem, requeue = s.checkProgress(prev, rsName, progressed)
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reasonNewRSCreated, fmt.Sprintf(fmtNewRS, s.newRS.Name))
+	case findCondition(s.ro.Status.Conditions, v1alpha1.RolloutProgressing) == nil:
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reasonFoundNewRS, fmt.Sprintf(fmtFoundNewRS, s.newRS.Name))
 	}
-	s.setPausedConditions(paused, prev)
-	if ro.Spec.Strategy.BlueGreen != nil {
-		st.Phase, st.Message = strategy.BlueGreenPhase(ro, st, c, problem)
-	} else {
-		pc := c
-		pc.Replicas -= o.waiting // not "old replicas pending termination"
-		st.Phase, st.Message = strategy.Phase(ro, st, pc, problem)
-	}
-	s.setHealthConditions(c, completed)
-	return requeue
 }
 
-// checkProgress keeps the Progressing condition fresh while pods move, and reports a problem
-// once nothing moved for progressDeadlineSeconds.
-func (s *syncState) checkProgress(prev v1alpha1.RolloutStatus, rsName string, progressed bool) (*strategy.Problem, time.Duration) {
-	ro, st := s.ro, &s.ro.Status
-	deadline := time.Duration(ro.Spec.EffectiveProgressDeadlineSeconds()) * time.Second
-	cond := findCondition(st.Conditions, v1alpha1.RolloutProgressing)
-	resumed := cond != nil && cond.Reason == reasonPaused
-	if cond == nil || progressed || resumed || cond.Reason == reasonNewRSAvailable || cond.Reason == reasonAborted {
-		reason := reasonRSUpdated
-		if resumed {
-			reason = reasonResumed
+// checkPausedConditions is Argo's first step of a reconcile (rollout/sync.go
+// checkPausedConditions), on the status as read: the Progressing condition says
+// RolloutPaused (Unknown) while the rollout is paused, RolloutResumed (Unknown) once it is not,
+// RolloutRetry (Unknown) once an abort is lifted; the Paused condition is True while paused and
+// False after (reason RolloutPaused, message "Rollout is paused", both ways). An aborted
+// rollout keeps both as they were, and a completed one its Progressing condition.
+func (s *syncState) checkPausedConditions() {
+	old, st := &s.origStatus, &s.ro.Status
+	prog := findCondition(st.Conditions, v1alpha1.RolloutProgressing)
+	progPaused := prog != nil && prog.Reason == reasonPaused
+	abortCond := prog != nil && prog.Reason == reasonAborted
+	paused := len(old.PauseConditions) > 0 || s.ro.Spec.Paused
+	if paused != progPaused && !abortCond && !completed(old) {
+		if paused {
+			s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, reasonPaused, msgPaused)
+		} else {
+			s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, reasonResumed, msgResumed)
 		}
-		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reason,
-			fmt.Sprintf("ReplicaSet %q is progressing.", rsName))
-		findCondition(st.Conditions, v1alpha1.RolloutProgressing).LastUpdateTime = nowTime(s.now)
-		return nil, deadline
 	}
-	if cond.Reason == reasonDeadlineExceeded {
-		return &strategy.Problem{Reason: reasonDeadlineExceeded, Message: cond.Message}, 0
+	if !old.Abort && abortCond {
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, reasonRetry, msgRetry)
 	}
-	left := cond.LastUpdateTime.Add(deadline).Sub(s.now)
-	if left > 0 {
-		return nil, left
-	}
-	msg := fmt.Sprintf("ReplicaSet %q has timed out progressing.", rsName)
-	s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, reasonDeadlineExceeded, msg)
-	s.event(true, reasonDeadlineExceeded, "%s", msg)
-	if ro.Spec.ProgressDeadlineAbort {
-		st.Abort = true
-	}
-	return &strategy.Problem{Reason: reasonDeadlineExceeded, Message: msg}, 0
-}
-
-// setPausedConditions keeps the Paused condition and announces pause and resume.
-func (s *syncState) setPausedConditions(paused bool, prev v1alpha1.RolloutStatus) {
-	if paused {
-		s.setCondition(v1alpha1.RolloutPaused, corev1.ConditionTrue, reasonPaused, "Rollout is paused")
-		if s.ro.Spec.Paused && (findCondition(prev.Conditions, v1alpha1.RolloutPaused) == nil ||
-			findCondition(prev.Conditions, v1alpha1.RolloutPaused).Status != corev1.ConditionTrue) && len(s.ro.Status.PauseConditions) == 0 {
-			s.event(false, reasonPaused, "Rollout is paused (manually)")
+	pc := findCondition(st.Conditions, v1alpha1.RolloutPaused)
+	if pcTrue := pc != nil && pc.Status == corev1.ConditionTrue; paused != pcTrue && !abortCond {
+		status := corev1.ConditionFalse
+		if paused {
+			status = corev1.ConditionTrue
 		}
-		return
+		s.setCondition(v1alpha1.RolloutPaused, status, reasonPaused, msgPaused)
 	}
-	old := findCondition(prev.Conditions, v1alpha1.RolloutPaused)
-	if old == nil {
-		return // never paused: no Paused condition at all
-	}
-	if old.Status == corev1.ConditionTrue && !s.hasEvent(reasonResumed) { // a timed pause says so already
-		s.event(false, reasonResumed, "Rollout is resumed")
-	}
-	s.setCondition(v1alpha1.RolloutPaused, corev1.ConditionFalse, reasonResumed, "Rollout is resumed")
 }
 
-// setHealthConditions keeps Available, Completed and Healthy.
-func (s *syncState) setHealthConditions(c strategy.Counts, completed bool) {
+// completed: the new ReplicaSet is the stable one (Argo's conditions.RolloutCompleted).
+func completed(st *v1alpha1.RolloutStatus) bool {
+	return st.StableRS != "" && st.StableRS == st.CurrentPodHash
+}
+
+// progressDeadlineAbort aborts an update that made no progress for progressDeadlineSeconds
+// when spec.progressDeadlineAbort is set (Argo's evaluateProgressDeadlineAbort): the Warning
+// event RolloutAborted says `ReplicaSet "<name>" has timed out progressing.`, which the abort
+// message then carries. It returns that text ("" when it does not abort).
+func (s *syncState) progressDeadlineAbort() string {
+	ro, old, st := s.ro, &s.origStatus, &s.ro.Status
+	if !ro.Spec.ProgressDeadlineAbort || old.Abort || st.Abort || completed(st) || s.progressing() ||
+		s.indefiniteStep() || s.waitingForScaleDown() || !s.timedOut(findCondition(old.Conditions, v1alpha1.RolloutProgressing)) {
+		return ""
+	}
+	msg := fmt.Sprintf(fmtRSTimedOut, s.newRS.Name)
+	st.Abort = true
+	if st.AbortedAt == nil {
+		st.AbortedAt = ptrTime(nowTime(s.now))
+	}
+	st.PauseConditions, st.ControllerPause = nil, false
+	s.event(true, reasonAborted, "%s", msg)
+	return msg
+}
+
+// calculateConditions is Argo's calculateRolloutConditions: Healthy, Progressing (aborted,
+// complete, progressing or timed out), Available, ReplicaFailure and Completed, each with
+// Argo's reason and message. detail is what the abort message adds when the update was
+// aborted in this reconcile.
+func (s *syncState) calculateConditions(detail string) {
 	ro, st := s.ro, &s.ro.Status
-	replicas := ro.Spec.EffectiveReplicas()
-	b, _ := budget(ro, replicas)
-	if c.Available >= replicas-b.MaxUnavailable {
-		s.setCondition(v1alpha1.RolloutAvailable, corev1.ConditionTrue, reasonAvailable, "Rollout has minimum availability")
-	} else {
-		s.setCondition(v1alpha1.RolloutAvailable, corev1.ConditionFalse, reasonAvailable, "Rollout does not have minimum availability")
+	paused := ro.Spec.Paused || len(st.PauseConditions) > 0
+	healthy := s.rolloutHealthy()
+	becameUnhealthy := false
+	if !paused && healthy {
+		s.setCondition(v1alpha1.RolloutHealthy, corev1.ConditionTrue, reasonHealthy, msgHealthy)
+	} else if findCondition(s.origStatus.Conditions, v1alpha1.RolloutHealthy) != nil {
+		// never healthy yet: no Healthy condition at all
+		becameUnhealthy = s.setCondition(v1alpha1.RolloutHealthy, corev1.ConditionFalse, reasonHealthy, msgNotHealthy)
 	}
-	if completed {
-		s.setCondition(v1alpha1.RolloutCompleted, corev1.ConditionTrue, reasonCompleted, "Rollout completed update to revision "+
-			s.newRS.Annotations[v1alpha1.RevisionAnnotation])
-	} else if s.setCondition(v1alpha1.RolloutCompleted, corev1.ConditionFalse, reasonCompleted, "Rollout not completed, started update to revision "+
-		s.newRS.Annotations[v1alpha1.RevisionAnnotation]) {
-		s.event(false, "RolloutNotCompleted", "Rollout not completed, started update to revision %s", s.newRS.Annotations[v1alpha1.RevisionAnnotation])
+	if st.Abort {
+		s.abortCondition(detail)
+	} else if !s.created { // Argo's reconcile ends once it created the new ReplicaSet
+		s.progressCondition(healthy, becameUnhealthy)
 	}
-	if st.Phase == v1alpha1.RolloutPhaseHealthy {
-		s.setCondition(v1alpha1.RolloutHealthy, corev1.ConditionTrue, reasonHealthy, "Rollout is healthy")
-	} else {
-		s.setCondition(v1alpha1.RolloutHealthy, corev1.ConditionFalse, reasonHealthy, "Rollout is not healthy")
+	s.availableCondition()
+	s.replicaFailureCondition()
+	if completed(st) {
+		s.setCondition(v1alpha1.RolloutCompleted, corev1.ConditionTrue, reasonCompleted, reasonCompleted)
+	} else if s.setCondition(v1alpha1.RolloutCompleted, corev1.ConditionFalse, reasonCompleted, reasonCompleted) {
+		s.event(false, reasonNotCompleted, fmtNotCompleted, s.revision(), st.CurrentPodHash)
 	}
 }
 
-// budget resolves the strategy's maxSurge and maxUnavailable for replicas pods (blue/green has
-// no surge: its new ReplicaSet is sized as a whole).
-func budget(ro *v1alpha1.Rollout, replicas int32) (strategy.Budget, error) {
-	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
-		return strategy.ResolveBudget(intstr.FromInt32(0), bg.EffectiveMaxUnavailable(), replicas)
+// abortCondition: Progressing is False with "Rollout aborted update to revision N", and the
+// detail the abort came with (kept while the rollout stays aborted); the Warning event
+// RolloutAborted carries the same text when the condition changes.
+func (s *syncState) abortCondition(detail string) {
+	msg := strategy.Abort(s.revision(), detail).Message
+	if s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, reasonAborted, msg) {
+		s.event(true, reasonAborted, "%s", msg)
 	}
-	c := ro.Spec.Strategy.Canary
-	return strategy.ResolveBudget(c.EffectiveMaxSurge(), c.EffectiveMaxUnavailable(), replicas)
 }
 
-// setCondition sets a condition, keeping its transition time while its status holds, and
-// reports whether its status changed (a new condition counts as changed unless False).
-func (s *syncState) setCondition(t v1alpha1.RolloutConditionType, status corev1.ConditionStatus, reason, msg string) bool {
+// progressCondition: Progressing is NewReplicaSetAvailable once the update is done,
+// ReplicaSetUpdated (refreshed) while the status moves, ReplicaSetNotAvailable when a complete
+// rollout lost pods, and ProgressDeadlineExceeded (False) once nothing moved for
+// progressDeadlineSeconds outside a pause, an analysis or experiment step, or a scale-down
+// delay. (The Warning event ProgressDeadlineExceeded is Vane's.)
+func (s *syncState) progressCondition(healthy, becameUnhealthy bool) {
+	st := &s.ro.Status
+	name := s.newRS.Name
+	switch {
+	case healthy:
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reasonNewRSAvailable, fmt.Sprintf(fmtRSCompleted, name))
+	case s.progressing() || becameUnhealthy:
+		reason, msg := reasonRSUpdated, fmt.Sprintf(fmtRSProgressing, name)
+		if completed(st) && becameUnhealthy {
+			reason, msg = reasonRSNotAvailable, msgNotAvailable
+		}
+		s.refreshProgressing(reason, msg)
+	case !s.indefiniteStep() && !s.waitingForScaleDown() && s.timedOut(findCondition(st.Conditions, v1alpha1.RolloutProgressing)):
+		msg := fmt.Sprintf(fmtRSTimedOut, name)
+		if s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, reasonDeadlineExceeded, msg) {
+			s.event(true, reasonDeadlineExceeded, "%s", msg)
+		}
+	}
+}
+
+// refreshProgressing replaces the Progressing condition by a True one updated now, keeping its
+// transition time when it was True already: progress restarts the deadline.
+func (s *syncState) refreshProgressing(reason, msg string) {
 	st := &s.ro.Status
 	now := nowTime(s.now)
-	if c := findCondition(st.Conditions, t); c != nil {
-		if c.Status == status && c.Reason == reason && c.Message == msg {
-			return false
-		}
-		changed := c.Status != status
-		if changed {
-			c.LastTransitionTime = now
-		}
-		c.Status, c.Reason, c.Message, c.LastUpdateTime = status, reason, msg, now
-		return changed
+	c := v1alpha1.RolloutCondition{Type: v1alpha1.RolloutProgressing, Status: corev1.ConditionTrue, Reason: reason, Message: msg,
+		LastUpdateTime: now, LastTransitionTime: now}
+	if cur := findCondition(st.Conditions, v1alpha1.RolloutProgressing); cur != nil && cur.Status == corev1.ConditionTrue {
+		c.LastTransitionTime = cur.LastTransitionTime
 	}
-	st.Conditions = append(st.Conditions, v1alpha1.RolloutCondition{Type: t, Status: status, Reason: reason, Message: msg,
-		LastTransitionTime: now, LastUpdateTime: now})
-	return status != corev1.ConditionFalse
+	removeCondition(st, v1alpha1.RolloutProgressing)
+	st.Conditions = append(st.Conditions, c)
 }
 
-func findCondition(conds []v1alpha1.RolloutCondition, t v1alpha1.RolloutConditionType) *v1alpha1.RolloutCondition {
-	c, _ := findConditionIndex(conds, t)
-	return c
+// availableCondition: blue/green is available once the active ReplicaSet has all its pods
+// available (Argo's annotations.IsSaturated), a canary once its ReplicaSets together have
+// spec.replicas available pods.
+func (s *syncState) availableCondition() {
+	ro, st := s.ro, &s.ro.Status
+	replicas := ro.Spec.EffectiveReplicas()
+	ok := false
+	if ro.Spec.Strategy.BlueGreen != nil {
+		ok = saturated(s.setOf(st.BlueGreen.ActiveSelector), replicas)
+	} else {
+		var available int32
+		for _, rs := range s.sets {
+			available += rs.Status.AvailableReplicas
+		}
+		ok = available >= replicas
+	}
+	if ok {
+		s.setCondition(v1alpha1.RolloutAvailable, corev1.ConditionTrue, reasonAvailable, msgAvailable)
+	} else {
+		s.setCondition(v1alpha1.RolloutAvailable, corev1.ConditionFalse, reasonAvailable, msgNotAvailable)
+	}
 }
 
-func findConditionIndex(conds []v1alpha1.RolloutCondition, t v1alpha1.RolloutConditionType) (*v1alpha1.RolloutCondition, int) {
-	for i := range conds {
-		if conds[i].Type == t {
-			return &conds[i], i
+// saturated: rs is sized for replicas, says so in its desired-replicas annotation, and has
+// them all available.
+func saturated(rs *appsv1.ReplicaSet, replicas int32) bool {
+	return rs != nil && rs.Spec.Replicas != nil && *rs.Spec.Replicas == replicas &&
+		rs.Annotations[v1alpha1.DesiredReplicasAnnotation] == fmt.Sprint(replicas) && rs.Status.AvailableReplicas == replicas
+}
+
+// replicaFailureCondition copies a ReplicaSet's ReplicaFailure condition (quota exceeded,
+// forbidden pods...) into the rollout, the new ReplicaSet's first; it goes once none has one.
+func (s *syncState) replicaFailureCondition() {
+	st := &s.ro.Status
+	for _, rs := range append([]*appsv1.ReplicaSet{s.newRS}, s.sets...) {
+		for _, c := range rs.Status.Conditions {
+			if c.Type == appsv1.ReplicaSetReplicaFailure {
+				setRolloutCondition(st, v1alpha1.RolloutCondition{Type: v1alpha1.RolloutReplicaFailure, Status: c.Status,
+					Reason: c.Reason, Message: c.Message, LastTransitionTime: c.LastTransitionTime, LastUpdateTime: c.LastTransitionTime})
+				return
+			}
 		}
 	}
-	return nil, -1
+	removeCondition(st, v1alpha1.RolloutReplicaFailure)
 }
 
-func ptrVal(p *int32) int32 {
-	if p == nil {
-		return -1
+// stateChangeEvents emits RolloutPaused when the rollout gains pause conditions and
+// RolloutResumed when it loses them without an abort (Argo's sendStateChangeEvents), unless the
+// engine announced it already. A pause by spec.paused, and a promote (which takes the pause
+// conditions off the stored status), emit nothing, as in Argo.
+func (s *syncState) stateChangeEvents() {
+	st := &s.ro.Status
+	was, is := len(s.origStatus.PauseConditions) > 0, len(st.PauseConditions) > 0
+	switch {
+	case was == is:
+	case is && !s.hasEvent(reasonPaused):
+		s.event(false, reasonPaused, "%s (%s)", msgPaused, st.PauseConditions[0].Reason)
+	case !is && st.AbortedAt == nil && !s.hasEvent(reasonResumed):
+		s.event(false, reasonResumed, "%s", msgResumed)
 	}
-	return *p
+}
+
+// progressRecheck returns when the progress deadline of the Progressing condition runs out
+// (Argo's requeueStuckRollout): never for a healthy, timed out, paused or aborted rollout, nor
+// in a step that does not count against the deadline.
+func (s *syncState) progressRecheck() time.Duration {
+	ro, st := s.ro, &s.ro.Status
+	cond := findCondition(st.Conditions, v1alpha1.RolloutProgressing)
+	if cond == nil || cond.Reason == reasonDeadlineExceeded || st.Abort || ro.Spec.Paused || len(st.PauseConditions) > 0 ||
+		s.rolloutHealthy() || s.indefiniteStep() {
+		return 0
+	}
+	deadline := time.Duration(ro.Spec.EffectiveProgressDeadlineSeconds()) * time.Second
+	return max(cond.LastUpdateTime.Add(deadline).Sub(s.now), 0) + time.Second
 }
