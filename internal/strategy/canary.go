@@ -24,8 +24,10 @@ type Set struct {
 	Hash string
 	Role Role
 	Pods Pods
-	// Revision orders the old ReplicaSets for scaleDownDelayRevisionLimit (newest kept first;
-	// trafficRouting only).
+	// Revision is the set's revision: the new set's is the rollout's (in the RolloutCompleted
+	// and RolloutAborted events); it orders the older sets, which scale down newest first
+	// (and, with trafficRouting, keep their pods newest first within
+	// scaleDownDelayRevisionLimit).
 	Revision int64
 	// ScaleDownDeadline is the set's scale-down-deadline annotation (zero: none; trafficRouting
 	// only).

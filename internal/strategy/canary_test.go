@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/vanedev/vane/api/v1alpha1"
 )
@@ -680,6 +681,52 @@ func TestDescribeStep(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if got := describeStep(tc.step); got != tc.want {
 				t.Errorf("describeStep = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCanaryArgoControllerExamples: cases of Argo's controller tests (rollout/canary_test.go, by
+// their names there) played by the engine: what one reconcile scales.
+func TestCanaryArgoControllerExamples(t *testing.T) {
+	budget := func(r *v1alpha1.Rollout, surge, unavailable int) *v1alpha1.Rollout {
+		s, u := intstr.FromInt(surge), intstr.FromInt(unavailable)
+		r.Spec.Strategy.Canary.MaxSurge, r.Spec.Strategy.Canary.MaxUnavailable = &s, &u
+		return r
+	}
+	w10 := []v1alpha1.CanaryStep{weight(10)}
+	tests := map[string]struct {
+		rollout *v1alpha1.Rollout
+		sets    []Set
+		want    map[string]int32
+	}{
+		"TestCanaryRolloutScaleDownStableToMatchWeight: the stable goes first": {
+			rollout: budget(rollout(10, w10, v1alpha1.RolloutStatus{StableRS: "r1", CurrentPodHash: "r2", CurrentStepHash: "steps", CurrentStepIndex: ptr32(0)}), 0, 1),
+			sets:    []Set{{Hash: "r2", Role: RoleNew, Revision: 2}, {Hash: "r1", Role: RoleStable, Pods: ready(10), Revision: 1}},
+			want:    map[string]int32{"r2": 0, "r1": 9},
+		},
+		"TestCanaryRolloutScaleDownOldRs: an older ReplicaSet goes once new and stable are right": {
+			rollout: budget(rollout(10, w10, v1alpha1.RolloutStatus{StableRS: "r1", CurrentPodHash: "r3", CurrentStepHash: "steps", CurrentStepIndex: ptr32(0)}), 1, 0),
+			sets: []Set{{Hash: "r3", Role: RoleNew, Pods: ready(1), Revision: 3}, {Hash: "r2", Role: RoleOther, Pods: ready(1), Revision: 2},
+				{Hash: "r1", Role: RoleStable, Pods: ready(9), Revision: 1}},
+			want: map[string]int32{"r3": 1, "r2": 0, "r1": 9},
+		},
+		"TestCanaryRolloutScaleDownOldRsDontScaleDownTooMuch: newest older first, within maxUnavailable": {
+			rollout: budget(rollout(4, nil, v1alpha1.RolloutStatus{StableRS: "r3", CurrentPodHash: "r3", CurrentStepHash: "steps", CurrentStepIndex: ptr32(0)}), 1, 0),
+			sets: []Set{{Hash: "r3", Role: RoleNew, Pods: Pods{Spec: 5, Current: 5}, Revision: 3},
+				{Hash: "r1", Role: RoleOther, Pods: ready(5), Revision: 1}, {Hash: "r2", Role: RoleOther, Pods: ready(5), Revision: 2}},
+			// Argo's test: the first ReplicaSet scaled goes to 0, the second to 4
+			want: map[string]int32{"r3": 5, "r2": 0, "r1": 4},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p, err := Canary(Input{Rollout: tc.rollout, NewHash: tc.sets[0].Hash, StepsHash: "steps", Sets: tc.sets, Now: t0})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, p.Replicas); diff != "" {
+				t.Errorf("replicas (-want +got):\n%s", diff)
 			}
 		})
 	}
