@@ -89,15 +89,7 @@ func (r *Reconciler) syncBlueGreen(ctx context.Context, s *syncState) (reconcile
 	if bg.PreviewService != "" {
 		want[bg.PreviewService] = preview
 	}
-	switched, err := r.syncServices(ctx, ro, want)
-	for _, sw := range switched {
-		from := sw.from
-		if from == "" {
-			from = "none"
-		}
-		s.event(false, "SwitchService", "Service %q now selects pods with hash %s (was %s)", sw.name, sw.to, from)
-	}
-	if err != nil {
+	if _, err := r.syncServices(ctx, ro, want); err != nil {
 		return reconcile.Result{}, err
 	}
 	scaled := false

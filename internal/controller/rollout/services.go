@@ -3,10 +3,12 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
@@ -17,7 +19,8 @@ type namedService struct {
 	field, name string
 }
 
-// namedServices lists the Services the rollout's strategy names (those set).
+// namedServices lists the Services the rollout's strategy names (those set), in the order Argo
+// checks them (getReferencedServices).
 func namedServices(ro *v1alpha1.Rollout) []namedService {
 	var out []namedService
 	add := func(field, name string) {
@@ -30,21 +33,25 @@ func namedServices(ro *v1alpha1.Rollout) []namedService {
 		add("spec.strategy.blueGreen.activeService", s.BlueGreen.ActiveService)
 		add("spec.strategy.blueGreen.previewService", s.BlueGreen.PreviewService)
 	case s.Canary != nil:
-		add("spec.strategy.canary.canaryService", s.Canary.CanaryService)
 		add("spec.strategy.canary.stableService", s.Canary.StableService)
+		add("spec.strategy.canary.canaryService", s.Canary.CanaryService)
 	}
 	return out
 }
 
 // checkServices makes sure the Services the strategy names exist and are not managed by another
-// rollout (one that still exists), and returns them by name.
+// rollout (one that still exists), and returns them by name. Its errInvalid texts are Argo's
+// (rollout/controller.go getReferencedService, validation ValidateService): `<field>: Invalid
+// value: "<name>": service "<name>" not found` and `...: Service "<name>" is managed by another
+// Rollout`.
 func (r *Reconciler) checkServices(ctx context.Context, ro *v1alpha1.Rollout) (map[string]*corev1.Service, error) {
 	out := map[string]*corev1.Service{}
 	for _, n := range namedServices(ro) {
 		svc := &corev1.Service{}
 		err := r.Client.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: n.name}, svc)
 		if apierrors.IsNotFound(err) {
-			return nil, errInvalid{fmt.Sprintf("%s: Service %q not found in namespace %q", n.field, n.name, ro.Namespace)}
+			notFound := apierrors.NewNotFound(corev1.Resource("service"), n.name)
+			return nil, errInvalid{field.Invalid(n.path(), n.name, notFound.Error()).Error()}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading Service %s: %w", n.name, err)
@@ -53,7 +60,7 @@ func (r *Reconciler) checkServices(ctx context.Context, ro *v1alpha1.Rollout) (m
 			// taken over only from a rollout that is gone
 			err := r.Client.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: owner}, &v1alpha1.Rollout{})
 			if err == nil {
-				return nil, errInvalid{fmt.Sprintf("%s: Service %q is managed by rollout %q", n.field, n.name, owner)}
+				return nil, errInvalid{field.Invalid(n.path(), n.name, fmt.Sprintf("Service %q is managed by another Rollout", n.name)).Error()}
 			}
 			if !apierrors.IsNotFound(err) {
 				return nil, fmt.Errorf("reading rollout %s: %w", owner, err)
@@ -62,6 +69,12 @@ func (r *Reconciler) checkServices(ctx context.Context, ro *v1alpha1.Rollout) (m
 		out[n.name] = svc
 	}
 	return out, nil
+}
+
+// path is the field of the Service name.
+func (n namedService) path() *field.Path {
+	parts := strings.Split(n.field, ".")
+	return field.NewPath(parts[0], parts[1:]...)
 }
 
 // serviceRecheck is how often a rollout whose Services are not usable looks at them again.
@@ -79,7 +92,9 @@ type serviceSwitch struct {
 
 // syncServices makes each Service named in want select the pods of the hash it maps to (an
 // empty hash leaves that Service as it is), and releases the Services the rollout managed but
-// no longer names. It returns the selectors it changed.
+// no longer names. It returns the selectors it changed. Each Service it points at a hash gets
+// Argo's event SwitchService, "Switched selector for service '<name>' from '<old hash>' to
+// '<hash>'" (rollout/service.go switchServiceSelector), the first one it takes over too.
 func (r *Reconciler) syncServices(ctx context.Context, ro *v1alpha1.Rollout, want map[string]string) ([]serviceSwitch, error) {
 	var list corev1.ServiceList
 	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
@@ -94,14 +109,19 @@ func (r *Reconciler) syncServices(ctx context.Context, ro *v1alpha1.Rollout, wan
 		switch {
 		case named && hash == "":
 		case named:
-			if err := r.patchService(ctx, svc, ro.Name, hash); err != nil {
+			patched, err := r.patchService(ctx, svc, ro.Name, hash)
+			if err != nil {
 				return switched, err
+			}
+			if patched {
+				r.Recorder.Eventf(ro, corev1.EventTypeNormal, "SwitchService", "Switched selector for service '%s' from '%s' to '%s'",
+					svc.Name, from, hash)
 			}
 			if from != hash {
 				switched = append(switched, serviceSwitch{svc.Name, from, hash})
 			}
 		case managed:
-			if err := r.patchService(ctx, svc, "", ""); err != nil {
+			if _, err := r.patchService(ctx, svc, "", ""); err != nil {
 				return switched, err
 			}
 		}
@@ -110,11 +130,11 @@ func (r *Reconciler) syncServices(ctx context.Context, ro *v1alpha1.Rollout, wan
 }
 
 // patchService sets (or, with an empty owner, removes) the hash selector and the managed-by
-// annotation.
-func (r *Reconciler) patchService(ctx context.Context, svc *corev1.Service, owner, hash string) error {
+// annotation; it reports whether it had to.
+func (r *Reconciler) patchService(ctx context.Context, svc *corev1.Service, owner, hash string) (bool, error) {
 	if owner != "" && svc.Spec.Selector[v1alpha1.PodTemplateHashLabel] == hash &&
 		svc.Annotations[v1alpha1.ManagedByRolloutsAnnotation] == owner {
-		return nil
+		return false, nil
 	}
 	patch := client.MergeFrom(svc.DeepCopy())
 	if owner == "" {
@@ -131,7 +151,7 @@ func (r *Reconciler) patchService(ctx context.Context, svc *corev1.Service, owne
 		svc.Annotations[v1alpha1.ManagedByRolloutsAnnotation] = owner
 	}
 	if err := r.Client.Patch(ctx, svc, patch); err != nil {
-		return fmt.Errorf("updating Service %s: %w", svc.Name, err)
+		return false, fmt.Errorf("updating Service %s: %w", svc.Name, err)
 	}
-	return nil
+	return true, nil
 }
