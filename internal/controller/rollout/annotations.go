@@ -15,7 +15,7 @@ import (
 // (the first revision included).
 func (r *Reconciler) recordRevision(ctx context.Context, s *syncState) error {
 	rev := strconv.FormatInt(revision(s.newRS), 10)
-	changed, err := r.annotate(ctx, s.ro, v1alpha1.RevisionAnnotation, rev)
+	changed, err := r.annotate(ctx, s, v1alpha1.RevisionAnnotation, rev)
 	if changed {
 		s.event(false, "RolloutUpdated", "Rollout updated to revision %s", rev)
 	}
@@ -23,9 +23,10 @@ func (r *Reconciler) recordRevision(ctx context.Context, s *syncState) error {
 }
 
 // annotate sets one annotation on the Rollout (a merge patch of metadata only) when it differs,
-// and reports whether it did. The Rollout in hand takes the new resourceVersion, so that the
-// status patch that ends the reconcile is checked against it.
-func (r *Reconciler) annotate(ctx context.Context, ro *v1alpha1.Rollout, key, value string) (bool, error) {
+// and reports whether it did. The rollout in hand and the one the deferred status patch starts
+// from take the new resourceVersion, so that the status patch is checked against it.
+func (r *Reconciler) annotate(ctx context.Context, s *syncState, key, value string) (bool, error) {
+	ro := s.ro
 	if v, ok := ro.Annotations[key]; ok && v == value {
 		return false, nil
 	}
@@ -39,5 +40,6 @@ func (r *Reconciler) annotate(ctx context.Context, ro *v1alpha1.Rollout, key, va
 		return false, fmt.Errorf("setting annotation %s on the rollout: %w", key, err)
 	}
 	ro.Annotations, ro.ResourceVersion = patched.Annotations, patched.ResourceVersion
+	s.orig.Annotations, s.orig.ResourceVersion = patched.Annotations, patched.ResourceVersion
 	return true, nil
 }

@@ -65,7 +65,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		return reconcile.Result{}, nil
 	}
 	orig := ro.DeepCopy()
-	s := &syncState{ro: ro, now: r.Clock.Now(), origStatus: *orig.Status.DeepCopy()}
+	s := &syncState{ro: ro, orig: orig, now: r.Clock.Now(), origStatus: *orig.Status.DeepCopy()}
 	defer func() {
 		switch {
 		case apierrors.IsConflict(err):
@@ -86,7 +86,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 		r.record(ro, s.events)
 	}()
 	if errs := v1alpha1.ValidateRollout(ro); len(errs) > 0 {
-		s.invalid(validationMessage(errs))
+		s.invalid(errs.ToAggregate().Error())
 		return reconcile.Result{}, nil
 	}
 	if err := r.resolveWorkload(ctx, s); err != nil {
@@ -108,6 +108,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 type syncState struct {
 	ro  *v1alpha1.Rollout
 	now time.Time
+	// orig is the rollout the deferred status patch is computed from (its resourceVersion the
+	// optimistic lock's)
+	orig *v1alpha1.Rollout
 	// origStatus is the status as read, before this reconcile changed anything
 	origStatus v1alpha1.RolloutStatus
 	template   *corev1.PodTemplateSpec // the rollout's, or its workload's

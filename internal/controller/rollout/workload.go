@@ -49,7 +49,7 @@ func (r *Reconciler) resolveWorkload(ctx context.Context, s *syncState) error {
 			return workloadErr(ref, err)
 		}
 		s.template, s.selector = rs.Spec.Template.DeepCopy(), firstSelector(ro.Spec.Selector, rs.Spec.Selector)
-		return r.observeWorkloadGeneration(ctx, ro, rs.Generation)
+		return r.observeWorkloadGeneration(ctx, s, rs.Generation)
 	case "PodTemplate":
 		pt := &corev1.PodTemplate{}
 		obj, template = pt, &pt.Template
@@ -64,19 +64,19 @@ func (r *Reconciler) resolveWorkload(ctx context.Context, s *syncState) error {
 		selector = &metav1.LabelSelector{MatchLabels: template.Labels}
 	}
 	s.selector = firstSelector(ro.Spec.Selector, selector)
-	return r.observeWorkloadGeneration(ctx, ro, obj.GetGeneration())
+	return r.observeWorkloadGeneration(ctx, s, obj.GetGeneration())
 }
 
 // observeWorkloadGeneration records the generation of the workload a rollout references, as
 // Argo does and Argo CD's health check reads it: in the Rollout's annotation
 // rollout.argoproj.io/workload-generation (patched when it changes) and, once observed, in
 // status.workloadObservedGeneration.
-func (r *Reconciler) observeWorkloadGeneration(ctx context.Context, ro *v1alpha1.Rollout, generation int64) error {
+func (r *Reconciler) observeWorkloadGeneration(ctx context.Context, s *syncState, generation int64) error {
 	gen := strconv.FormatInt(generation, 10)
-	if _, err := r.annotate(ctx, ro, v1alpha1.WorkloadGenerationAnnotation, gen); err != nil {
+	if _, err := r.annotate(ctx, s, v1alpha1.WorkloadGenerationAnnotation, gen); err != nil {
 		return err
 	}
-	ro.Status.WorkloadObservedGeneration = gen
+	s.ro.Status.WorkloadObservedGeneration = gen
 	return nil
 }
 
