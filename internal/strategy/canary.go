@@ -313,18 +313,13 @@ func (p *Plan) abort(in Input, runs Runs) {
 	}
 }
 
-// abortVerdict names the failed run that aborted the update, as AnalysisVerdict does from the
-// status ("" when no run failed: a user's abort).
+// abortVerdict is Argo's text for the failed run that aborted the update, as AbortDetail
+// writes it from the status ("" when no run failed: a user's abort).
 func abortVerdict(runs Runs) string {
-	for _, r := range []struct {
-		what string
-		run  *Run
-	}{{"background analysis", runs.Background}, {"step analysis", runs.Step}} {
-		if r.run != nil && (r.run.Phase == v1alpha1.AnalysisPhaseFailed || r.run.Phase == v1alpha1.AnalysisPhaseError) {
-			return describeRun(r.what, r.run)
-		}
+	if d := failedRunDetail(abortedByBackground, runs.Background); d != "" {
+		return d
 	}
-	return ""
+	return failedRunDetail(abortedByStep, runs.Step)
 }
 
 // runStep plays step idx and reports whether it is complete.

@@ -636,7 +636,7 @@ func TestCanaryEventMessages(t *testing.T) {
 			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(1), Revision: 2}, {Hash: "s", Role: RoleStable, Pods: ready(4), Revision: 1}},
 			runs:    Runs{Background: failed},
 			want: []Event{{Warning: true, Reason: "AnalysisRunFailed", Message: `background analysis ro-n-2 failed: metric "m" assessed Failed`},
-				{Warning: true, Reason: "RolloutAborted", Message: `Rollout aborted update to revision 2: background analysis ro-n-2 failed: metric "m" assessed Failed`}},
+				{Warning: true, Reason: "RolloutAborted", Message: `Rollout aborted update to revision 2: Background analysis phase error/failed: metric "m" assessed Failed (AnalysisRun ro-n-2)`}},
 		},
 		"back to the stable template": {
 			rollout: rollout(5, demoSteps, updating(2, nil)),
