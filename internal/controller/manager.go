@@ -106,7 +106,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := rollout.Setup(mgr, o.Workers, ropts...); err != nil {
 		return nil, err
 	}
-	analysisrun.MustSetup(mgr, o.Workers, analysisrun.WithInstanceID(o.InstanceID))
+	if err := analysisrun.Setup(mgr, o.Workers, analysisrun.WithInstanceID(o.InstanceID)); err != nil {
+		return nil, err
+	}
 	if o.HealthAddr != "" && o.HealthAddr != "0" {
 		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 			return nil, err

@@ -7,12 +7,9 @@ package analysisrun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
@@ -26,6 +23,7 @@ import (
 	"github.com/vanedev/vane/internal/analysis/provider/job"
 	"github.com/vanedev/vane/internal/analysis/provider/prometheus"
 	"github.com/vanedev/vane/internal/analysis/provider/web"
+	kit "github.com/vanedev/vane/internal/reconcile"
 )
 
 // Reconciler reconciles AnalysisRuns.
@@ -84,25 +82,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 	if run.DeletionTimestamp != nil || run.Labels[v1alpha1.InstanceIDLabel] != r.InstanceID {
 		return reconcile.Result{}, nil
 	}
-	orig := run.DeepCopy()
-	s := &syncState{run: run, now: r.Clock.Now()}
-	defer func() {
-		if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-			return
-		}
-		if equality.Semantic.DeepEqual(orig.Status, run.Status) {
-			return
-		}
-		if perr := r.patchStatus(ctx, orig, run); perr != nil {
-			if apierrors.IsConflict(perr) {
-				res, err = reconcile.Result{Requeue: true}, nil
-				return
-			}
-			err = errors.Join(err, perr)
-			return
-		}
-		r.record(run, s.events)
-	}()
+	sess := kit.Begin(run, func(r *v1alpha1.AnalysisRun) any { return r.Status })
+	defer sess.End(ctx, r.Client, r.Recorder, &res, &err)
+	s := &syncState{run: run, now: r.Clock.Now(), events: &sess.Events}
 	if run.Status.Phase.Completed() {
 		return r.expire(ctx, s)
 	}
@@ -111,20 +93,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 
 // syncState is what one reconcile learns and decides about a run.
 type syncState struct {
-	run    *v1alpha1.AnalysisRun
-	now    time.Time
-	events []event
+	run *v1alpha1.AnalysisRun
+	now time.Time
+	// events are emitted once the status is stored (internal/reconcile)
+	events *kit.Events
 	// next is the earliest time something is due (zero: nothing)
 	next time.Time
 }
 
-type event struct {
-	warning         bool
-	reason, message string
-}
-
 func (s *syncState) event(warning bool, reason, format string, args ...any) {
-	s.events = append(s.events, event{warning: warning, reason: reason, message: fmt.Sprintf(format, args...)})
+	s.events.Add(warning, reason, format, args...)
 }
 
 // wakeAt asks for a reconcile at t (the earliest asked for wins).
@@ -183,26 +161,4 @@ func ttlFor(run *v1alpha1.AnalysisRun) *int32 {
 		}
 	}
 	return t.SecondsAfterCompletion
-}
-
-func (r *Reconciler) patchStatus(ctx context.Context, orig, run *v1alpha1.AnalysisRun) error {
-	patch := client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})
-	if err := r.Client.Status().Patch(ctx, run, patch); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("updating analysisrun status: %w", err)
-	}
-	log.FromContext(ctx).V(1).Info("status", "phase", run.Status.Phase, "message", run.Status.Message)
-	return nil
-}
-
-func (r *Reconciler) record(run *v1alpha1.AnalysisRun, events []event) {
-	for _, e := range events {
-		kind := corev1.EventTypeNormal
-		if e.warning {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Event(run, kind, e.reason, e.message)
-	}
 }

@@ -51,11 +51,3 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 	}
 	return nil
 }
-
-// MustSetup is Setup for the manager's assembly, where a failure is a programming error (the
-// scheme lacks a kind, a controller name is taken): it panics.
-func MustSetup(mgr ctrl.Manager, workers int, opts ...Option) {
-	if err := Setup(mgr, workers, opts...); err != nil {
-		panic(err)
-	}
-}

@@ -1,0 +1,119 @@
+// Package reconcile is the reconcile kit Vane's controllers share: one reconcile reads its
+// object, decides, writes the status once at the end with an optimistic lock, and only then
+// emits the events that announce what the status now says. A conflict (someone wrote the object
+// meanwhile) is a requeue, not an error; a retried reconcile repeats no event.
+//
+// A reconciler uses it like this:
+//
+//	obj := &v1alpha1.AnalysisRun{}
+//	if err := c.Get(ctx, req.NamespacedName, obj); err != nil { ... }
+//	s := reconcile.Begin(obj, statusOf)
+//	defer s.End(ctx, c, recorder, &res, &err)
+//	s.Events.Add(false, "Reason", "message %d", n)
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/record"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// Event is something worth telling the user about an object.
+type Event struct {
+	Warning bool
+	Reason  string
+	Message string
+}
+
+// Events buffers a reconcile's events until the status they announce is stored.
+type Events []Event
+
+// Add buffers an event with a formatted message.
+func (e *Events) Add(warning bool, reason, format string, args ...any) {
+	*e = append(*e, Event{Warning: warning, Reason: reason, Message: fmt.Sprintf(format, args...)})
+}
+
+// Has reports whether an event with the reason is buffered already.
+func (e Events) Has(reason string) bool {
+	for _, ev := range e {
+		if ev.Reason == reason {
+			return true
+		}
+	}
+	return false
+}
+
+// Emit sends the buffered events about obj.
+func (e Events) Emit(rec record.EventRecorder, obj client.Object) {
+	for _, ev := range e {
+		kind := corev1.EventTypeNormal
+		if ev.Warning {
+			kind = corev1.EventTypeWarning
+		}
+		rec.Event(obj, kind, ev.Reason, ev.Message)
+	}
+}
+
+// Session is one reconcile of one object: the object as read (Orig), the object the reconcile
+// changes (Obj) and the events it buffers.
+type Session[T client.Object] struct {
+	// Orig is the object as read; the status patch is computed from it, and its
+	// resourceVersion is the optimistic lock's.
+	Orig T
+	// Obj is the object the reconcile works on.
+	Obj T
+	// Events are emitted once the status is stored.
+	Events Events
+	// BeforePatch, when set, runs just before the status is compared and written (to stamp
+	// observedGeneration, say).
+	BeforePatch func()
+	status      func(T) any
+}
+
+// Begin starts a session on obj. status returns the part of an object the session writes (its
+// .status); the write happens only when it differs from the original's.
+func Begin[T client.Object](obj T, status func(T) any) *Session[T] {
+	return &Session[T]{Orig: obj.DeepCopyObject().(T), Obj: obj, status: status}
+}
+
+// Stalled marks an error the user has to fix (a spec the controller cannot act on): the
+// reconcile reports it and waits for a change of the object instead of retrying with backoff.
+func Stalled(err error) error { return ctrl.TerminalError(err) }
+
+// End finishes the session, deferred by the reconciler with its named results: it writes the
+// status (once, when it changed, with an optimistic lock), then emits the events. A conflict,
+// of the write or of the reconcile's own error, becomes a requeue; an object or namespace that
+// is going away ends the reconcile quietly.
+func (s *Session[T]) End(ctx context.Context, c client.Client, rec record.EventRecorder, res *ctrl.Result, err *error) {
+	switch {
+	case apierrors.IsConflict(*err):
+		// something moved under the reconcile: look again with fresh state
+		*res, *err = ctrl.Result{Requeue: true}, nil
+	case apierrors.HasStatusCause(*err, corev1.NamespaceTerminatingCause):
+		return
+	}
+	if s.BeforePatch != nil {
+		s.BeforePatch()
+	}
+	if !equality.Semantic.DeepEqual(s.status(s.Orig), s.status(s.Obj)) {
+		perr := c.Status().Patch(ctx, s.Obj, client.MergeFromWithOptions(s.Orig, client.MergeFromWithOptimisticLock{}))
+		switch {
+		case apierrors.IsConflict(perr):
+			*res, *err = ctrl.Result{Requeue: true}, nil
+			return
+		case apierrors.IsNotFound(perr):
+			return
+		case perr != nil:
+			*err = errors.Join(*err, fmt.Errorf("writing the status of %s: %w", s.Obj.GetName(), perr))
+			return
+		}
+	}
+	s.Events.Emit(rec, s.Obj)
+}
