@@ -175,7 +175,7 @@ func TestMigrateFindings(t *testing.T) {
 				shop("Rollout", "app", `spec.strategy.canary.trafficRouting.plugins["argoproj-labs/openshift"]`, unsupportedPlugin),
 			},
 		},
-		"canary anti-affinity, notifications, instance id, a field of Argo 1.10 and a step Vane rejects": {
+		"canary anti-affinity, notifications, instance id, a field of Argo 1.10": {
 			manifests: `apiVersion: argoproj.io/v1alpha1
 kind: Rollout
 metadata:
@@ -196,10 +196,9 @@ spec:
       antiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {}}
       replicaProgressThreshold: {type: Percent, value: 90}
       steps:
-        - {setWeight: 20, pause: {}}
+        - {setWeight: 20}
 `,
 			want: []Finding{
-				shop("Rollout", "app", "spec.strategy.canary.steps[0]", `InvalidSpec (Degraded, not updated): Invalid value: "pause, setWeight": a step must have exactly one action; split these into separate steps`),
 				shop("Rollout", "app", "spec.strategy.canary.antiAffinity", "ignored: Vane adds anti-affinity to blue/green ReplicaSets only"),
 				shop("Rollout", "app", "metadata.annotations[notifications.argoproj.io/subscribe.on-rollout-aborted.slack]", "ignored: Vane sends no notifications"),
 				shop("Rollout", "app", "metadata.annotations[notifications.argoproj.io/subscribe.on-rollout-completed.slack]", "ignored: Vane sends no notifications"),
@@ -305,6 +304,28 @@ data: {service.slack: "token: $slack-token"}
 				t.Errorf("findings (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestMigrateValidation: what the controller's validation refuses (a step with two actions) is
+// reported field by field, with the validation's own words.
+func TestMigrateValidation(t *testing.T) {
+	inv := inventoryOf(t, canaryHead+`  strategy:
+    canary:
+      steps:
+        - {setWeight: 20, pause: {}}
+`)
+	errs := v1alpha1.ValidateRollout(inv.objects[0].obj.(*v1alpha1.Rollout))
+	if len(errs) == 0 {
+		t.Fatal("the controller's validation accepts a step with two actions")
+	}
+	var want []Finding
+	for _, e := range errs {
+		want = append(want, shop("Rollout", "app", e.Field, "InvalidSpec (Degraded, not updated): "+e.ErrorBody()))
+	}
+	got := newMigrateChecker(migrateClient(t), migrateNow).check(inv)
+	if diff := cmp.Diff(want, got); diff != "" || !strings.Contains(got[0].Field, "steps[0]") {
+		t.Errorf("findings %+v (-want +got):\n%s", got, diff)
 	}
 }
 
