@@ -11,14 +11,18 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vanedev/vane/internal/testenv"
@@ -133,7 +137,10 @@ func (h health) String() string { return fmt.Sprintf("%s %q", h.Status, h.Messag
 // argoCDHealth runs an Argo CD health script on obj as Argo CD's Lua VM does (util/lua in the
 // Argo CD module): a fresh gopher-lua state with the standard libraries open (Argo CD opens them
 // for its built-in scripts), a one-second deadline, the object as the global table `obj`
-// (converted from its JSON form), and the returned table's status and message.
+// (converted from its JSON form), and the returned table's status and message. A script error
+// is returned as is: Argo CD (gitops-engine's GetResourceHealth) then shows the resource as
+// Unknown with the error as the message, and Unknown is the worst health an Application can
+// take from one of its resources.
 func argoCDHealth(script string, obj map[string]any) (health, error) {
 	l := lua.NewState()
 	defer l.Close()
@@ -142,6 +149,10 @@ func argoCDHealth(script string, obj map[string]any) (health, error) {
 	l.SetContext(ctx)
 	l.SetGlobal("obj", luaValue(l, obj))
 	if err := l.DoString(script); err != nil {
+		// Argo CD drops the Lua stack trace of a run-time error: the message is what it shows
+		if apiErr, ok := err.(*lua.ApiError); ok && apiErr.Type == lua.ApiErrorRun {
+			apiErr.StackTrace = ""
+		}
 		return health{}, err
 	}
 	ret, ok := l.Get(-1).(*lua.LTable)
@@ -204,6 +215,9 @@ func luaValue(l *lua.LState, v any) lua.LValue {
 // CD's own test cases for that script (health_test.yaml and its inputs, from the same module)
 // as Argo CD's unit test expects, so its verdicts on Vane's rollouts are Argo CD's.
 func TestArgoCDHealthHarness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("downloads Argo CD's module; skipped by -short like the package's other tests")
+	}
 	root := repoRoot(t)
 	script := string(argoCDFile(t, root, rolloutHealthScript))
 	dir := path.Dir(rolloutHealthScript)
@@ -250,71 +264,154 @@ func repoRoot(t *testing.T) string {
 	}
 }
 
-// healthWatch evaluates Argo CD's health script on a Rollout read from the API server, as
-// Argo CD does on every change, and keeps each distinct verdict in order.
+// healthWatch runs Argo CD's health script on every version of a Rollout the API server
+// stores, as Argo CD does on each change its watch delivers, and keeps the distinct verdicts in
+// order. A script error is kept as the verdict Argo CD shows for it: Unknown, with the error as
+// the message.
 type healthWatch struct {
-	t       *testing.T
-	env     *testenv.Env
-	script  string
-	ns      string
-	name    string
-	history []health
+	t      *testing.T
+	script string
+	name   string
+	stop   context.CancelFunc
+
+	mu       sync.Mutex
+	history  []health // distinct verdicts since the last mark
+	last     health
+	lastObj  *unstructured.Unstructured
+	failures []string // script errors not reported yet
 }
 
+var rolloutGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
+
+// newHealthWatch starts watching rollout name in ns (before it exists, so that its first
+// version is seen too); the watch stops with the test.
 func newHealthWatch(t *testing.T, env *testenv.Env, ns, name string) *healthWatch {
 	t.Helper()
-	return &healthWatch{t: t, env: env, script: string(argoCDFile(t, env.RepoRoot, rolloutHealthScript)), ns: ns, name: name}
+	dyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &healthWatch{t: t, script: string(argoCDFile(t, env.RepoRoot, rolloutHealthScript)), name: name, stop: cancel}
+	ri := dyn.Resource(rolloutGVR).Namespace(ns)
+	opts := metav1.ListOptions{FieldSelector: "metadata.name=" + name}
+	first, err := ri.Watch(ctx, opts)
+	if err != nil {
+		t.Fatalf("watching rollout %s: %v", name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wi := first
+		for {
+			for ev := range wi.ResultChan() {
+				if u, ok := ev.Object.(*unstructured.Unstructured); ok && (ev.Type == watch.Added || ev.Type == watch.Modified) {
+					opts.ResourceVersion = u.GetResourceVersion()
+					w.judge(u)
+				}
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			// the server ended the watch: go on from the last version seen
+			if wi, err = ri.Watch(ctx, opts); err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
 }
 
-func (w *healthWatch) eval() (health, *unstructured.Unstructured) {
-	w.t.Helper()
-	u := &unstructured.Unstructured{}
-	u.SetAPIVersion("argoproj.io/v1alpha1")
-	u.SetKind("Rollout")
-	if err := w.env.Client.Get(context.Background(), client.ObjectKey{Namespace: w.ns, Name: w.name}, u); err != nil {
-		w.t.Fatal(err)
-	}
+func (w *healthWatch) judge(u *unstructured.Unstructured) {
 	h, err := argoCDHealth(w.script, u.Object)
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if err != nil {
-		w.t.Fatalf("Argo CD's health script on rollout %s: %v", w.name, err)
+		h = health{Status: "Unknown", Message: err.Error()}
+		status, _ := json.Marshal(u.Object["status"])
+		w.failures = append(w.failures, fmt.Sprintf("resourceVersion %s, generation %d, status %s: %v",
+			u.GetResourceVersion(), u.GetGeneration(), status, err))
 	}
 	if n := len(w.history); n == 0 || w.history[n-1] != h {
 		w.history = append(w.history, h)
 	}
-	return h, u
+	w.last, w.lastObj = h, u
 }
 
-// mark forgets the verdicts seen so far.
-func (w *healthWatch) mark() { w.history = nil }
+// mark forgets the verdicts seen so far (but the current one).
+func (w *healthWatch) mark() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.history = []health{w.last}
+}
 
-// wait evaluates the script every 50ms until it returns want, and returns the Rollout then.
+// verdicts returns the verdicts since the last mark.
+func (w *healthWatch) verdicts() []health {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.history)
+}
+
+// current returns the latest verdict and the Rollout it was made on.
+func (w *healthWatch) current() (health, *unstructured.Unstructured) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last, w.lastObj
+}
+
+// wait waits until the latest verdict is want and returns the Rollout it was made on. Script
+// errors seen meanwhile fail the test: Argo CD would have shown the rollout as Unknown.
 func (w *healthWatch) wait(timeout time.Duration, want health) *unstructured.Unstructured {
 	w.t.Helper()
+	defer w.reportFailures()
 	deadline := time.Now().Add(timeout)
 	for {
-		h, u := w.eval()
+		h, u := w.current()
 		if h == want {
-			w.t.Logf("Argo CD's health script on rollout %s: %s (verdicts: %v)", w.name, h, w.history)
+			w.t.Logf("Argo CD's health script on rollout %s: %s (verdicts: %v)", w.name, h, w.verdicts())
 			return u
 		}
 		if time.Now().After(deadline) {
-			status, _, _ := unstructured.NestedMap(u.Object, "status")
+			var ann map[string]string
+			var gen int64
+			var status map[string]any
+			if u != nil {
+				ann, gen = u.GetAnnotations(), u.GetGeneration()
+				status, _, _ = unstructured.NestedMap(u.Object, "status")
+			}
 			w.t.Fatalf("Argo CD's health script on rollout %s: waited %s for %s; verdicts: %v\nannotations %v generation %d\nstatus %v",
-				w.name, timeout, want, w.history, u.GetAnnotations(), u.GetGeneration(), status)
+				w.name, timeout, want, w.verdicts(), ann, gen, status)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (w *healthWatch) reportFailures() {
+	w.t.Helper()
+	w.mu.Lock()
+	failures := w.failures
+	w.failures = nil
+	w.mu.Unlock()
+	for _, f := range failures {
+		w.t.Errorf("Argo CD's health script fails on a version of rollout %s that Vane stored (Argo CD shows Unknown): %s", w.name, f)
+	}
+}
+
+// healthyDuringUpdate fails the test when the script said Healthy after the last mark (a new
+// template) and before the update reached the verdict the test waited for: once the spec
+// changes, Argo's controller writes status.observedGeneration only together with the status
+// computed for the new spec, so Argo CD never sees the previous Healthy as the new spec's.
+func (w *healthWatch) healthyDuringUpdate(what string) {
+	w.t.Helper()
+	v := w.verdicts()
+	if len(v) > 2 && slices.Contains(v[1:len(v)-1], health{"Healthy", ""}) {
+		w.t.Errorf("Argo CD's health script said Healthy for rollout %s after %s, before the update was done; verdicts: %v", w.name, what, v)
 	}
 }
 
 // saw reports whether the script returned h since the last mark.
-func (w *healthWatch) saw(h health) bool {
-	for _, x := range w.history {
-		if x == h {
-			return true
-		}
-	}
-	return false
-}
+func (w *healthWatch) saw(h health) bool { return slices.Contains(w.verdicts(), h) }
 
 // trackingID is the annotation Argo CD 3 puts on every resource it syncs (annotation-based
 // resource tracking is its default), so a Rollout Argo CD deploys always has annotations.

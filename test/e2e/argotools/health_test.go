@@ -14,6 +14,7 @@ import (
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/actions"
+	"github.com/vanedev/vane/internal/testenv"
 )
 
 // webTemplate is a pod template of one container named app; its pods turn Ready readyDelay
@@ -38,13 +39,26 @@ func halfThenPause() v1alpha1.RolloutStrategy {
 // TestArgoCDHealthCanary: Argo CD's own Rollout health script, run on the Rollout as Vane's
 // controller writes it, says Healthy when the rollout is, Progressing while the canary's pod
 // comes up, Suspended at a pause step, Degraded once aborted, and Healthy again after retry and
-// promote --full.
+// promote --full. The script runs on every version of the Rollout the API server stores (as
+// Argo CD's watch delivers them): none may make it fail (Argo CD would show Unknown), and none
+// written after a new template may still say Healthy before the update is done.
 func TestArgoCDHealthCanary(t *testing.T) {
 	env := withController(t)
+	healthCanary(t, env, env.Namespace(t), nil)
+}
+
+// TestArgoCDHealthCanaryUnderArgo is TestArgoCDHealthCanary with Argo Rollouts' own controller
+// (v1.10.1, `make argo-tools`) driving the rollout: the reference for what the script sees.
+func TestArgoCDHealthCanaryUnderArgo(t *testing.T) {
+	env := withController(t) // it leaves the rollout, labelled with Argo's instance id, alone
 	ns := env.Namespace(t)
+	healthCanary(t, env, ns, startArgoController(t, env, ns))
+}
+
+func healthCanary(t *testing.T, env *testenv.Env, ns string, labels map[string]string) {
 	ctx := context.Background()
 	ro := &v1alpha1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Annotations: trackingID(ns, "web")},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Labels: labels, Annotations: trackingID(ns, "web")},
 		Spec: v1alpha1.RolloutSpec{
 			Replicas: ptr.To[int32](2),
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
@@ -52,10 +66,10 @@ func TestArgoCDHealthCanary(t *testing.T) {
 			Strategy: halfThenPause(),
 		},
 	}
+	w := newHealthWatch(t, env, ns, "web")
 	if err := env.Client.Create(ctx, ro); err != nil {
 		t.Fatal(err)
 	}
-	w := newHealthWatch(t, env, ns, "web")
 	w.wait(waitLong, health{"Healthy", ""})
 	waitState(t, env, ns, "web", waitLong, snapshot{Phase: "Healthy", Step: 2, Stable: "web:1", Sets: "web:1=2/2"})
 
@@ -64,11 +78,12 @@ func TestArgoCDHealthCanary(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.wait(waitLong, health{"Suspended", "CanaryPauseStep"})
+	w.healthyDuringUpdate("the new image")
 	waitState(t, env, ns, "web", waitLong, snapshot{Phase: "Paused", Step: 1, Stable: "web:1", Sets: "web:1=1/1 web:2=1/1"})
 	// Argo's controller says "more replicas need to be updated" while the canary has fewer
 	// updated replicas than the rollout wants (updatedReplicas 0 or 1 of 2 at step 0)
 	if !w.saw(health{"Progressing", "more replicas need to be updated"}) {
-		t.Errorf("the update was never Progressing (%q) before its pause; verdicts: %v", "more replicas need to be updated", w.history)
+		t.Errorf("the update was never Progressing (%q) before its pause; verdicts: %v", "more replicas need to be updated", w.verdicts())
 	}
 
 	w.mark()
@@ -77,7 +92,7 @@ func TestArgoCDHealthCanary(t *testing.T) {
 	}
 	w.wait(waitLong, health{"Degraded", "RolloutAborted: Rollout aborted update to revision 2"})
 	waitState(t, env, ns, "web", waitLong, snapshot{Phase: "Degraded", Stable: "web:1", Step: anyStep, Sets: "web:1=2/2"})
-	if h, _ := w.eval(); h.Status != "Degraded" {
+	if h, _ := w.current(); h.Status != "Degraded" {
 		t.Errorf("an aborted rollout whose pods are back on stable: %s, want Degraded", h)
 	}
 
@@ -86,8 +101,8 @@ func TestArgoCDHealthCanary(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.wait(waitLong, health{"Suspended", "CanaryPauseStep"})
-	if !inProgress(w.history) {
-		t.Errorf("the retried update was never Progressing before its pause; verdicts: %v", w.history)
+	if !inProgress(w.verdicts()) {
+		t.Errorf("the retried update was never Progressing before its pause; verdicts: %v", w.verdicts())
 	}
 
 	w.mark()
@@ -96,8 +111,8 @@ func TestArgoCDHealthCanary(t *testing.T) {
 	}
 	w.wait(waitLong, health{"Healthy", ""})
 	waitState(t, env, ns, "web", waitLong, snapshot{Phase: "Healthy", Step: 2, Stable: "web:2", Sets: "web:2=2/2"})
-	if !inProgress(w.history) {
-		t.Errorf("the full promotion was never Progressing while the canary scaled up; verdicts: %v", w.history)
+	if !inProgress(w.verdicts()) {
+		t.Errorf("the full promotion was never Progressing while the canary scaled up; verdicts: %v", w.verdicts())
 	}
 }
 
@@ -110,7 +125,18 @@ func TestArgoCDHealthCanary(t *testing.T) {
 // template, Healthy after promote.
 func TestArgoCDHealthWorkloadRef(t *testing.T) {
 	env := withController(t)
+	healthWorkloadRef(t, env, env.Namespace(t), nil)
+}
+
+// TestArgoCDHealthWorkloadRefUnderArgo is TestArgoCDHealthWorkloadRef with Argo Rollouts' own
+// controller driving the rollout: the reference for what the script sees.
+func TestArgoCDHealthWorkloadRefUnderArgo(t *testing.T) {
+	env := withController(t)
 	ns := env.Namespace(t)
+	healthWorkloadRef(t, env, ns, startArgoController(t, env, ns))
+}
+
+func healthWorkloadRef(t *testing.T, env *testenv.Env, ns string, labels map[string]string) {
 	ctx := context.Background()
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
@@ -121,7 +147,7 @@ func TestArgoCDHealthWorkloadRef(t *testing.T) {
 		t.Fatal(err)
 	}
 	ro := &v1alpha1.Rollout{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Annotations: trackingID(ns, "web")},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Labels: labels, Annotations: trackingID(ns, "web")},
 		Spec: v1alpha1.RolloutSpec{
 			Replicas:    ptr.To[int32](2),
 			Selector:    &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
@@ -129,14 +155,14 @@ func TestArgoCDHealthWorkloadRef(t *testing.T) {
 			Strategy:    halfThenPause(),
 		},
 	}
+	w := newHealthWatch(t, env, ns, "web")
 	if err := env.Client.Create(ctx, ro); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, env, ns, "web", waitLong, snapshot{Phase: "Healthy", Step: 2, Stable: "web:1", Sets: "web:1=2/2"})
-	w := newHealthWatch(t, env, ns, "web")
-	_, u := w.eval()
+	u := w.wait(waitLong, health{"Healthy", ""})
 	checkWorkloadGeneration(t, u, dep)
-	w.wait(waitLong, health{"Healthy", ""})
+	w.mark()
 
 	// a new template in the Deployment (what `kubectl argo rollouts set image` does for a
 	// workloadRef): the canary runs its steps and pauses
@@ -147,6 +173,7 @@ func TestArgoCDHealthWorkloadRef(t *testing.T) {
 	}
 	waitState(t, env, ns, "web", waitLong, snapshot{Phase: "Paused", Step: 1, Stable: "web:1", Sets: "web:1=1/1 web:2=1/1"})
 	u = w.wait(waitLong, health{"Suspended", "CanaryPauseStep"})
+	w.healthyDuringUpdate("the Deployment's new template")
 	checkWorkloadGeneration(t, u, dep)
 
 	if _, err := actions.Promote(ctx, env.Client, ns, "web", false); err != nil {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -18,19 +16,11 @@ import (
 	"github.com/vanedev/vane/internal/testenv"
 )
 
-// pluginPath returns Argo Rollouts' kubectl plugin as `make argo-tools` builds it (in the folder
-// hack/tools/argo/bindir.sh prints, VANE_ARGO_BIN when set). A missing plugin fails the test.
+// pluginPath returns Argo Rollouts' kubectl plugin as `make argo-tools` builds it. A missing
+// plugin fails the test.
 func pluginPath(t *testing.T, env *testenv.Env) string {
 	t.Helper()
-	out, err := exec.Command(filepath.Join(env.RepoRoot, "hack", "tools", "argo", "bindir.sh")).Output()
-	if err != nil {
-		t.Fatalf("hack/tools/argo/bindir.sh: %v", err)
-	}
-	bin := filepath.Join(strings.TrimSpace(string(out)), "kubectl-argo-rollouts")
-	if fi, err := os.Stat(bin); err != nil || fi.Size() == 0 || fi.Mode()&0o111 == 0 {
-		t.Fatalf("Argo Rollouts' kubectl plugin is missing (%s); build it with `make argo-tools`", bin)
-	}
-	return bin
+	return argoBinary(t, env, "kubectl-argo-rollouts")
 }
 
 // argoPlugin runs the plugin against the test cluster in namespace ns and returns its standard
