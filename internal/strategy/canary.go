@@ -334,12 +334,10 @@ func (p *Plan) runStep(in Input, runs Runs, idx int32, atDesired func(*v1alpha1.
 	case step.Analysis != nil:
 		return p.analysisStep(runs, idx, in.Now)
 	default:
-		// setCanaryScale and the routing steps only matter with a traffic router; experiment
-		// steps arrive with the experiment controller. They pass for now, and the rollout
-		// says so.
-		p.Events = append(p.Events, Event{Warning: true, Reason: "StepNotSupported",
-			Message: fmt.Sprintf("step %q is not supported yet and was skipped", describeStep(step))})
-		return true
+		// never skipped: experiment and plugin steps make the rollout InvalidSpec before the
+		// engine runs (the controller checks), the routing steps need trafficRouting
+		// (validation); a step the engine cannot play holds the rollout where it is
+		return false
 	}
 }
 

@@ -216,9 +216,9 @@ func (x *routed) runSteps() (canary, stable, w, routerW int32) {
 		case step.Analysis != nil:
 			done = x.p.analysisStep(x.runs, idx, x.in.Now)
 		default:
-			// experiment and plugin steps are not run yet
-			x.event(true, "StepNotSupported", "step %q is not supported yet and was skipped", describeStep(step))
-			done = true
+			// never skipped: experiment and plugin steps make the rollout InvalidSpec before
+			// the engine runs (the controller checks); the step holds the rollout where it is
+			done = false
 		}
 		if !done || st.Abort {
 			return

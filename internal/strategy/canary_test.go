@@ -87,6 +87,12 @@ func TestCanary(t *testing.T) {
 				Pauses: []v1alpha1.PauseReason{v1alpha1.PauseReasonCanaryPauseStep}, ControllerPause: true,
 				Reasons: []string{"RolloutStepCompleted", "RolloutPaused"}},
 		},
+		"a step the engine cannot play holds the rollout, never skipped": {
+			rollout: rollout(5, []v1alpha1.CanaryStep{weight(20), {Plugin: &v1alpha1.PluginStep{Name: "p"}}, weight(60)},
+				updating(1, nil)),
+			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(4)}},
+			want: want{Replicas: map[string]int32{"n": 1, "s": 4}, StepIndex: 1, StableRS: "s"},
+		},
 		"setWeight not reached while the canary is unavailable": {
 			rollout: rollout(5, demoSteps, updating(0, nil)),
 			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: Pods{Spec: 1, Current: 1}}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},

@@ -39,6 +39,10 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 			return res, err
 		}
 	}
+	if msg := unsupportedStep(ro); msg != "" {
+		s.invalid(msg)
+		return reconcile.Result{}, nil // a spec change is watched
+	}
 	if done, res, err := r.prepareAnalysis(ctx, s); done {
 		return res, err
 	}
