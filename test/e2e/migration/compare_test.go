@@ -1,0 +1,180 @@
+package migration
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// record is what one controller did in its scenario: what it prepared before it was stopped
+// (the states the other controller took over) and what it did when it carried the other's
+// rollouts on. The two scenarios run the same manifests and the same commands, so the second
+// one to run compares Vane's records with Argo's.
+type record struct {
+	prepared       map[string]string   // normalize(state) before the migration
+	preparedEvents map[string][]string // events on each rollout until then
+	carried        map[string]string   // path -> "before -> after", what carrying on changed
+	carriedEvents  map[string][]string // events on each rollout while carried on
+}
+
+var records = map[string]*record{}
+
+func recordOf(controller string) *record {
+	if records[controller] == nil {
+		records[controller] = &record{}
+	}
+	return records[controller]
+}
+
+// rolloutEvents returns the events on each rollout recorded since since, normalized.
+func rolloutEvents(f *fixture, since time.Time) map[string][]string {
+	out := map[string][]string{}
+	for _, e := range eventsSince(f.t, f.dyn, f.ns, since) {
+		if e.kind == "Rollout" {
+			out[e.name] = append(out[e.name], normalizeValue(f.ns, fmt.Sprintf("%s %s: %s", e.typ, e.reason, e.message)))
+		}
+	}
+	return out
+}
+
+// recordPrepared keeps the state the controller from brought the rollouts to.
+func recordPrepared(f *fixture, from string, s state) {
+	r := recordOf(from)
+	r.prepared = normalize(f.ns, s)
+	r.preparedEvents = rolloutEvents(f, time.Time{})
+}
+
+// recordCarriedOn keeps what the controller to changed while it carried the rollouts on from
+// start, and the events it recorded.
+func recordCarriedOn(f *fixture, to string, since time.Time, start state) {
+	t := f.t
+	end, _ := capture(t, f.dyn, f.ns)
+	a, b := normalize(f.ns, start), normalize(f.ns, end)
+	changes := map[string]string{}
+	for k, av := range a {
+		if bv, ok := b[k]; !ok {
+			changes[k] = av + " -> (unset)"
+		} else if bv != av {
+			changes[k] = av + " -> " + bv
+		}
+	}
+	for k, bv := range b {
+		if _, ok := a[k]; !ok {
+			changes[k] = "(unset) -> " + bv
+		}
+	}
+	r := recordOf(to)
+	r.carried = changes
+	r.carriedEvents = rolloutEvents(f, since)
+	for _, name := range allRollouts {
+		t.Logf("events on %s while %s carried it on:\n  %s", name, to, strings.Join(r.carriedEvents[name], "\n  "))
+	}
+}
+
+var (
+	timeRE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`)
+	uidRE  = regexp.MustCompile(`uid=\S+`)
+)
+
+func normalizeValue(ns, v string) string {
+	return strings.ReplaceAll(timeRE.ReplaceAllString(v, "<time>"), ns, "<ns>")
+}
+
+// normalize flattens a state for a comparison between scenarios, without what differs from one
+// run to the next: pods (their names are random), uids, generations (Argo's controller rewrites
+// a Rollout with a full Update when it sets the revision annotation, which bumps
+// metadata.generation), timestamps, the namespace and notes.
+func normalize(ns string, s state) map[string]string {
+	out := map[string]string{}
+	for key, paths := range s {
+		if strings.HasPrefix(key, "Pod/") {
+			continue
+		}
+		for p, v := range paths {
+			if p == "uid" || p == "generation" || p == "status.observedGeneration" || p == "startedAt" || strings.HasPrefix(p, notePrefix) {
+				continue
+			}
+			if strings.HasPrefix(p, "owners[") {
+				v = uidRE.ReplaceAllString(v, "uid=*")
+			}
+			out[key+" "+p] = normalizeValue(ns, v)
+		}
+	}
+	return out
+}
+
+// compareControllers reports how Vane differs from Argo, once both scenarios have run: in the
+// states it prepares (the same manifests and commands), in what it changes carrying the
+// rollouts on from the same states, and in the events of both.
+func compareControllers(t *testing.T) {
+	v, a := records["Vane"], records["Argo"]
+	if v == nil || a == nil {
+		return
+	}
+	if v.prepared != nil && a.prepared != nil {
+		if d := compareMaps(a.prepared, v.prepared); len(d) > 0 {
+			t.Errorf("the same manifests and commands: the states Vane prepares differ from Argo's:\n  %s", strings.Join(d, "\n  "))
+		}
+		compareEvents(t, "brought to the state it was migrated in", a.preparedEvents, v.preparedEvents)
+	}
+	if v.carried != nil && a.carried != nil {
+		if d := compareMaps(a.carried, v.carried); len(d) > 0 {
+			t.Errorf("carried on from the same states, Vane's changes differ from Argo's:\n  %s", strings.Join(d, "\n  "))
+		}
+		compareEvents(t, "carried on from the same state", a.carriedEvents, v.carriedEvents)
+	}
+}
+
+func compareMaps(a, v map[string]string) []string {
+	var diffs []string
+	for k, av := range a {
+		if vv, ok := v[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: Argo %s | Vane (none)", k, av))
+		} else if vv != av {
+			diffs = append(diffs, fmt.Sprintf("%s: Argo %s | Vane %s", k, av, vv))
+		}
+	}
+	for k, vv := range v {
+		if _, ok := a[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: Argo (none) | Vane %s", k, vv))
+		}
+	}
+	sort.Strings(diffs)
+	return diffs
+}
+
+func compareEvents(t *testing.T, what string, a, v map[string][]string) {
+	t.Helper()
+	for _, name := range allRollouts {
+		onlyA, onlyV := multisetDiff(a[name], v[name])
+		if len(onlyA)+len(onlyV) > 0 {
+			t.Errorf("rollout %s %s: events only Argo records:\n  %s\nevents only Vane records:\n  %s",
+				name, what, strings.Join(onlyA, "\n  "), strings.Join(onlyV, "\n  "))
+		}
+	}
+}
+
+// multisetDiff returns the elements of a not in b and of b not in a, counting repeats.
+func multisetDiff(a, b []string) (onlyA, onlyB []string) {
+	count := map[string]int{}
+	for _, x := range a {
+		count[x]++
+	}
+	for _, x := range b {
+		count[x]--
+	}
+	for x, n := range count {
+		for ; n > 0; n-- {
+			onlyA = append(onlyA, x)
+		}
+		for ; n < 0; n++ {
+			onlyB = append(onlyB, x)
+		}
+	}
+	sort.Strings(onlyA)
+	sort.Strings(onlyB)
+	return onlyA, onlyB
+}
