@@ -1,0 +1,170 @@
+// Package routertest helps the traffic routers' unit tests: a Rollout with traffic routing,
+// router objects written as YAML, a fake client holding them, and the objects as the client
+// has them after an edit, ready for go-cmp.
+package routertest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/yaml"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/traffic/common"
+)
+
+// Namespace is the namespace of the Rollout and of the router objects.
+const Namespace = "shop"
+
+// Rollout returns the canary Rollout shop/web (UID "uid-web") of the Services "canary" and
+// "stable" with trafficRouting tr, and managedRoutes named after managed.
+func Rollout(tr v1alpha1.RolloutTrafficRouting, managed ...string) *v1alpha1.Rollout {
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: Namespace, UID: "uid-web"}}
+	for _, m := range managed {
+		tr.ManagedRoutes = append(tr.ManagedRoutes, v1alpha1.MangedRoutes{Name: m})
+	}
+	ro.Spec.Strategy.Canary = &v1alpha1.CanaryStrategy{CanaryService: "canary", StableService: "stable", TrafficRouting: &tr}
+	return ro
+}
+
+// Object parses a router object written as YAML (apiVersion, kind, metadata, spec, ...); its
+// namespace is Namespace unless it says otherwise.
+func Object(t testing.TB, doc string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{Object: Data(t, doc)}
+	if u.GetNamespace() == "" {
+		u.SetNamespace(Namespace)
+	}
+	return u
+}
+
+// Data parses YAML into the form JSON gives it (numbers are float64), as Normalize does.
+func Data(t testing.TB, doc string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+		t.Fatalf("parsing %q: %v", doc, err)
+	}
+	return m
+}
+
+// Normalize returns v in the form JSON gives it (numbers are float64), to compare with Data.
+func Normalize(t testing.TB, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Scheme knows the built-in kinds and Vane's API; the fake client adds the unstructured kinds
+// it is given.
+func Scheme(t testing.TB) *runtime.Scheme {
+	t.Helper()
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// Client returns a fake client holding objs.
+func Client(t testing.TB, objs ...client.Object) client.WithWatch {
+	t.Helper()
+	return fake.NewClientBuilder().WithScheme(Scheme(t)).WithObjects(objs...).Build()
+}
+
+// Get returns the object of apiVersion and kind ns/name as the client has it, normalized; nil
+// when there is none.
+func Get(t testing.TB, c client.Client, apiVersion, kind, ns, name string) map[string]any {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return nil
+		}
+		t.Fatalf("reading %s %s/%s: %v", kind, ns, name, err)
+	}
+	return Normalize(t, u.Object).(map[string]any)
+}
+
+// Member returns the member key of an object Get returned (nil for a nil object).
+func Member(obj map[string]any, key string) any {
+	if obj == nil {
+		return nil
+	}
+	return obj[key]
+}
+
+// ResourceVersion returns the resourceVersion of an object Get returned.
+func ResourceVersion(obj map[string]any) string {
+	md, _ := obj["metadata"].(map[string]any)
+	rv, _ := md["resourceVersion"].(string)
+	return rv
+}
+
+// ErrorText is err's text, or "" for nil; a router Error's text is prefixed with its reason,
+// as in "Invalid: VirtualService shop/web: spec.http: ...".
+func ErrorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	if e, ok := common.AsError(err); ok {
+		return string(e.Reason) + ": " + e.Error()
+	}
+	return err.Error()
+}
+
+// ErrAPI is the error Failing's client returns.
+var ErrAPI = errors.New("the API server is unavailable")
+
+// Failing wraps c so that every call of verb ("get", "create", "update" or "patch") fails with
+// ErrAPI, or, for "nomatch", every get fails as when the API server does not serve the kind.
+func Failing(c client.WithWatch, verb string) client.WithWatch {
+	fail := func(gvk schema.GroupVersionKind) error {
+		if verb == "nomatch" {
+			return &meta.NoKindMatchError{GroupKind: gvk.GroupKind(), SearchedVersions: []string{gvk.Version}}
+		}
+		return ErrAPI
+	}
+	funcs := interceptor.Funcs{}
+	switch verb {
+	case "get", "nomatch":
+		funcs.Get = func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			return fail(obj.GetObjectKind().GroupVersionKind())
+		}
+	case "create":
+		funcs.Create = func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			return ErrAPI
+		}
+	case "update":
+		funcs.Update = func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			return ErrAPI
+		}
+	case "patch":
+		funcs.Patch = func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			return ErrAPI
+		}
+	}
+	return interceptor.NewClient(c, funcs)
+}
