@@ -57,40 +57,25 @@ func subsetLevel() v1alpha1.IstioTrafficRouting {
 // edit is one router call.
 type edit func(ctx context.Context, r *Router, ro *v1alpha1.Rollout) error
 
-// run calls call on a router over objs and checks the specs afterwards: want's ("Kind/name"
-// -> spec YAML) as written, every other object's as it was and not written at all.
+// run calls call on a router over objs and checks the objects afterwards (routertest.Run):
+// want's ("Kind/name" -> spec YAML) have that spec, every other one is as it was.
 func run(t *testing.T, ro *v1alpha1.Rollout, objs []*unstructured.Unstructured, call edit, want map[string]string, wantErr string) {
 	t.Helper()
 	var cobjs []client.Object
 	for _, o := range objs {
-		cobjs = append(cobjs, o.DeepCopy())
+		cobjs = append(cobjs, o)
 	}
-	c := routertest.Client(t, cobjs...)
-	before := map[string]map[string]any{}
-	for _, o := range objs {
-		before[o.GetKind()+"/"+o.GetName()] = routertest.Get(t, c, api, o.GetKind(), o.GetNamespace(), o.GetName())
+	specs := map[string]string{}
+	for k, spec := range want {
+		specs[k] = routertest.Spec(spec)
 	}
-	r, err := New(ro, c, "")
-	if err == nil {
-		err = call(context.Background(), r, ro)
-	}
-	if diff := cmp.Diff(wantErr, routertest.ErrorText(err)); diff != "" {
-		t.Errorf("error (-want +got):\n%s", diff)
-	}
-	for _, o := range objs {
-		key := o.GetKind() + "/" + o.GetName()
-		got := routertest.Get(t, c, api, o.GetKind(), o.GetNamespace(), o.GetName())
-		spec, changed := want[key]
-		if !changed {
-			if diff := cmp.Diff(before[key], got); diff != "" {
-				t.Errorf("%s changed (-before +after):\n%s", key, diff)
-			}
-			continue
+	routertest.Run(t, cobjs, func(c client.WithWatch) error {
+		r, err := New(ro, c, "")
+		if err != nil {
+			return err
 		}
-		if diff := cmp.Diff(routertest.Data(t, spec), routertest.Member(got, "spec")); diff != "" {
-			t.Errorf("%s spec (-want +got):\n%s", key, diff)
-		}
-	}
+		return call(context.Background(), r, ro)
+	}, specs, wantErr)
 }
 
 func setWeight(w int32, add ...v1alpha1.WeightDestination) edit {

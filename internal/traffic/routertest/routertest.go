@@ -7,8 +7,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -16,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/yaml"
@@ -167,4 +170,94 @@ func Failing(c client.WithWatch, verb string) client.WithWatch {
 		}
 	}
 	return interceptor.NewClient(c, funcs)
+}
+
+// APIVersions are the versions of the router objects' kinds, for Run's want keys naming an
+// object that is not among its objs.
+var APIVersions = map[string]string{
+	"VirtualService":  "networking.istio.io/v1alpha3",
+	"DestinationRule": "networking.istio.io/v1alpha3",
+	"TrafficSplit":    "split.smi-spec.io/v1alpha1",
+	"Ingress":         "networking.k8s.io/v1",
+	"HTTPRoute":       "gateway.networking.k8s.io/v1",
+}
+
+// Run puts objs in a fake client, calls call with it, and checks the error's text (ErrorText)
+// against wantErr and every object afterwards. want holds, by "Kind/name", YAML of the members
+// an object must have (within metadata, only the keys it names are compared; an empty
+// document: the object must not exist); every object of objs want does not name must be as it
+// was, and not even written (the same resourceVersion). It returns the client.
+func Run(t *testing.T, objs []client.Object, call func(client.WithWatch) error, want map[string]string, wantErr string) client.WithWatch {
+	t.Helper()
+	var cobjs []client.Object
+	for _, o := range objs {
+		cobjs = append(cobjs, o.DeepCopyObject().(client.Object))
+	}
+	c := Client(t, cobjs...)
+	refs := map[string]ref{}
+	before := map[string]map[string]any{}
+	for _, o := range objs {
+		gvk, err := apiutil.GVKForObject(o, c.Scheme())
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := gvk.Kind + "/" + o.GetName()
+		refs[key] = ref{gvk.GroupVersion().String(), gvk.Kind, o.GetNamespace(), o.GetName()}
+		before[key] = refs[key].get(t, c)
+	}
+	if diff := cmp.Diff(wantErr, ErrorText(call(c))); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
+	}
+	for key, obj := range before {
+		if _, named := want[key]; !named {
+			if diff := cmp.Diff(obj, refs[key].get(t, c)); diff != "" {
+				t.Errorf("%s changed (-before +after):\n%s", key, diff)
+			}
+		}
+	}
+	for key, doc := range want {
+		r, ok := refs[key]
+		if !ok {
+			kind, name, _ := strings.Cut(key, "/")
+			r = ref{APIVersions[kind], kind, Namespace, name}
+		}
+		if diff := cmp.Diff(Data(t, doc), Pick(r.get(t, c), Data(t, doc))); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", key, diff)
+		}
+	}
+	return c
+}
+
+// ref names an object for Get.
+type ref struct{ version, kind, ns, name string }
+
+func (r ref) get(t *testing.T, c client.Client) map[string]any {
+	t.Helper()
+	return Get(t, c, r.version, r.kind, r.ns, r.name)
+}
+
+// Pick returns the members of obj that like names (within metadata, the keys it names); all
+// of obj for an empty like.
+func Pick(obj, like map[string]any) map[string]any {
+	if obj == nil || len(like) == 0 {
+		return obj
+	}
+	out := map[string]any{}
+	for k, v := range like {
+		got, ok := obj[k]
+		if !ok {
+			continue
+		}
+		if wantMD, isMD := v.(map[string]any); isMD && k == "metadata" {
+			md, _ := got.(map[string]any)
+			got = Pick(md, wantMD)
+		}
+		out[k] = got
+	}
+	return out
+}
+
+// Spec returns YAML of an object whose spec is spec (YAML), for Run's want.
+func Spec(spec string) string {
+	return "spec:\n  " + strings.ReplaceAll(strings.TrimSpace(spec), "\n", "\n  ") + "\n"
 }

@@ -1,17 +1,19 @@
 // Package smi routes canary traffic with an SMI TrafficSplit (split.smi-spec.io): the router
 // creates and owns a TrafficSplit for the root Service whose backends are the canary and the
-// stable Service (and the additional destinations) with their weights. The object is handled
-// as unstructured data: only its CRD is needed.
+// stable Service (and the additional destinations) with their weights.
+//
+// The object is read as unstructured data (only its CRD is needed); its spec is decoded into
+// the small views below, edited there and encoded back into the object as read, so members
+// the router does not write (spec.matches, a backend's other members) are kept as they were.
 package smi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -33,6 +35,21 @@ const Group = "split.smi-spec.io"
 const DefaultAPIVersion = "v1alpha1"
 
 var smiPath = common.TrafficRoutingPath + ".smi"
+
+// splitSpec is the spec of a TrafficSplit, as far as the router writes it.
+type splitSpec struct {
+	Service  string        `json:"service,omitzero"`
+	Backends []backend     `json:"backends,omitzero"`
+	Fields   common.Fields `json:"-"`
+}
+
+// backend is one of a TrafficSplit's backends; Weight is a quantity ("20") in v1alpha1, an
+// integer later.
+type backend struct {
+	Service string          `json:"service,omitzero"`
+	Weight  json.RawMessage `json:"weight,omitzero"`
+	Fields  common.Fields   `json:"-"`
+}
 
 // Router keeps a TrafficSplit.
 type Router struct {
@@ -77,56 +94,67 @@ func (r *Router) gvk() schema.GroupVersionKind {
 	return schema.GroupVersionKind{Group: Group, Version: r.version, Kind: "TrafficSplit"}
 }
 
-// get reads the Rollout's TrafficSplit: nil when there is none, an error when it belongs to
-// something else.
-func (r *Router) get(ctx context.Context, ro *v1alpha1.Rollout) (*unstructured.Unstructured, error) {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(r.gvk())
+// get reads the Rollout's TrafficSplit and its spec: nil when there is none, an error when it
+// belongs to something else or is malformed.
+func (r *Router) get(ctx context.Context, ro *v1alpha1.Rollout) (*unstructured.Unstructured, *splitSpec, error) {
 	name := Name(ro)
-	err := r.c.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, u)
+	u, found, err := common.Get(ctx, r.c, r.gvk(), ro.Namespace, name, smiPath+".trafficSplitName", "the SMI CRDs")
 	switch {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case meta.IsNoMatchError(err):
-		e := common.Missing("TrafficSplit", ro.Namespace, name, smiPath+".trafficSplitName")
-		e.Message = fmt.Sprintf("the API server does not serve %s TrafficSplit: install the SMI CRDs", r.gvk().GroupVersion())
-		return nil, e
-	case err != nil:
-		return nil, fmt.Errorf("reading TrafficSplit %s/%s: %w", ro.Namespace, name, err)
+	case err != nil || !found:
+		return nil, nil, err
 	case !common.ControlledBy(u, ro):
-		return nil, common.Conflictf("TrafficSplit", ro.Namespace, name, "exists and is not controlled by Rollout %q", ro.Name)
+		return nil, nil, common.Conflictf("TrafficSplit", ro.Namespace, name, "exists and is not controlled by Rollout %q", ro.Name)
 	}
-	return u, nil
+	spec := &splitSpec{}
+	if err := common.ReadMember("TrafficSplit", u, "spec", spec); err != nil {
+		return nil, nil, err
+	}
+	return u, spec, nil
 }
 
-func (r *Router) weightValue(w int32) any {
+func (r *Router) weightValue(w int32) json.RawMessage {
 	if r.version == "v1alpha1" {
-		return strconv.Itoa(int(w))
+		return json.RawMessage(strconv.Quote(strconv.Itoa(int(w))))
 	}
-	return int64(w)
+	return json.RawMessage(strconv.Itoa(int(w)))
 }
 
-func readWeight(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int64:
-		return n, true
-	case float64:
-		return int64(n), true
-	case string:
-		i, err := strconv.ParseInt(n, 10, 64)
+// readWeight reads a backend's weight: an integer, or a quantity string of one.
+func readWeight(raw json.RawMessage) (int64, bool) {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		i, err := strconv.ParseInt(s, 10, 64)
 		return i, err == nil
+	}
+	var f float64
+	if json.Unmarshal(raw, &f) == nil {
+		return int64(f), true
 	}
 	return 0, false
 }
 
-func (r *Router) backends(ro *v1alpha1.Rollout, w common.Weights) []any {
+// wantBackends lists the services of the backends and their weights: the canary, the stable,
+// then the additional destinations.
+func wantBackends(ro *v1alpha1.Rollout, w common.Weights) []v1alpha1.WeightDestination {
 	c := ro.Spec.Strategy.Canary
-	out := []any{
-		map[string]any{"service": c.CanaryService, "weight": r.weightValue(w.Canary)},
-		map[string]any{"service": c.StableService, "weight": r.weightValue(w.Stable)},
-	}
-	for _, a := range w.Additional {
-		out = append(out, map[string]any{"service": a.ServiceName, "weight": r.weightValue(a.Weight)})
+	return append([]v1alpha1.WeightDestination{{ServiceName: c.CanaryService, Weight: w.Canary}, {ServiceName: c.StableService, Weight: w.Stable}},
+		w.Additional...)
+}
+
+// backends returns the backends with the weights, each keeping what the backend of its
+// service in have carries besides; backends of other services are dropped.
+func (r *Router) backends(ro *v1alpha1.Rollout, w common.Weights, have []backend) []backend {
+	var out []backend
+	for _, want := range wantBackends(ro, w) {
+		b := backend{Service: want.ServiceName}
+		for _, h := range have {
+			if h.Service == want.ServiceName {
+				b = h
+				break
+			}
+		}
+		b.Weight = r.weightValue(want.Weight)
+		out = append(out, b)
 	}
 	return out
 }
@@ -136,61 +164,57 @@ func (r *Router) SetWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int
 	if _, _, err := common.Canary(ro); err != nil {
 		return err
 	}
-	cur, err := r.get(ctx, ro)
+	cur, spec, err := r.get(ctx, ro)
 	if err != nil {
 		return err
 	}
 	w := common.Split(ro, weight, additional)
-	spec := map[string]any{"service": rootService(ro), "backends": r.backends(ro, w)}
 	if cur == nil {
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(r.gvk())
-		u.SetNamespace(ro.Namespace)
-		u.SetName(Name(ro))
-		u.SetOwnerReferences([]metav1.OwnerReference{common.OwnerReference(ro)})
-		u.Object["spec"] = spec
-		if err := r.c.Create(ctx, u); err != nil {
-			if apierrors.IsInvalid(err) {
-				return common.Invalidf("TrafficSplit", ro.Namespace, Name(ro), "spec", "the API server refused it: %v", err)
-			}
-			return fmt.Errorf("creating TrafficSplit %s/%s: %w", ro.Namespace, Name(ro), err)
-		}
-		return nil
+		return r.create(ctx, ro, &splitSpec{Service: rootService(ro), Backends: r.backends(ro, w, nil)})
 	}
+	spec.Service, spec.Backends = rootService(ro), r.backends(ro, w, spec.Backends)
 	obj := cur.DeepCopy()
-	obj.Object["spec"] = spec
-	if apiequality.Semantic.DeepEqual(cur.Object, obj.Object) {
-		return nil
+	if err := common.WriteMember(obj, "spec", spec); err != nil {
+		return err
 	}
-	if err := r.c.Patch(ctx, obj, client.MergeFromWithOptions(cur, client.MergeFromWithOptimisticLock{})); err != nil {
+	return common.Patch(ctx, r.c, cur, obj)
+}
+
+// create creates the Rollout's TrafficSplit with spec, owned by the Rollout.
+func (r *Router) create(ctx context.Context, ro *v1alpha1.Rollout, spec *splitSpec) error {
+	u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{}}}
+	u.SetGroupVersionKind(r.gvk())
+	u.SetNamespace(ro.Namespace)
+	u.SetName(Name(ro))
+	u.SetOwnerReferences([]metav1.OwnerReference{common.OwnerReference(ro)})
+	if err := common.WriteMember(u, "spec", spec); err != nil {
+		return err
+	}
+	if err := r.c.Create(ctx, u); err != nil {
 		if apierrors.IsInvalid(err) {
-			return common.Invalidf("TrafficSplit", ro.Namespace, Name(ro), "spec", "the API server refused the change: %v", err)
+			return common.Invalidf("TrafficSplit", ro.Namespace, Name(ro), "spec", "the API server refused it: %v", err)
 		}
-		return fmt.Errorf("updating TrafficSplit %s/%s: %w", ro.Namespace, Name(ro), err)
+		return fmt.Errorf("creating TrafficSplit %s/%s: %w", ro.Namespace, Name(ro), err)
 	}
 	return nil
 }
 
-// VerifyWeight reports whether the TrafficSplit exists with the weights.
+// VerifyWeight reports whether the TrafficSplit exists with the weights, and no other backend.
 func (r *Router) VerifyWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int32, additional []v1alpha1.WeightDestination) (bool, error) {
-	cur, err := r.get(ctx, ro)
+	cur, spec, err := r.get(ctx, ro)
 	if err != nil || cur == nil {
 		return false, err
 	}
-	w := common.Split(ro, weight, additional)
-	want := map[string]int64{ro.Spec.Strategy.Canary.CanaryService: int64(w.Canary), ro.Spec.Strategy.Canary.StableService: int64(w.Stable)}
-	for _, a := range w.Additional {
-		want[a.ServiceName] = int64(a.Weight)
+	want := map[string]int64{}
+	for _, b := range wantBackends(ro, common.Split(ro, weight, additional)) {
+		want[b.ServiceName] = int64(b.Weight)
 	}
-	backends, _, _ := unstructured.NestedSlice(cur.Object, "spec", "backends")
-	if len(backends) != len(want) {
+	if len(spec.Backends) != len(want) {
 		return false, nil
 	}
-	for _, b := range backends {
-		m, _ := b.(map[string]any)
-		svc, _ := m["service"].(string)
-		got, ok := readWeight(m["weight"])
-		if wt, known := want[svc]; !known || !ok || got != wt {
+	for _, b := range spec.Backends {
+		got, ok := readWeight(b.Weight)
+		if wt, known := want[b.Service]; !known || !ok || got != wt {
 			return false, nil
 		}
 	}
