@@ -122,13 +122,15 @@ func resolvedInt(v *intstr.IntOrString) (int32, bool) {
 	return n, err == nil
 }
 
-// validateSelectorAndTemplate checks a pod selector against a pod template,
-// as a ReplicaSet would: the selector is valid and not empty, and it selects
-// the template's labels.
-func validateSelector(sel *metav1.LabelSelector, p *field.Path) (labels.Selector, field.ErrorList) {
+// emptySelectorDetail is Vane's text for an empty selector of an experiment's template.
+const emptySelectorDetail = "must not be empty: an empty selector would select every pod in the namespace"
+
+// validateSelector checks a pod selector as a ReplicaSet's: valid, and not empty (emptyDetail
+// says why).
+func validateSelector(sel *metav1.LabelSelector, p *field.Path, emptyDetail string) (labels.Selector, field.ErrorList) {
 	allErrs := metav1validation.ValidateLabelSelector(sel, metav1validation.LabelSelectorValidationOptions{}, p)
 	if len(sel.MatchLabels)+len(sel.MatchExpressions) == 0 {
-		allErrs = append(allErrs, field.Invalid(p, sel, "must not be empty: an empty selector would select every pod in the namespace"))
+		allErrs = append(allErrs, field.Invalid(p, sel, emptyDetail))
 	}
 	if len(allErrs) > 0 {
 		return nil, allErrs
@@ -142,27 +144,28 @@ func validateSelector(sel *metav1.LabelSelector, p *field.Path) (labels.Selector
 
 // validatePodTemplate checks the parts of a pod template that a ReplicaSet
 // needs: labels matching the selector, at least one container, unique
-// container names, and restartPolicy Always. It is not the full Kubernetes
-// pod validation (the API server schema and the ReplicaSet the controller
-// creates cover the rest).
+// container names, and restartPolicy Always, with the texts of Kubernetes'
+// ValidatePodTemplateSpecForReplicaSet (which Argo runs). It is not the full
+// Kubernetes pod validation (the API server schema and the ReplicaSet the
+// controller creates cover the rest).
 func validatePodTemplate(t *corev1.PodTemplateSpec, sel labels.Selector, p *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	if sel != nil && !sel.Matches(labels.Set(t.Labels)) {
-		allErrs = append(allErrs, field.Invalid(p.Child("metadata", "labels"), t.Labels, "the selector does not match these labels: the template's labels must be selected by spec.selector"))
+		allErrs = append(allErrs, field.Invalid(p.Child("metadata", "labels"), t.Labels, "`selector` does not match template `labels`"))
 	}
 	for _, msg := range metav1validation.ValidateLabels(t.Labels, p.Child("metadata", "labels")) {
 		allErrs = append(allErrs, msg)
 	}
 	specPath := p.Child("spec")
 	if len(t.Spec.Containers) == 0 {
-		allErrs = append(allErrs, field.Required(specPath.Child("containers"), "the pod template needs at least one container"))
+		allErrs = append(allErrs, field.Required(specPath.Child("containers"), ""))
 	}
 	names := sets.New[string]()
 	check := func(list string, name string, i int) {
 		np := specPath.Child(list).Index(i).Child("name")
 		switch {
 		case name == "":
-			allErrs = append(allErrs, field.Required(np, "every container needs a name"))
+			allErrs = append(allErrs, field.Required(np, ""))
 		case names.Has(name):
 			allErrs = append(allErrs, field.Duplicate(np, name))
 		default:

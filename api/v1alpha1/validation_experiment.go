@@ -33,7 +33,7 @@ func ValidateExperiment(e *Experiment) field.ErrorList {
 			allErrs = append(allErrs, validatePodTemplate(&t.Template, nil, tp.Child("template"))...)
 			continue
 		}
-		sel, errs := validateSelector(t.Selector, tp.Child("selector"))
+		sel, errs := validateSelector(t.Selector, tp.Child("selector"), emptySelectorDetail)
 		allErrs = append(allErrs, errs...)
 		if sel != nil {
 			if other, dup := selectors[sel.String()]; dup {
