@@ -3,6 +3,10 @@
 // a Rollout moved from Argo adopts its Ingress), cloned from the stable one with its backends
 // pointed at the canary Service and the canary annotations (canary: "true", canary-weight, and
 // for a header route canary-by-header*) under the configured annotation prefix.
+//
+// Ingresses are a built-in API, read as client-go's typed objects. The router never writes a
+// stable Ingress, and writes the canary Ingresses it owns as merge patches from the object as
+// read (their labels, other metadata and anything client-go's types do not know are kept).
 package nginx
 
 import (
@@ -261,8 +265,9 @@ func desired(ro *v1alpha1.Rollout, stable, existing *networkingv1.Ingress, st st
 	return out
 }
 
-// apply moves every canary Ingress to the state change makes of its current one. create is
-// false for changes that need no canary Ingress where there is none.
+// apply moves every canary Ingress to the state change makes of its current one (its
+// annotations and spec; its other metadata is kept). create is false for changes that need no
+// canary Ingress where there is none.
 func (r *Router) apply(ctx context.Context, ro *v1alpha1.Rollout, create bool, change func(*state)) error {
 	pairs, err := r.load(ctx, ro)
 	if err != nil {
@@ -285,7 +290,9 @@ func (r *Router) apply(ctx context.Context, ro *v1alpha1.Rollout, create bool, c
 		if maps.Equal(want.Annotations, p.canary.Annotations) && equalSpec(want, p.canary) {
 			continue
 		}
-		if err := r.c.Update(ctx, want); err != nil {
+		// a merge patch from the Ingress as read: what client-go's types do not know is not sent
+		patch := client.MergeFromWithOptions(p.canary, client.MergeFromWithOptimisticLock{})
+		if err := r.c.Patch(ctx, want, patch); err != nil {
 			return fmt.Errorf("updating Ingress %s/%s: %w", want.Namespace, want.Name, err)
 		}
 	}
