@@ -88,15 +88,20 @@ func Begin[T client.Object](obj T, status func(T) any) *Session[T] {
 func Stalled(err error) error { return ctrl.TerminalError(err) }
 
 // End finishes the session, deferred by the reconciler with its named results: it writes the
-// status (once, when it changed, with an optimistic lock), then emits the events. A conflict,
-// of the write or of the reconcile's own error, becomes a requeue; an object or namespace that
-// is going away ends the reconcile quietly.
+// status (once, when it changed, with an optimistic lock), then emits the events. A reconcile
+// that returns an error writes nothing and emits nothing: what it computed is incomplete, and
+// its retry decides again (a conflict, of the write or of the reconcile's own, becomes a
+// requeue; the error of an object or namespace going away is dropped).
 func (s *Session[T]) End(ctx context.Context, c client.Client, rec record.EventRecorder, res *ctrl.Result, err *error) {
 	switch {
 	case apierrors.IsConflict(*err):
 		// something moved under the reconcile: look again with fresh state
 		*res, *err = ctrl.Result{Requeue: true}, nil
+		return
 	case apierrors.HasStatusCause(*err, corev1.NamespaceTerminatingCause):
+		*err = nil
+		return
+	case *err != nil:
 		return
 	}
 	if s.BeforePatch != nil {

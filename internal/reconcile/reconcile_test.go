@@ -43,13 +43,11 @@ func TestEnd(t *testing.T) {
 		"a stale object is a requeue, with no event": {
 			stale: true, phase: v1alpha1.AnalysisPhaseRunning, wantRes: ctrl.Result{Requeue: true},
 		},
-		"a conflict returned by the reconcile is a requeue": {
-			reconcile: conflict, phase: v1alpha1.AnalysisPhaseRunning, wantPhase: v1alpha1.AnalysisPhaseRunning,
-			wantRes: ctrl.Result{Requeue: true}, wantEvent: true,
+		"a conflict returned by the reconcile is a requeue; nothing half-computed is written": {
+			reconcile: conflict, phase: v1alpha1.AnalysisPhaseRunning, wantRes: ctrl.Result{Requeue: true},
 		},
-		"another error is kept, the status still written": {
-			reconcile: errors.New("boom"), phase: v1alpha1.AnalysisPhaseRunning, wantPhase: v1alpha1.AnalysisPhaseRunning,
-			wantErr: true, wantEvent: true,
+		"another error is kept; no status, no event": {
+			reconcile: errors.New("boom"), phase: v1alpha1.AnalysisPhaseRunning, wantErr: true,
 		},
 	}
 	for name, tc := range cases {

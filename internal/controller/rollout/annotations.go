@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
@@ -12,12 +13,12 @@ import (
 
 // recordRevision gives the Rollout the revision of its new ReplicaSet in the annotation
 // rollout.argoproj.io/revision, as Argo does, with Argo's RolloutUpdated event when it changes
-// (the first revision included).
+// (the first revision included). The event goes out at once: the annotation is written.
 func (r *Reconciler) recordRevision(ctx context.Context, s *syncState) error {
 	rev := strconv.FormatInt(revision(s.newRS), 10)
 	changed, err := r.annotate(ctx, s, v1alpha1.RevisionAnnotation, rev)
 	if changed {
-		s.event(false, "RolloutUpdated", "Rollout updated to revision %s", rev)
+		r.Recorder.Eventf(s.ro, corev1.EventTypeNormal, "RolloutUpdated", "Rollout updated to revision %s", rev)
 	}
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -148,7 +149,9 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, s *syncState) (ret
 	if err := r.recordRevision(ctx, s); err != nil {
 		return false, err
 	}
-	s.event(false, "NewReplicaSetCreated", "Created ReplicaSet %s (revision %d)", rs.Name, revision(rs))
+	// announced at once, as ScalingReplicaSet is: the ReplicaSet exists even if this reconcile's
+	// status write is retried, and a retry creates nothing
+	r.Recorder.Eventf(ro, corev1.EventTypeNormal, "NewReplicaSetCreated", "Created ReplicaSet %s (revision %d)", rs.Name, revision(rs))
 	return false, nil
 }
 

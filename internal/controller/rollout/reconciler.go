@@ -12,16 +12,14 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
 	client "sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	kit "github.com/vanedev/vane/internal/reconcile"
 )
 
 // Reconciler reconciles Rollouts.
@@ -55,7 +53,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings one Rollout a step closer to its desired state. Status is written once, at
-// the end, with an optimistic lock: a concurrent change (a user's promote) makes it retry.
+// the end, with an optimistic lock (internal/reconcile): a concurrent change (a user's promote)
+// makes it retry; events go out once the status they announce is stored.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, err error) {
 	ro := &v1alpha1.Rollout{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
@@ -64,29 +63,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res 
 	if ro.DeletionTimestamp != nil || ro.Labels[v1alpha1.InstanceIDLabel] != r.InstanceID {
 		return reconcile.Result{}, nil
 	}
-	orig := ro.DeepCopy()
-	s := &syncState{ro: ro, orig: orig, now: r.Clock.Now(), origStatus: *orig.Status.DeepCopy()}
-	defer func() {
-		switch {
-		case apierrors.IsConflict(err):
-			// a ReplicaSet or Service moved under us: look again with fresh state
-			res, err = reconcile.Result{Requeue: true}, nil
-		case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
-			return // the namespace and the rollout are going away
-		}
-		if perr := r.patchStatus(ctx, orig, ro); perr != nil {
-			if apierrors.IsConflict(perr) {
-				res, err = reconcile.Result{Requeue: true}, nil
-				return
-			}
-			err = errors.Join(err, perr)
-			return
-		}
-		// events only once the state they announce is stored: a retried reconcile repeats none
-		r.record(ro, s.events)
-	}()
+	sess := kit.Begin(ro, func(r *v1alpha1.Rollout) any { return r.Status })
+	// observed only when the whole status was computed for this generation (a reconcile cut
+	// short by an error writes nothing, so Argo CD never sees a half-made status)
+	sess.BeforePatch = func() { ro.Status.ObservedGeneration = fmt.Sprint(ro.Generation) }
+	defer sess.End(ctx, r.Client, r.Recorder, &res, &err)
+	s := &syncState{ro: ro, orig: sess.Orig, now: r.Clock.Now(), origStatus: *sess.Orig.Status.DeepCopy(), events: &sess.Events}
 	if errs := v1alpha1.ValidateRollout(ro); len(errs) > 0 {
-		s.invalid(errs.ToAggregate().Error())
+		s.invalid(validationMessage(errs))
 		return reconcile.Result{}, nil
 	}
 	if err := r.resolveWorkload(ctx, s); err != nil {
@@ -122,54 +106,14 @@ type syncState struct {
 	// fastRollback: the template went back to a revision inside spec.rollbackWindow
 	fastRollback bool
 	// runs are the AnalysisRuns the rollout controls
-	runs   *runSet
-	events []event
-}
-
-type event struct {
-	warning         bool
-	reason, message string
+	runs *runSet
+	// events are emitted once the status is stored (internal/reconcile)
+	events *kit.Events
 }
 
 func (s *syncState) event(warning bool, reason, format string, args ...any) {
-	s.events = append(s.events, event{warning: warning, reason: reason, message: fmt.Sprintf(format, args...)})
+	s.events.Add(warning, reason, format, args...)
 }
 
 // hasEvent reports whether this reconcile has an event with the reason already.
-func (s *syncState) hasEvent(reason string) bool {
-	for _, e := range s.events {
-		if e.reason == reason {
-			return true
-		}
-	}
-	return false
-}
-
-// patchStatus writes the status when it changed (most reconciles of a moving rollout change
-// nothing but the ReplicaSets), with an optimistic lock.
-func (r *Reconciler) patchStatus(ctx context.Context, orig, ro *v1alpha1.Rollout) error {
-	ro.Status.ObservedGeneration = fmt.Sprint(ro.Generation)
-	if equality.Semantic.DeepEqual(orig.Status, ro.Status) {
-		return nil
-	}
-	patch := client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})
-	if err := r.Client.Status().Patch(ctx, ro, patch); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("updating rollout status: %w", err)
-	}
-	log.FromContext(ctx).V(1).Info("status", "phase", ro.Status.Phase, "message", ro.Status.Message,
-		"step", ro.Status.CurrentStepIndex)
-	return nil
-}
-
-func (r *Reconciler) record(ro *v1alpha1.Rollout, events []event) {
-	for _, e := range events {
-		kind := corev1.EventTypeNormal
-		if e.warning {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Event(ro, kind, e.reason, e.message)
-	}
-}
+func (s *syncState) hasEvent(reason string) bool { return s.events.Has(reason) }

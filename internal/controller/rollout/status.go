@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	kit "github.com/vanedev/vane/internal/reconcile"
 	"github.com/vanedev/vane/internal/strategy"
 )
 
@@ -135,7 +136,7 @@ func (s *syncState) updateStatus(o observed, _ bool) time.Duration {
 		st.Canary.Weights = nil // recorded by syncRouted with trafficRouting
 	}
 	// the abort event is the Progressing condition's (see abortCondition), as in Argo
-	s.events = slices.DeleteFunc(s.events, func(e event) bool { return e.reason == reasonAborted })
+	*s.events = slices.DeleteFunc(*s.events, func(e kit.Event) bool { return e.Reason == reasonAborted })
 	s.newReplicaSetCondition()
 	s.checkPausedConditions()
 	detail := s.progressDeadlineAbort()

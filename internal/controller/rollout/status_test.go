@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	kit "github.com/vanedev/vane/internal/reconcile"
 )
 
 // Every expected reason and message in this file is Argo Rollouts' (v1.10.1): the constants of
@@ -88,7 +89,7 @@ type statusCase struct {
 	sets    []*appsv1.ReplicaSet
 	created bool
 	// engineEvents are the events the engine emitted before the status is computed
-	engineEvents []event
+	engineEvents kit.Events
 	now          time.Time
 }
 
@@ -120,7 +121,7 @@ func runStatus(t *testing.T, tc statusCase, bg bool) (statusWant, *syncState) {
 		now = st0
 	}
 	s := &syncState{ro: ro, now: now, origStatus: *tc.orig.DeepCopy(), selector: spec.Selector, newRS: tc.sets[0], sets: tc.sets,
-		created: tc.created, events: tc.engineEvents}
+		created: tc.created, events: &tc.engineEvents}
 	o := s.canaryObserved()
 	if bg {
 		o = s.blueGreenObserved()
@@ -130,12 +131,12 @@ func runStatus(t *testing.T, tc statusCase, bg bool) (statusWant, *syncState) {
 	for _, c := range ro.Status.Conditions {
 		got.Conditions = append(got.Conditions, cond{c.Type, c.Status, c.Reason, c.Message})
 	}
-	for _, e := range s.events {
+	for _, e := range *s.events {
 		kind := "Normal"
-		if e.warning {
+		if e.Warning {
 			kind = "Warning"
 		}
-		got.Events = append(got.Events, kind+" "+e.reason+": "+e.message)
+		got.Events = append(got.Events, kind+" "+e.Reason+": "+e.Message)
 	}
 	return got, s
 }
@@ -238,7 +239,7 @@ func TestCanaryStatus(t *testing.T) {
 				failedBackground(st)
 				st.PauseConditions, st.ControllerPause, st.CurrentStepIndex = nil, false, ptr.To[int32](0)
 			}, sets: []*appsv1.ReplicaSet{rs("h2", 2, 1, 1, 1), rs("h1", 1, 5, 5, 5)},
-				engineEvents: []event{{warning: true, reason: "RolloutAborted", message: "the engine's words"}}},
+				engineEvents: kit.Events{{Warning: true, Reason: "RolloutAborted", Message: "the engine's words"}}},
 			want: statusWant{Phase: "Degraded", Message: "RolloutAborted: " + abortedMsg, Abort: true,
 				Conditions: []cond{available, completedFalse, notHealthy, pausedTrue, abortedByAnalysis},
 				Events:     []string{"Warning RolloutAborted: " + abortedMsg}},
@@ -393,7 +394,7 @@ func TestInvalidSpec(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "app"}, Status: v1alpha1.RolloutStatus{Conditions: tc.orig}}
-			s := &syncState{ro: ro, now: st0, origStatus: *ro.Status.DeepCopy()}
+			s := &syncState{ro: ro, now: st0, origStatus: *ro.Status.DeepCopy(), events: &kit.Events{}}
 			if changed := s.invalid(validationMessage(tc.errs)); changed != tc.wantChange {
 				t.Errorf("changed = %v", changed)
 			}
@@ -401,8 +402,8 @@ func TestInvalidSpec(t *testing.T) {
 			for _, c := range ro.Status.Conditions {
 				got.Conditions = append(got.Conditions, cond{c.Type, c.Status, c.Reason, c.Message})
 			}
-			for _, e := range s.events {
-				got.Events = append(got.Events, "Warning "+e.reason+": "+e.message)
+			for _, e := range *s.events {
+				got.Events = append(got.Events, "Warning "+e.Reason+": "+e.Message)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
