@@ -774,8 +774,9 @@ func TestBlueGreenServiceOfAnotherRollout(t *testing.T) {
 	first := newRollout("first", "first:1")
 	waitState(t, env, ns, "first", waitLong, snapshot{Phase: "Healthy", Step: anyStep, Sets: "first:1=1/1"})
 	newRollout("second", "second:1")
+	// Argo's text (validation ValidateService, createInvalidRolloutCondition)
 	waitState(t, env, ns, "second", waitLong, snapshot{Phase: "Degraded", Step: anyStep,
-		Message: `InvalidSpec: spec.strategy.blueGreen.activeService: Service "shared" is managed by rollout "first"`})
+		Message: `InvalidSpec: The Rollout "second" is invalid: spec.strategy.blueGreen.activeService: Invalid value: "shared": Service "shared" is managed by another Rollout`})
 	if err := env.Client.Delete(ctx, first); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +17,11 @@ import (
 
 // TestProgressDeadlineExceeded: a canary whose pods never become Ready never gets the step
 // done; after progressDeadlineSeconds the rollout is Degraded with ProgressDeadlineExceeded,
-// and with progressDeadlineAbort it is also aborted, back on stable.
+// and with progressDeadlineAbort it is also aborted, back on stable. The texts are Argo's
+// (rollout/sync.go calculateRolloutConditions and evaluateProgressDeadlineAbort): the
+// Progressing condition says `ReplicaSet "<new>" has timed out progressing.`, with
+// progressDeadlineAbort after "Rollout aborted update to revision 2: " (reason RolloutAborted),
+// which a Warning event RolloutAborted also says.
 func TestProgressDeadlineExceeded(t *testing.T) {
 	for name, abort := range map[string]bool{"degraded": false, "aborted": true} {
 		t.Run(name, func(t *testing.T) {
@@ -39,21 +44,29 @@ func TestProgressDeadlineExceeded(t *testing.T) {
 			}
 			// the canary pod runs but is not available: the step waits
 			waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Progressing", Step: 0, Sets: "app:1=4/4 app:2=1/0"})
+			timedOut := fmt.Sprintf(`ReplicaSet "app-%s" has timed out progressing.`, rsHashOfImage(t, env, ns, "app:2"))
+			want := v1alpha1.RolloutCondition{Type: v1alpha1.RolloutProgressing, Status: corev1.ConditionFalse,
+				Reason: "ProgressDeadlineExceeded", Message: timedOut}
 			if abort {
+				want.Reason, want.Message = "RolloutAborted", "Rollout aborted update to revision 2: "+timedOut
 				ro = waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: 0, Sets: "app:1=4/4",
-					Message: "RolloutAborted"})
+					Message: "RolloutAborted: " + want.Message})
 				if !ro.Status.Abort {
 					t.Error("progressDeadlineAbort did not set status.abort")
 				}
+				if events := rolloutEvents(t, env, ns, "app"); !slices.Contains(events, "Warning RolloutAborted: "+timedOut) ||
+					!slices.Contains(events, "Warning RolloutAborted: "+want.Message) {
+					t.Errorf("want Argo's two RolloutAborted events; events:\n  %s", strings.Join(events, "\n  "))
+				}
 			} else {
 				ro = waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: 0, Sets: "app:1=4/4 app:2=1/0",
-					Message: `ProgressDeadlineExceeded: ReplicaSet "app-`})
+					Message: "ProgressDeadlineExceeded: " + timedOut})
 			}
-			if c := condition(ro, v1alpha1.RolloutProgressing); c == nil || c.Status != corev1.ConditionFalse {
-				t.Errorf("Progressing condition: %+v", c)
+			if c := condition(ro, v1alpha1.RolloutProgressing); c == nil || c.Status != want.Status || c.Reason != want.Reason || c.Message != want.Message {
+				t.Errorf("Progressing condition: %+v, want %s %s %q", c, want.Status, want.Reason, want.Message)
 			}
-			if !slices.Contains(eventReasons(t, env, ns, "app"), "ProgressDeadlineExceeded") {
-				t.Error("no ProgressDeadlineExceeded event")
+			if ro.Status.Message != want.Reason+": "+want.Message {
+				t.Errorf("status.message %q", ro.Status.Message)
 			}
 		})
 	}
@@ -70,9 +83,13 @@ func TestInvalidSpec(t *testing.T) {
 		ro.Spec.Template.Labels = map[string]string{"app": "other"} // does not match the selector
 	})
 	ro := waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: anyStep, Message: "InvalidSpec: "})
+	// Argo's text (rollout/controller.go createInvalidRolloutCondition around the first error of
+	// its validation, here Kubernetes' ValidatePodTemplateSpecForReplicaSet)
+	want := `The Rollout "app" is invalid: spec.template.metadata.labels: Invalid value: {"app":"other"}: ` +
+		"`selector` does not match template `labels`"
 	c := condition(ro, v1alpha1.InvalidSpec)
-	if c == nil || c.Status != corev1.ConditionTrue || !strings.Contains(c.Message, "spec.template.metadata.labels") {
-		t.Fatalf("InvalidSpec condition: %+v (message %q)", c, ro.Status.Message)
+	if c == nil || c.Status != corev1.ConditionTrue || c.Reason != "InvalidSpec" || c.Message != want || ro.Status.Message != "InvalidSpec: "+want {
+		t.Fatalf("InvalidSpec condition: %+v (message %q), want %q", c, ro.Status.Message, want)
 	}
 	time.Sleep(500 * time.Millisecond)
 	if s, _, _ := observe(ctx, env, ns, "app"); s.Sets != "" {

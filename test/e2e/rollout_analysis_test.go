@@ -129,7 +129,9 @@ func TestRolloutAnalysisColorapiSeed(t *testing.T) {
 	t.Logf("3.0 rolled back %.1fs after the update; message: %s", time.Since(start).Seconds(), ro.Status.Message)
 	h3 := rsHashOfImage(t, env, ns, v3)
 	rec = ro.Status.Canary.CurrentBackgroundAnalysisRunStatus
-	wantMsg := fmt.Sprintf("RolloutAborted: Rollout aborted update to revision 3: background analysis colorapi-%s-3 failed: %s", h3, verdict)
+	// Argo's text (rollout/analysis.go reconcileBackgroundAnalysisRun, conditions.RolloutAbortedMessage)
+	// with the run's message, then the run's name
+	wantMsg := fmt.Sprintf("RolloutAborted: Rollout aborted update to revision 3: Background analysis phase error/failed: %s (AnalysisRun colorapi-%s-3)", verdict, h3)
 	if !ro.Status.Abort || ro.Status.Message != wantMsg || rec == nil || rec.Status != v1alpha1.AnalysisPhaseFailed {
 		t.Errorf("aborted status: abort=%v message %q\n want %q\n record %+v", ro.Status.Abort, ro.Status.Message, wantMsg, rec)
 	}
@@ -184,7 +186,9 @@ func TestRolloutStepAnalysis(t *testing.T) {
 		ro.Spec.Analysis = &v1alpha1.AnalysisRunStrategy{UnsuccessfulRunHistoryLimit: ptr.To[int32](0)}
 	})
 	// the first revision does not need the template, but a Rollout naming a missing one is invalid
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: anyStep, Message: `InvalidSpec: spec.strategy.canary.steps[1].analysis: reading AnalysisTemplate status`})
+	// Argo says `...steps[1].analysis.templates: Invalid value: "status": AnalysisTemplate 'status' not found`
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: anyStep,
+		Message: `InvalidSpec: The Rollout "app" is invalid: spec.strategy.canary.steps[1].analysis`})
 	webTemplate(t, env, ns, "status", 1)
 	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Healthy", Step: 3, Stable: "app:1", Sets: "app:1=4/4"})
 
@@ -215,8 +219,12 @@ func TestRolloutStepAnalysis(t *testing.T) {
 	app.set("red", "nok")
 	setImage(t, env, ns, "app", "app:3")
 	h3 := rsHashOfImage(t, env, ns, "app:3")
+	// Argo's text (rollout/analysis.go reconcileStepBasedAnalysisRun) with the run's message, then the run's name
 	ro = waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: anyStep, Stable: "app:2", Sets: "app:2=4/4",
-		Message: fmt.Sprintf(`step analysis app-%s-3-1 failed: metric "status" failed: result "nok" meets the failure condition result == "nok"`, h3)})
+		Message: `RolloutAborted: Rollout aborted update to revision 3: Step-based analysis phase error/failed: metric "status" failed: result "nok" meets the failure condition result == "nok"`})
+	if want := fmt.Sprintf("(AnalysisRun app-%s-3-1)", h3); !strings.HasSuffix(ro.Status.Message, want) {
+		t.Errorf("message %q does not end with %q", ro.Status.Message, want)
+	}
 	if !ro.Status.Abort {
 		t.Errorf("status.abort not set: %+v", ro.Status)
 	}
@@ -273,7 +281,12 @@ func TestBlueGreenPrePostAnalysis(t *testing.T) {
 		fmt.Sprintf("%s-%s-2-pre", bgName, hg), hg, "2", "PrePromotion", "")
 
 	post.set("green", "nok") // green misbehaves once it takes the traffic
-	ro = waitBG(t, env, ns, waitLong, bgSnap{Phase: "Degraded", Active: blue, Message: `post-promotion analysis ` + bgName + "-" + hg + `-2-post failed`})
+	// Argo's text (rollout/analysis.go setPauseOrAbortForBlueGreen), then the run's name
+	ro = waitBG(t, env, ns, waitLong, bgSnap{Phase: "Degraded", Active: blue,
+		Message: "RolloutAborted: Rollout aborted update to revision 2: Blue/green post-promotion analysis phase error/failed: "})
+	if want := "(AnalysisRun " + bgName + "-" + hg + "-2-post)"; !strings.HasSuffix(ro.Status.Message, want) {
+		t.Errorf("message %q does not end with %q", ro.Status.Message, want)
+	}
 	if pre := ro.Status.BlueGreen.PrePromotionAnalysisRunStatus; pre == nil || pre.Status != v1alpha1.AnalysisPhaseSuccessful {
 		t.Errorf("pre-promotion record %+v", pre)
 	}

@@ -252,7 +252,7 @@ func TestTrafficRolloutMissingRoute(t *testing.T) {
 	}
 	routedRollout(t, c, ns, red, v1alpha1.RolloutTrafficRouting{Plugins: gatewayPlugin(`{"httpRoute":"web"}`)}, routedSteps(false))
 
-	missing := fmt.Sprintf(`InvalidSpec: HTTPRoute %s/web: spec.strategy.canary.trafficRouting.plugins["argoproj-labs/gatewayAPI"].httpRoute: HTTPRoute "web" not found`, ns)
+	missing := fmt.Sprintf(`InvalidSpec: The Rollout "colorapi" is invalid: HTTPRoute %s/web: spec.strategy.canary.trafficRouting.plugins["argoproj-labs/gatewayAPI"].httpRoute: HTTPRoute "web" not found`, ns)
 	ro := waitState(t, env, ns, "colorapi", waitLong, snapshot{Phase: "Degraded", Step: anyStep, Message: missing})
 	if c := condition(ro, v1alpha1.InvalidSpec); c == nil || !strings.Contains(c.Message, `HTTPRoute "web" not found`) {
 		t.Errorf("InvalidSpec condition %+v", c)

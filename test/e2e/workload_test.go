@@ -99,7 +99,7 @@ func TestWorkloadRefMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, env, ns, "late", waitLong, snapshot{Phase: "Degraded", Step: anyStep,
-		Message: `InvalidSpec: spec.workloadRef: Deployment "late" not found`})
+		Message: `InvalidSpec: The Rollout "late" is invalid: spec.workloadRef: `})
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "late", Namespace: ns},
 		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](0), Selector: &metav1.LabelSelector{MatchLabels: labels},
