@@ -69,9 +69,6 @@ func recordCarriedOn(f *fixture, to string, since time.Time, start state) {
 	r := recordOf(to)
 	r.carried = changes
 	r.carriedEvents = rolloutEvents(f, since)
-	for _, name := range allRollouts {
-		t.Logf("events on %s while %s carried it on:\n  %s", name, to, strings.Join(r.carriedEvents[name], "\n  "))
-	}
 }
 
 var (
