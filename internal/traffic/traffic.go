@@ -11,6 +11,12 @@
 // Routers are called by the rollout reconciler with the Rollout as stored. A router object
 // that is missing or unusable gives an *Error naming the object and the field, and nothing is
 // changed; other errors are the API's and worth a retry.
+//
+// The routers read the objects they edit as unstructured data (Ingresses as client-go's typed
+// objects) and decode the part they edit into small typed views (common.Fields): every member
+// a view does not hold, or holds and did not change, is written back exactly as it was read,
+// so a user's fields, including those of newer API versions, are never dropped. A member that
+// does not have the shape a router needs is an Invalid Error naming it.
 package traffic
 
 import (
@@ -90,12 +96,13 @@ func WithIstioAPIVersion(v string) Option { return func(o *Options) { o.IstioAPI
 // WithSMIAPIVersion sets the split.smi-spec.io version.
 func WithSMIAPIVersion(v string) Option { return func(o *Options) { o.SMIAPIVersion = v } }
 
-// AddToScheme registers the typed API the routers use beyond client-go's (Gateway API v1).
+// AddToScheme registers the Gateway API v1 types. The routers no longer need them (they read
+// HTTPRoutes as unstructured data); it is kept for the schemes of callers that use them.
 func AddToScheme(s *runtime.Scheme) error { return gatewayv1.Install(s) }
 
 // New returns the router for the Rollout's trafficRouting, or a Multi of them when it names
-// several. c should read from the API server directly (not a cache) and, for the Gateway API,
-// know its types (AddToScheme). Routers Vane does not implement are an Unsupported Error.
+// several. c should read from the API server directly (not a cache); its scheme needs only
+// client-go's kinds. Routers Vane does not implement are an Unsupported Error.
 func New(ro *v1alpha1.Rollout, c client.Client, opts ...Option) (Router, error) {
 	var o Options
 	for _, f := range opts {

@@ -3,6 +3,10 @@
 // setMirrorRoute steps and removes them again. It reads the configuration Argo Rollouts' Gateway
 // API plugin users already write, under
 // spec.strategy.canary.trafficRouting.plugins["argoproj-labs/gatewayAPI"].
+//
+// HTTPRoutes are read as unstructured data; their spec is decoded into the small views of
+// views.go, edited there and encoded back into the route as read, so members the router does
+// not edit (including those of Gateway API versions newer than Vane's) are kept as they were.
 package gatewayapi
 
 import (
