@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/strategy"
 	"github.com/vanedev/vane/internal/analysis/provider"
 	"github.com/vanedev/vane/internal/analysis/provider/auth"
 	"github.com/vanedev/vane/internal/controller/analysisrun"
@@ -173,11 +174,8 @@ func (ch *migrateChecker) rollout(ro *v1alpha1.Rollout) []difference {
 		out = append(out, difference{e.Field, "InvalidSpec (Degraded, not updated): " + e.ErrorBody()})
 	}
 	if c := ro.Spec.Strategy.Canary; c != nil {
-		for i, step := range c.Steps {
-			if kind, why, skipped := skippedStep(step); skipped {
-				out = append(out, difference{fmt.Sprintf("spec.strategy.canary.steps[%d].%s", i, kind),
-					"skipped (counts as done) with a Warning event StepNotSupported: " + why})
-			}
+		for _, u := range strategy.UnsupportedSteps(ro) {
+			out = append(out, difference{u.Field, "InvalidSpec (Degraded, not updated): " + u.Why})
 		}
 		out = append(out, ch.trafficRouters(ro)...)
 		if c.AntiAffinity != nil {
@@ -196,19 +194,6 @@ func (ch *migrateChecker) rollout(ro *v1alpha1.Rollout) []difference {
 		out = append(out, difference{"metadata.annotations[" + k + "]", "ignored: Vane sends no notifications"})
 	}
 	return append(out, instanceID(ro.Labels)...)
-}
-
-// skippedStep says whether the canary controller skips a step with StepNotSupported (with or
-// without a traffic router; the steps that need one are InvalidSpec without it), and why.
-// TestSkippedStepsAreTheControllers checks this against internal/strategy.
-func skippedStep(s v1alpha1.CanaryStep) (kind, why string, skipped bool) {
-	switch {
-	case s.Experiment != nil:
-		return "experiment", "Vane has no Experiment controller yet", true
-	case s.Plugin != nil:
-		return "plugin", "Vane runs no step plugins", true
-	}
-	return "", "", false
 }
 
 // trafficRouters builds each router the Rollout names, one at a time, with the controller's

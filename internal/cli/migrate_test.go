@@ -142,8 +142,8 @@ func TestMigrateFindings(t *testing.T) {
         - plugin: {name: acme/step, config: {x: 1}}
 `,
 			want: []Finding{
-				shop("Rollout", "app", "spec.strategy.canary.steps[1].experiment", "skipped (counts as done) with a Warning event StepNotSupported: Vane has no Experiment controller yet"),
-				shop("Rollout", "app", "spec.strategy.canary.steps[2].plugin", "skipped (counts as done) with a Warning event StepNotSupported: Vane runs no step plugins"),
+				shop("Rollout", "app", "spec.strategy.canary.steps[1].experiment", "InvalidSpec (Degraded, not updated): experiment steps are not supported by Vane yet"),
+				shop("Rollout", "app", "spec.strategy.canary.steps[2].plugin", `InvalidSpec (Degraded, not updated): step plugins are not supported by Vane yet (plugin "acme/step")`),
 			},
 		},
 		"routers Vane has: nginx, istio, smi, the Gateway API plugin": {
@@ -354,10 +354,11 @@ func seedManifests(t *testing.T) string {
 	return strings.Join(docs, "\n---\n")
 }
 
-// TestSkippedStepsAreTheControllers plays every kind of canary step with the controller's
-// engine (internal/strategy), with and without a traffic router: a step it skips with
-// StepNotSupported is one skippedStep reports, or one that makes the Rollout InvalidSpec there.
-func TestSkippedStepsAreTheControllers(t *testing.T) {
+// TestUnsupportedStepsAreTheControllers: for every kind of canary step, with and without a
+// traffic router, migrate check reports the step exactly when the controller refuses the Rollout
+// (its validation or strategy.UnsupportedSteps, both of which make it InvalidSpec), and the
+// engine never completes a step migrate check reports.
+func TestUnsupportedStepsAreTheControllers(t *testing.T) {
 	steps := map[string]v1alpha1.CanaryStep{
 		"setWeight":      {SetWeight: ptr.To[int32](20)},
 		"pause":          {Pause: &v1alpha1.RolloutPause{}},
@@ -369,25 +370,33 @@ func TestSkippedStepsAreTheControllers(t *testing.T) {
 			{Name: "baseline", SpecRef: v1alpha1.StableSpecRef}}}},
 		"plugin": {Plugin: &v1alpha1.PluginStep{Name: "acme/step"}},
 	}
+	ch := newMigrateChecker(migrateClient(t), migrateNow)
 	for name, step := range steps {
 		for _, routed := range []bool{false, true} {
 			ro := stepRollout(step, routed)
-			_, _, skipped := skippedStep(step)
-			invalid := len(v1alpha1.ValidateRollout(ro)) > 0
-			plan, err := strategy.Canary(strategy.Input{Rollout: ro, NewHash: "n", StepsHash: "steps", Now: migrateNow,
-				TrafficRouter: routed, RouterWeightVerified: true, Sets: []strategy.Set{
-					{Hash: "n", Role: strategy.RoleNew, Pods: strategy.Pods{Spec: 1, Current: 1, Available: 1}},
-					{Hash: "s", Role: strategy.RoleStable, Pods: strategy.Pods{Spec: 4, Current: 4, Available: 4}}}})
-			if err != nil {
-				t.Fatalf("%s (routed %v): %v", name, routed, err)
+			refused := len(v1alpha1.ValidateRollout(ro)) > 0 || len(strategy.UnsupportedSteps(ro)) > 0
+			reported := false
+			for _, d := range ch.rollout(ro) {
+				reported = reported || strings.Contains(d.vane, "InvalidSpec")
 			}
-			engineSkips := false
-			for _, e := range plan.Events {
-				engineSkips = engineSkips || e.Reason == "StepNotSupported"
+			if reported != refused {
+				t.Errorf("%s (routed %v): the controller refuses it: %v; migrate check reports it: %v", name, routed, refused, reported)
 			}
-			if engineSkips != (skipped || invalid) || (skipped && invalid) {
-				t.Errorf("%s (routed %v): the controller skips it: %v; migrate check says skipped %v, InvalidSpec %v",
-					name, routed, engineSkips, skipped, invalid)
+			if name == "experiment" || name == "plugin" {
+				if !refused {
+					t.Errorf("%s (routed %v): not refused", name, routed)
+				}
+				plan, err := strategy.Canary(strategy.Input{Rollout: ro, NewHash: "n", StepsHash: "steps", Now: migrateNow,
+					TrafficRouter: routed, RouterWeightVerified: true, Sets: []strategy.Set{
+						{Hash: "n", Role: strategy.RoleNew, Pods: strategy.Pods{Spec: 1, Current: 1, Available: 1}},
+						{Hash: "s", Role: strategy.RoleStable, Pods: strategy.Pods{Spec: 4, Current: 4, Available: 4}}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if *plan.Status.CurrentStepIndex != *ro.Status.CurrentStepIndex {
+					t.Errorf("%s (routed %v): the engine moved from step %d to %d", name, routed,
+						*ro.Status.CurrentStepIndex, *plan.Status.CurrentStepIndex)
+				}
 			}
 		}
 	}
@@ -518,7 +527,7 @@ func TestMigrateCheckOutput(t *testing.T) {
 	}{
 		"differences": {objs: objs, code: ExitDifferences, want: `KIND        NAMESPACE      NAME           FIELD                                     VANE
 Deployment  argo-rollouts  argo-rollouts  spec.replicas                             Argo Rollouts' controller is running (1 replica): scale it to 0 before starting Vane, or both act on the same Rollouts
-Rollout     shop           app            spec.strategy.canary.steps[0].experiment  skipped (counts as done) with a Warning event StepNotSupported: Vane has no Experiment controller yet
+Rollout     shop           app            spec.strategy.canary.steps[0].experiment  InvalidSpec (Degraded, not updated): experiment steps are not supported by Vane yet
 
 Checked namespace "shop": 6 Rollouts, 2 AnalysisTemplates, 0 ClusterAnalysisTemplates, 0 AnalysisRuns (0 in progress), 0 Experiments (0 in progress); Argo Rollouts' controller: running.
 2 differences in 2 objects: Vane would treat them differently from Argo Rollouts (exit code 1).

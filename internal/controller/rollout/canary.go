@@ -40,8 +40,8 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 			return res, err
 		}
 	}
-	if msg := unsupportedStep(ro); msg != "" {
-		s.invalid(msg)
+	if u := strategy.UnsupportedSteps(ro); len(u) > 0 {
+		s.invalid(u[0].Field + ": " + u[0].Why + " (the rollout waits here; nothing was changed)")
 		return reconcile.Result{}, nil // a spec change is watched
 	}
 	if done, res, err := r.prepareAnalysis(ctx, s); done {

@@ -1,0 +1,36 @@
+package strategy
+
+import (
+	"fmt"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+)
+
+// Unsupported is a field of a Rollout that Vane cannot act on yet, and why.
+type Unsupported struct {
+	Field string
+	Why   string
+}
+
+// UnsupportedSteps lists the canary steps Vane cannot run yet. The controller makes such a
+// Rollout InvalidSpec (naming the first) before anything changes, so that a step a team relies
+// on for safety (an experiment comparing baseline and canary, a plugin's check) is never
+// skipped; `vane migrate check` reports each.
+func UnsupportedSteps(ro *v1alpha1.Rollout) []Unsupported {
+	c := ro.Spec.Strategy.Canary
+	if c == nil {
+		return nil
+	}
+	var out []Unsupported
+	for i, step := range c.Steps {
+		switch {
+		case step.Experiment != nil:
+			out = append(out, Unsupported{fmt.Sprintf("spec.strategy.canary.steps[%d].experiment", i),
+				"experiment steps are not supported by Vane yet"})
+		case step.Plugin != nil:
+			out = append(out, Unsupported{fmt.Sprintf("spec.strategy.canary.steps[%d].plugin", i),
+				fmt.Sprintf("step plugins are not supported by Vane yet (plugin %q)", step.Plugin.Name)})
+		}
+	}
+	return out
+}
