@@ -88,6 +88,7 @@ type view struct {
 	Steps                           int
 	Abort, ControllerPause          bool
 	Pauses                          []string
+	PauseStart                      time.Time // of the first pause condition
 	Generation                      int64
 	Observed                        string
 	Replicas                        int64
@@ -113,8 +114,11 @@ func (f *fixture) view(name string) view {
 	v.Abort, _, _ = unstructured.NestedBool(o, "status", "abort")
 	v.ControllerPause, _, _ = unstructured.NestedBool(o, "status", "controllerPause")
 	pcs, _, _ := unstructured.NestedSlice(o, "status", "pauseConditions")
-	for _, pc := range pcs {
+	for i, pc := range pcs {
 		v.Pauses = append(v.Pauses, fmt.Sprint(pc.(map[string]any)["reason"]))
+		if at, err := time.Parse(time.RFC3339, fmt.Sprint(pc.(map[string]any)["startTime"])); err == nil && i == 0 {
+			v.PauseStart = at
+		}
 	}
 	v.Observed, _, _ = unstructured.NestedString(o, "status", "observedGeneration")
 	v.Replicas, _, _ = unstructured.NestedInt64(o, "spec", "replicas")
@@ -373,6 +377,7 @@ func (c cli) setImage(name, container, image string) {
 func manifests(t *testing.T, env *testenv.Env, webURL string) []*unstructured.Unstructured {
 	t.Helper()
 	var docs []*unstructured.Unstructured
+	docs = append(docs, decodeDocs(t, "timed", []byte(canaryYAML("timed", 4, fmt.Sprintf("steps: [{setWeight: 50}, {pause: {duration: %s}}]", timedPause))))...)
 	healthyDocs := decodeDocs(t, "healthy", []byte(canaryYAML("healthy", 4, "steps: [{setWeight: 50}, {pause: {duration: 1s}}]")))
 	// a team's own annotation: Argo copies a Rollout's annotations to its new ReplicaSets
 	healthyDocs[0].SetAnnotations(map[string]string{"example.com/owner": "team-a"})

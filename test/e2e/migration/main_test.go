@@ -6,11 +6,11 @@
 //
 //	make argo-tools && go test ./test/e2e/migration/
 //
-// TestArgoToVane prepares seven rollouts in flight with Argo's controller and its kubectl
+// TestArgoToVane prepares eight rollouts in flight with Argo's controller and its kubectl
 // plugin (a completed canary, a canary paused at a step, an aborted one, two blue/greens
 // waiting for promotion, one with workloadRef, a canary with a background web analysis
-// running and a blue/green just promoted whose previous version waits for its
-// scaleDownDelaySeconds), stops Argo, installs Vane's CRDs and RBAC over Argo's and starts
+// running, a blue/green just promoted whose previous version waits for its
+// scaleDownDelaySeconds and a canary in the middle of a timed pause), stops Argo, installs Vane's CRDs and RBAC over Argo's and starts
 // Vane; TestVaneToArgo does the reverse with Vane's controller and CLI. Every version of every
 // object the new controller writes is watched against the state it took over. The second test
 // to run also compares Vane with Argo directly: the states each prepares from the same

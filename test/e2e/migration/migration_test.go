@@ -29,11 +29,15 @@ const (
 	workload  = "rollouts-demo-rollout" // seed rollouts-demo-bluegreen-workloadref.yaml, the same
 	analyzed  = "analysis"              // canary waiting at pause {} with a background web analysis running
 	promoted  = "promoted"              // blue/green just promoted, its previous version kept for scaleDownDelaySeconds
+	timed     = "timed"                 // canary in the middle of a 30s pause
 )
 
-var allRollouts = []string{healthy, paused, aborted, bluegreen, workload, analyzed, promoted}
+var allRollouts = []string{healthy, paused, aborted, bluegreen, workload, analyzed, promoted, timed}
 
-// TestArgoToVane: Argo Rollouts' controller brings seven rollouts to the states a team has in
+// timedPause is the pause of rollout timed: the migration happens in the middle of it.
+const timedPause = 30 * time.Second
+
+// TestArgoToVane: Argo Rollouts' controller brings eight rollouts to the states a team has in
 // flight when it switches; then Argo is stopped, Vane's CRDs and RBAC are installed over
 // Argo's and Vane's controller is started. Vane must create and delete no ReplicaSet, replace
 // no pod, change no Service selector and leave every rollout exactly as Argo left it (status
@@ -127,6 +131,8 @@ func prepare(f *fixture, c cli, web *standIn) {
 		}
 		return true
 	})
+	c.setImage(timed, "app", "app:2")
+	f.wait(timed, "paused at step 1", waitSetup, true, func(v view) bool { return v.pausedAt(1) && !v.PauseStart.IsZero() })
 	// the run has measured at least once
 	deadline := time.Now().Add(waitSetup)
 	for {
@@ -419,6 +425,18 @@ func carryOn(f *fixture, to string, c cli, ctl *process) {
 		}
 	} else {
 		t.Errorf("%s: no previous version kept with a scale-down deadline when carried on: %s", promoted, sets[promoted])
+	}
+
+	// the timed pause ends when it would have under the first controller
+	if start := sets[timed].PauseStart; !start.IsZero() {
+		end := start.Add(timedPause)
+		if _, ok := f.wait(timed, "Healthy after its timed pause", time.Until(end)+20*time.Second, false, view.completed); !ok {
+			allHealthy = false
+		} else if at := time.Now(); at.Before(end.Add(-time.Second)) || at.After(end.Add(10*time.Second)) {
+			t.Errorf("%s: the %s pause that started at %s (under the first controller) ended at %s", timed, timedPause, start.Format(time.RFC3339), at.Format(time.RFC3339))
+		}
+	} else {
+		t.Errorf("%s: not in its timed pause when carried on: %s", timed, sets[timed])
 	}
 
 	// the background run: the same run, terminated as Successful
