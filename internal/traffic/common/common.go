@@ -45,6 +45,7 @@ type Error struct {
 	Message string
 }
 
+// Error names the object, the field and what is wrong.
 func (e *Error) Error() string {
 	obj := e.Kind
 	if e.Name != "" {

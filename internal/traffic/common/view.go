@@ -117,6 +117,7 @@ type ShapeError struct {
 	Got, Want string
 }
 
+// Error says where the value is, what it is and what belongs there.
 func (e *ShapeError) Error() string { return fmt.Sprintf("%s: is %s, not %s", e.Path, e.Got, e.Want) }
 
 // Decode decodes data into view (a pointer to a view, or to a list or map of them); a value of

@@ -3,11 +3,10 @@ package gatewayapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -26,9 +25,11 @@ func httpRoute(t *testing.T, name, spec, status string) client.Object {
 	return u
 }
 
-// split is a route with a rule that splits / between stable and canary, a foreign rule to
-// another Service, and members the router does not know at every level.
-const split = `
+// splitAt is the spec of a route with a rule that splits / between stable and canary with
+// their weights, a foreign rule to another Service, and members the router does not know at
+// every level.
+func splitAt(stable, canary int) string {
+	return fmt.Sprintf(`
 parentRefs: [{name: gw}]
 hostnames: [colorapi.example.com]
 futureSpecField: kept
@@ -38,11 +39,15 @@ rules:
   timeouts: {request: 10s}
   sessionPersistence: {sessionName: s}
   backendRefs:
-  - {name: stable, port: 8080, weight: 100, filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: x-v, value: s}]}}]}
-  - {name: canary, port: 8080, weight: 0, futureRefField: kept}
+  - {name: stable, port: 8080, weight: %d, filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: x-v, value: s}]}}]}
+  - {name: canary, port: 8080, weight: %d, futureRefField: kept}
 - matches: [{path: {type: PathPrefix, value: /static}}]
   backendRefs: [{name: assets, port: 80}]
-`
+`, stable, canary)
+}
+
+// split is splitAt 0%.
+var split = splitAt(100, 0)
 
 func config(cfg string) map[string]json.RawMessage {
 	return map[string]json.RawMessage{PluginName: json.RawMessage(cfg)}
@@ -56,13 +61,7 @@ type call func(context.Context, *Router, *v1alpha1.Rollout) error
 func run(t *testing.T, cfg string, max *int32, objs []client.Object, f call, want map[string]string, wantErr string) {
 	t.Helper()
 	ro := routertest.Rollout(v1alpha1.RolloutTrafficRouting{Plugins: config(cfg), MaxTrafficWeight: max}, "mirror", "header")
-	routertest.Run(t, objs, func(c client.WithWatch) error {
-		r, err := New(ro, c)
-		if err != nil {
-			return err
-		}
-		return f(context.Background(), r, ro)
-	}, want, wantErr)
+	routertest.RunRouter(t, ro, objs, New, f, want, wantErr)
 }
 
 func setWeight(w int32, add ...v1alpha1.WeightDestination) call {
@@ -92,21 +91,7 @@ rules:
 			cfg:  `{"httpRoute":"web"}`,
 			objs: func(t *testing.T) []client.Object { return []client.Object{httpRoute(t, "web", split, "")} },
 			call: setWeight(20),
-			want: map[string]string{"HTTPRoute/web": inProgress + routertest.Spec(`
-parentRefs: [{name: gw}]
-hostnames: [colorapi.example.com]
-futureSpecField: kept
-rules:
-- matches: [{path: {type: PathPrefix, value: /}, queryParams: [{name: debug, value: "1"}]}]
-  filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-via, value: vane}]}}]
-  timeouts: {request: 10s}
-  sessionPersistence: {sessionName: s}
-  backendRefs:
-  - {name: stable, port: 8080, weight: 80, filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: x-v, value: s}]}}]}
-  - {name: canary, port: 8080, weight: 20, futureRefField: kept}
-- matches: [{path: {type: PathPrefix, value: /static}}]
-  backendRefs: [{name: assets, port: 80}]
-`)},
+			want: map[string]string{"HTTPRoute/web": inProgress + routertest.Spec(splitAt(80, 20))},
 		},
 		"the weight already set: nothing written": {
 			cfg:  `{"httpRoute":"web","disableInProgressLabel":true}`,
@@ -237,15 +222,8 @@ func TestVerifyWeight(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			var got bool
-			run(t, `{"httpRoute":"web"}`, nil, []client.Object{httpRoute(t, "web", tc.spec, tc.status)}, func(ctx context.Context, r *Router, ro *v1alpha1.Rollout) error {
-				var err error
-				got, err = r.VerifyWeight(ctx, ro, tc.weight, tc.add)
-				return err
-			}, nil, tc.wantErr)
-			if got != tc.want {
-				t.Errorf("VerifyWeight = %v, want %v", got, tc.want)
-			}
+			ro := routertest.Rollout(v1alpha1.RolloutTrafficRouting{Plugins: config(`{"httpRoute":"web"}`)})
+			routertest.CheckVerifyWeight(t, ro, []client.Object{httpRoute(t, "web", tc.spec, tc.status)}, New, tc.weight, tc.add, tc.want, tc.wantErr)
 		})
 	}
 }
@@ -268,13 +246,7 @@ func TestAPIErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = r.SetWeight(context.Background(), ro, 20, nil)
-			if diff := cmp.Diff(tc.wantErr, routertest.ErrorText(err)); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
-			if got := errors.Is(err, routertest.ErrAPI); got != tc.wrapped {
-				t.Errorf("errors.Is(err, ErrAPI) = %v, want %v", got, tc.wrapped)
-			}
+			routertest.CheckAPIError(t, r.SetWeight(context.Background(), ro, 20, nil), tc.wantErr, tc.wrapped)
 		})
 	}
 }

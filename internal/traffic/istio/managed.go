@@ -79,29 +79,21 @@ func toStringMatch(m *v1alpha1.StringMatch) (stringMatch, bool) {
 	return stringMatch{}, false
 }
 
-// SetHeaderRoute puts an HTTP route named after the managed route at the top of each
-// VirtualService: requests with all the step's headers go to the canary destination. A step
-// without match removes it.
-func (r *Router) SetHeaderRoute(ctx context.Context, ro *v1alpha1.Rollout, hr *v1alpha1.SetHeaderRoute) error {
-	if hr == nil {
-		return nil
-	}
+// managedRouting returns the Rollout's traffic routing, once name (of a step) is one of its
+// managed routes.
+func managedRouting(ro *v1alpha1.Rollout, step, name string) (*v1alpha1.RolloutTrafficRouting, error) {
 	_, tr, err := common.Canary(ro)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := common.CheckManagedRoute(ro, tr, "setHeaderRoute", hr.Name); err != nil {
-		return err
-	}
-	headers := map[string]stringMatch{}
-	for i, m := range hr.Match {
-		sm, ok := toStringMatch(m.HeaderValue)
-		if !ok || m.HeaderName == "" {
-			return common.RolloutInvalidf(ro, fmt.Sprintf("spec.strategy.canary.steps[].setHeaderRoute.match[%d]", i),
-				"a header match needs headerName and one of exact, prefix or regex")
-		}
-		headers[m.HeaderName] = sm
-	}
+	return tr, common.CheckManagedRoute(ro, tr, step, name)
+}
+
+// putEverywhere puts managed route name into every VirtualService with an HTTP route to split,
+// made by build from the destinations of that route (canary: the index of the canary one), or
+// removes it when add is false.
+func (r *Router) putEverywhere(ctx context.Context, ro *v1alpha1.Rollout, tr *v1alpha1.RolloutTrafficRouting, name string, add bool,
+	build func(ds []weighted, canary int) httpRoute) error {
 	ls, dests, err := r.httpTargets(ctx, ro, tr)
 	if err != nil {
 		return err
@@ -109,14 +101,50 @@ func (r *Router) SetHeaderRoute(ctx context.Context, ro *v1alpha1.Rollout, hr *v
 	rl := rolesOf(ro)
 	for i, l := range ls {
 		var route *httpRoute
-		if len(hr.Match) > 0 {
-			canary := dests[i][rl.find(dests[i], "canary")]
-			canary.Weight = nil
-			route = &httpRoute{Name: hr.Name, Match: []httpMatch{{Headers: headers}}, Route: []weighted{canary}}
+		if add {
+			rt := build(dests[i], rl.find(dests[i], "canary"))
+			rt.Name = name
+			route = &rt
 		}
-		putManaged(l, tr, hr.Name, route)
+		putManaged(l, tr, name, route)
 	}
 	return r.saveAll(ctx, ls)
+}
+
+// headerMatches converts a header step's matches.
+func headerMatches(ro *v1alpha1.Rollout, ms []v1alpha1.HeaderRoutingMatch) (map[string]stringMatch, error) {
+	headers := map[string]stringMatch{}
+	for i, m := range ms {
+		sm, ok := toStringMatch(m.HeaderValue)
+		if !ok || m.HeaderName == "" {
+			return nil, common.RolloutInvalidf(ro, fmt.Sprintf("spec.strategy.canary.steps[].setHeaderRoute.match[%d]", i),
+				"a header match needs headerName and one of exact, prefix or regex")
+		}
+		headers[m.HeaderName] = sm
+	}
+	return headers, nil
+}
+
+// SetHeaderRoute puts an HTTP route named after the managed route at the top of each
+// VirtualService: requests with all the step's headers go to the canary destination. A step
+// without match removes it.
+func (r *Router) SetHeaderRoute(ctx context.Context, ro *v1alpha1.Rollout, hr *v1alpha1.SetHeaderRoute) error {
+	if hr == nil {
+		return nil
+	}
+	tr, err := managedRouting(ro, "setHeaderRoute", hr.Name)
+	if err != nil {
+		return err
+	}
+	headers, err := headerMatches(ro, hr.Match)
+	if err != nil {
+		return err
+	}
+	return r.putEverywhere(ctx, ro, tr, hr.Name, len(hr.Match) > 0, func(ds []weighted, canary int) httpRoute {
+		c := ds[canary]
+		c.Weight = nil
+		return httpRoute{Match: []httpMatch{{Headers: headers}}, Route: []weighted{c}}
+	})
 }
 
 // mirrorMatches converts a mirror step's matches.
@@ -167,32 +195,20 @@ func (r *Router) SetMirrorRoute(ctx context.Context, ro *v1alpha1.Rollout, mr *v
 	if mr == nil {
 		return nil
 	}
-	_, tr, err := common.Canary(ro)
+	tr, err := managedRouting(ro, "setMirrorRoute", mr.Name)
 	if err != nil {
-		return err
-	}
-	if err := common.CheckManagedRoute(ro, tr, "setMirrorRoute", mr.Name); err != nil {
 		return err
 	}
 	matches, err := mirrorMatches(ro, mr.Match)
 	if err != nil {
 		return err
 	}
-	ls, dests, err := r.httpTargets(ctx, ro, tr)
-	if err != nil {
-		return err
-	}
-	rl := rolesOf(ro)
-	for i, l := range ls {
-		var route *httpRoute
-		if len(mr.Match) > 0 {
-			mirror := dests[i][rl.find(dests[i], "canary")].Destination
-			route = &httpRoute{Name: mr.Name, Match: matches, Route: slices.Clone(dests[i]), Mirror: &mirror}
-			if mr.Percentage != nil {
-				route.MirrorPercentage = &percent{Value: float64(*mr.Percentage)}
-			}
+	return r.putEverywhere(ctx, ro, tr, mr.Name, len(mr.Match) > 0, func(ds []weighted, canary int) httpRoute {
+		mirror := ds[canary].Destination
+		route := httpRoute{Match: matches, Route: slices.Clone(ds), Mirror: &mirror}
+		if mr.Percentage != nil {
+			route.MirrorPercentage = &percent{Value: float64(*mr.Percentage)}
 		}
-		putManaged(l, tr, mr.Name, route)
-	}
-	return r.saveAll(ctx, ls)
+		return route
+	})
 }

@@ -2,10 +2,9 @@ package istio
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,9 +23,10 @@ func object(t *testing.T, kind, name, spec string) *unstructured.Unstructured {
 	return u
 }
 
-// primary is a VirtualService with one HTTP route from stable to canary, and members the router
-// does not know at every level.
-const primary = `
+// primaryAt is the spec of a VirtualService with one HTTP route to stable and canary with
+// their weights, and members the router does not know at every level.
+func primaryAt(stable, canary int) string {
+	return fmt.Sprintf(`
 hosts: [colorapi.example.com]
 gateways: [public]
 http:
@@ -35,11 +35,15 @@ http:
   retries: {attempts: 3}
   route:
   - destination: {host: stable, port: {number: 8080}}
-    weight: 100
+    weight: %d
     headers: {request: {set: {x-version: stable}}}
   - destination: {host: canary, port: {number: 8080}}
-    weight: 0
-`
+    weight: %d
+`, stable, canary)
+}
+
+// primary is primaryAt 0%.
+var primary = primaryAt(100, 0)
 
 func istio(names ...string) v1alpha1.IstioTrafficRouting {
 	is := v1alpha1.IstioTrafficRouting{}
@@ -69,14 +73,10 @@ func run(t *testing.T, ro *v1alpha1.Rollout, objs []*unstructured.Unstructured, 
 	for k, spec := range want {
 		specs[k] = routertest.Spec(spec)
 	}
-	routertest.Run(t, cobjs, func(c client.WithWatch) error {
-		r, err := New(ro, c, "")
-		if err != nil {
-			return err
-		}
-		return call(context.Background(), r, ro)
-	}, specs, wantErr)
+	routertest.RunRouter(t, ro, cobjs, newRouter, call, specs, wantErr)
 }
+
+func newRouter(ro *v1alpha1.Rollout, c client.Client) (*Router, error) { return New(ro, c, "") }
 
 func setWeight(w int32, add ...v1alpha1.WeightDestination) edit {
 	return func(ctx context.Context, r *Router, ro *v1alpha1.Rollout) error { return r.SetWeight(ctx, ro, w, add) }
@@ -98,20 +98,7 @@ func TestSetWeight(t *testing.T) {
 				return []*unstructured.Unstructured{object(t, "VirtualService", "web", primary)}
 			},
 			call: setWeight(20),
-			want: map[string]string{"VirtualService/web": `
-hosts: [colorapi.example.com]
-gateways: [public]
-http:
-- name: primary
-  match: [{uri: {prefix: /}}]
-  retries: {attempts: 3}
-  route:
-  - destination: {host: stable, port: {number: 8080}}
-    weight: 80
-    headers: {request: {set: {x-version: stable}}}
-  - destination: {host: canary, port: {number: 8080}}
-    weight: 20
-`},
+			want: map[string]string{"VirtualService/web": primaryAt(80, 20)},
 		},
 		"the weight already set: nothing written": {
 			istio: istio("web"),
@@ -247,20 +234,7 @@ http:
 			},
 			call: setWeight(100),
 			want: map[string]string{
-				"VirtualService/web": `
-hosts: [colorapi.example.com]
-gateways: [public]
-http:
-- name: primary
-  match: [{uri: {prefix: /}}]
-  retries: {attempts: 3}
-  route:
-  - destination: {host: stable, port: {number: 8080}}
-    weight: 0
-    headers: {request: {set: {x-version: stable}}}
-  - destination: {host: canary, port: {number: 8080}}
-    weight: 100
-`,
+				"VirtualService/web":      primaryAt(0, 100),
 				"VirtualService/internal": `http: [{route: [{destination: {host: stable.shop}, weight: 0}, {destination: {host: canary.shop}, weight: 100}]}]`},
 		},
 		"a missing VirtualService": {
@@ -355,15 +329,7 @@ func TestVerifyWeight(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			ro := routertest.Rollout(v1alpha1.RolloutTrafficRouting{Istio: &tc.istio})
-			var got bool
-			run(t, ro, []*unstructured.Unstructured{object(t, "VirtualService", "web", tc.spec)}, func(ctx context.Context, r *Router, ro *v1alpha1.Rollout) error {
-				var err error
-				got, err = r.VerifyWeight(ctx, ro, tc.weight, tc.add)
-				return err
-			}, nil, tc.wantErr)
-			if got != tc.want {
-				t.Errorf("VerifyWeight = %v, want %v", got, tc.want)
-			}
+			routertest.CheckVerifyWeight(t, ro, []client.Object{object(t, "VirtualService", "web", tc.spec)}, newRouter, tc.weight, tc.add, tc.want, tc.wantErr)
 		})
 	}
 }
@@ -459,13 +425,7 @@ func TestAPIErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = tc.call(context.Background(), r, ro)
-			if diff := cmp.Diff(tc.wantErr, routertest.ErrorText(err)); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
-			if got := errors.Is(err, routertest.ErrAPI); got != tc.wrapped {
-				t.Errorf("errors.Is(err, ErrAPI) = %v, want %v", got, tc.wrapped)
-			}
+			routertest.CheckAPIError(t, tc.call(context.Background(), r, ro), tc.wantErr, tc.wrapped)
 		})
 	}
 }

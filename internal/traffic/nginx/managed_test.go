@@ -86,7 +86,7 @@ func TestSetHeaderRoute(t *testing.T) {
 			var want map[string]string
 			switch {
 			case tc.want != "":
-				want = map[string]string{"Ingress/web-web-canary": annotations(tc.want) + canarySpec}
+				want = map[string]string{"Ingress/web-web-canary": annotations(tc.want) + canaryIngressSpec}
 			case tc.noCanary:
 				want = map[string]string{"Ingress/web-web-canary": ""}
 			}
@@ -132,7 +132,7 @@ func TestRemoveManagedRoutes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			want := map[string]string{"Ingress/web-web-canary": ""}
 			if tc.want != "" {
-				want["Ingress/web-web-canary"] = annotations(tc.want) + canarySpec
+				want["Ingress/web-web-canary"] = annotations(tc.want) + canaryIngressSpec
 			} else if len(tc.objs) > 1 {
 				want = nil
 			}

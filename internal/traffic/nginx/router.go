@@ -203,9 +203,6 @@ func current(canary *networkingv1.Ingress, prefix string) state {
 
 // desired builds the canary Ingress of stable for st, on top of the existing one.
 func desired(ro *v1alpha1.Rollout, stable, existing *networkingv1.Ingress, st state) *networkingv1.Ingress {
-	c := ro.Spec.Strategy.Canary
-	n := c.TrafficRouting.Nginx
-	prefix := prefixOf(n)
 	out := &networkingv1.Ingress{}
 	if existing != nil {
 		out = existing.DeepCopy()
@@ -214,6 +211,16 @@ func desired(ro *v1alpha1.Rollout, stable, existing *networkingv1.Ingress, st st
 		out.Namespace = ro.Namespace
 		out.OwnerReferences = []metav1.OwnerReference{common.OwnerReference(ro)}
 	}
+	out.Annotations = canaryAnnotations(ro.Spec.Strategy.Canary, stable, st)
+	out.Spec = canarySpec(ro.Spec.Strategy.Canary, stable)
+	return out
+}
+
+// canaryAnnotations are the annotations of the canary Ingress of stable for st: the class
+// annotation, the additional and canary annotations, the weight and the header route.
+func canaryAnnotations(c *v1alpha1.CanaryStrategy, stable *networkingv1.Ingress, st state) map[string]string {
+	n := c.TrafficRouting.Nginx
+	prefix := prefixOf(n)
 	ann := map[string]string{}
 	if class, ok := stable.Annotations[ingressClassAnnotation]; ok {
 		ann[ingressClassAnnotation] = class
@@ -236,8 +243,12 @@ func desired(ro *v1alpha1.Rollout, stable, existing *networkingv1.Ingress, st st
 		}
 		ann[HeaderRouteAnnotation] = st.headerRoute
 	}
-	out.Annotations = ann
+	return ann
+}
 
+// canarySpec is the spec of the canary Ingress of stable: its class, and its backends to the
+// stable Service pointed at the canary Service.
+func canarySpec(c *v1alpha1.CanaryStrategy, stable *networkingv1.Ingress) networkingv1.IngressSpec {
 	spec := networkingv1.IngressSpec{IngressClassName: stable.Spec.IngressClassName}
 	if b := stable.Spec.DefaultBackend; b != nil && b.Service != nil && b.Service.Name == c.StableService {
 		spec.DefaultBackend = b.DeepCopy()
@@ -261,8 +272,7 @@ func desired(ro *v1alpha1.Rollout, stable, existing *networkingv1.Ingress, st st
 				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: paths}}})
 		}
 	}
-	out.Spec = spec
-	return out
+	return spec
 }
 
 // apply moves every canary Ingress to the state change makes of its current one (its

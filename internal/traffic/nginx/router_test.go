@@ -2,17 +2,14 @@ package nginx
 
 import (
 	"context"
-	"errors"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
-	"github.com/vanedev/vane/internal/traffic/common"
 	"github.com/vanedev/vane/internal/traffic/routertest"
 )
 
@@ -59,8 +56,8 @@ func nginx(mod func(*v1alpha1.NginxTrafficRouting)) *v1alpha1.NginxTrafficRoutin
 	return n
 }
 
-// canarySpec is the spec of the canary Ingress of stable("web").
-const canarySpec = `
+// canaryIngressSpec is the spec of the canary Ingress of stable("web").
+const canaryIngressSpec = `
 spec:
   ingressClassName: nginx
   rules:
@@ -79,13 +76,7 @@ type call func(context.Context, *Router, *v1alpha1.Rollout) error
 func run(t *testing.T, n *v1alpha1.NginxTrafficRouting, max *int32, objs []client.Object, f call, want map[string]string, wantErr string) {
 	t.Helper()
 	ro := routertest.Rollout(v1alpha1.RolloutTrafficRouting{Nginx: n, MaxTrafficWeight: max}, "header", "mirror")
-	routertest.Run(t, objs, func(c client.WithWatch) error {
-		r, err := New(ro, c)
-		if err != nil {
-			return err
-		}
-		return f(context.Background(), r, ro)
-	}, want, wantErr)
+	routertest.RunRouter(t, ro, objs, New, f, want, wantErr)
 }
 
 func setWeight(w int32, add ...v1alpha1.WeightDestination) call {
@@ -109,7 +100,7 @@ func TestSetWeight(t *testing.T) {
 metadata:
   annotations: {` + prefix + `canary: "true", ` + prefix + `canary-weight: "20", ` + prefix + `canary-by-header: X-Always, example.com/team: colors}
   ownerReferences: [{apiVersion: argoproj.io/v1alpha1, kind: Rollout, name: web, uid: uid-web, controller: true, blockOwnerDeletion: true}]
-` + canarySpec},
+` + canaryIngressSpec},
 		},
 		"updated: the weight changes, the header route and the labels stay": {
 			nginx: nginx(nil),
@@ -117,7 +108,7 @@ metadata:
 				prefix + "canary-by-header": "X-Canary", prefix + "canary-by-header-value": "yes", HeaderRouteAnnotation: "header", "example.com/team": "colors"})},
 			call: setWeight(50),
 			want: map[string]string{"Ingress/web-web-canary": annotations(prefix+`canary: "true", `+prefix+`canary-weight: "50", `+prefix+`canary-by-header: X-Canary, `+
-				prefix+`canary-by-header-value: "yes", vane.dev/header-route: header, example.com/team: colors`) + canarySpec},
+				prefix+`canary-by-header-value: "yes", vane.dev/header-route: header, example.com/team: colors`) + canaryIngressSpec},
 		},
 		"the weight already set: nothing written": {
 			nginx: nginx(nil),
@@ -211,15 +202,8 @@ func TestVerifyWeight(t *testing.T) {
 			if tc.canary != nil {
 				objs = append(objs, tc.canary)
 			}
-			var got bool
-			run(t, nginx(nil), nil, objs, func(ctx context.Context, r *Router, ro *v1alpha1.Rollout) error {
-				var err error
-				got, err = r.VerifyWeight(ctx, ro, tc.weight, nil)
-				return err
-			}, nil, "")
-			if got != tc.want {
-				t.Errorf("VerifyWeight = %v, want %v", got, tc.want)
-			}
+			ro := routertest.Rollout(v1alpha1.RolloutTrafficRouting{Nginx: nginx(nil)})
+			routertest.CheckVerifyWeight(t, ro, objs, New, tc.weight, nil, tc.want, "")
 		})
 	}
 }
@@ -245,13 +229,7 @@ func TestAPIErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = r.SetWeight(context.Background(), ro, 20, nil)
-			if diff := cmp.Diff(tc.wantErr, routertest.ErrorText(err)); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
-			if _, isRouterErr := common.AsError(err); isRouterErr || !errors.Is(err, routertest.ErrAPI) {
-				t.Errorf("want the API's error wrapped, got %#v", err)
-			}
+			routertest.CheckAPIError(t, r.SetWeight(context.Background(), ro, 20, nil), tc.wantErr, true)
 		})
 	}
 }

@@ -261,3 +261,50 @@ func Pick(obj, like map[string]any) map[string]any {
 func Spec(spec string) string {
 	return "spec:\n  " + strings.ReplaceAll(strings.TrimSpace(spec), "\n", "\n  ") + "\n"
 }
+
+// RunRouter is Run for a router: it makes one over the fake client with newRouter, then calls
+// call on it with ro.
+func RunRouter[R any](t *testing.T, ro *v1alpha1.Rollout, objs []client.Object, newRouter func(*v1alpha1.Rollout, client.Client) (R, error),
+	call func(context.Context, R, *v1alpha1.Rollout) error, want map[string]string, wantErr string) {
+	t.Helper()
+	Run(t, objs, func(c client.WithWatch) error {
+		r, err := newRouter(ro, c)
+		if err != nil {
+			return err
+		}
+		return call(context.Background(), r, ro)
+	}, want, wantErr)
+}
+
+// CheckAPIError checks that err's text is wantErr and that it wraps ErrAPI when wrapped says
+// so (a router Error when not).
+func CheckAPIError(t *testing.T, err error, wantErr string, wrapped bool) {
+	t.Helper()
+	if diff := cmp.Diff(wantErr, ErrorText(err)); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
+	}
+	if got := errors.Is(err, ErrAPI); got != wrapped {
+		t.Errorf("errors.Is(err, ErrAPI) = %v, want %v (%#v)", got, wrapped, err)
+	}
+}
+
+// Verifier is a router's VerifyWeight.
+type Verifier interface {
+	VerifyWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int32, additional []v1alpha1.WeightDestination) (bool, error)
+}
+
+// CheckVerifyWeight checks that VerifyWeight(weight, additional) of a router over objs answers
+// want, or fails with wantErr, and changes nothing.
+func CheckVerifyWeight[R Verifier](t *testing.T, ro *v1alpha1.Rollout, objs []client.Object, newRouter func(*v1alpha1.Rollout, client.Client) (R, error),
+	weight int32, additional []v1alpha1.WeightDestination, want bool, wantErr string) {
+	t.Helper()
+	var got bool
+	RunRouter(t, ro, objs, newRouter, func(ctx context.Context, r R, ro *v1alpha1.Rollout) error {
+		var err error
+		got, err = r.VerifyWeight(ctx, ro, weight, additional)
+		return err
+	}, nil, wantErr)
+	if got != want {
+		t.Errorf("VerifyWeight(%d, %v) = %v, want %v", weight, additional, got, want)
+	}
+}

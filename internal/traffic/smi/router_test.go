@@ -2,10 +2,8 @@ package smi
 
 import (
 	"context"
-	"errors"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -31,6 +29,8 @@ metadata:
 	u.Object["spec"] = routertest.Data(t, spec)
 	return u
 }
+
+func newRouter(ro *v1alpha1.Rollout, c client.Client) (*Router, error) { return New(ro, c, "") }
 
 func rollout(smi v1alpha1.SMITrafficRouting, max *int32) *v1alpha1.Rollout {
 	return routertest.Rollout(v1alpha1.RolloutTrafficRouting{SMI: &smi, MaxTrafficWeight: max})
@@ -135,12 +135,9 @@ backends: [{service: canary, weight: "5"}, {service: stable, weight: "895"}, {se
 			if tc.smi.TrafficSplitName != "" {
 				want["TrafficSplit/colors"] = routertest.Spec(`{service: colorapi, backends: [{service: canary, weight: "0"}, {service: stable, weight: "100"}]}`)
 			}
-			routertest.Run(t, tc.objs(t), func(c client.WithWatch) error {
-				r, err := New(ro, c, tc.version)
-				if err != nil {
-					return err
-				}
-				return r.SetWeight(context.Background(), ro, tc.weight, tc.add)
+			newRouter := func(ro *v1alpha1.Rollout, c client.Client) (*Router, error) { return New(ro, c, tc.version) }
+			routertest.RunRouter(t, ro, tc.objs(t), newRouter, func(ctx context.Context, r *Router, ro *v1alpha1.Rollout) error {
+				return r.SetWeight(ctx, ro, tc.weight, tc.add)
 			}, want, tc.wantErr)
 		})
 	}
@@ -172,18 +169,7 @@ func TestVerifyWeight(t *testing.T) {
 			if tc.spec != "" {
 				objs = append(objs, split(t, "", tc.owner, tc.spec))
 			}
-			var got bool
-			routertest.Run(t, objs, func(c client.WithWatch) error {
-				r, err := New(ro, c, "")
-				if err != nil {
-					return err
-				}
-				got, err = r.VerifyWeight(context.Background(), ro, tc.weight, tc.add)
-				return err
-			}, nil, tc.wantErr)
-			if got != tc.want {
-				t.Errorf("VerifyWeight = %v, want %v", got, tc.want)
-			}
+			routertest.CheckVerifyWeight(t, ro, objs, newRouter, tc.weight, tc.add, tc.want, tc.wantErr)
 		})
 	}
 }
@@ -222,13 +208,7 @@ func TestManagedRoutes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ro := rollout(v1alpha1.SMITrafficRouting{}, nil)
 			objs := []client.Object{split(t, "", "", `{service: stable, backends: [{service: canary, weight: "20"}, {service: stable, weight: "80"}]}`)}
-			routertest.Run(t, objs, func(c client.WithWatch) error {
-				r, err := New(ro, c, "")
-				if err != nil {
-					return err
-				}
-				return tc.call(context.Background(), r, ro)
-			}, nil, tc.wantErr)
+			routertest.RunRouter(t, ro, objs, newRouter, tc.call, nil, tc.wantErr)
 		})
 	}
 }
@@ -257,13 +237,7 @@ func TestAPIErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = r.SetWeight(context.Background(), ro, 20, nil)
-			if diff := cmp.Diff(tc.wantErr, routertest.ErrorText(err)); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
-			if got := errors.Is(err, routertest.ErrAPI); got != tc.wrapped {
-				t.Errorf("errors.Is(err, ErrAPI) = %v, want %v", got, tc.wrapped)
-			}
+			routertest.CheckAPIError(t, r.SetWeight(context.Background(), ro, 20, nil), tc.wantErr, tc.wrapped)
 		})
 	}
 }
