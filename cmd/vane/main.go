@@ -1,6 +1,7 @@
-// Command vane is Vane's one binary: the controller, the CLI verbs, the dashboard and the event
-// API are its subcommands. Installed as kubectl-vane it is also a kubectl plugin
-// (`kubectl vane promote my-app`).
+// Command vane is Vane's one binary: `vane controller` runs the controller, and the other
+// subcommands are the CLI (get, list, status, promote, abort, retry, pause, restart, undo, set
+// image, lint, migrate check, version, completion). Installed as kubectl-vane it is also a
+// kubectl plugin (`kubectl vane promote my-app`).
 package main
 
 import (

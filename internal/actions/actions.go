@@ -1,7 +1,8 @@
 // Package actions holds the operator actions on a Rollout: promote, abort, retry, pause,
 // restart, undo and set image. Each writes the same fields Argo Rollouts' kubectl plugin and
-// Argo CD's resource actions write, so those clients and Vane's own CLI, dashboard and event API
-// drive the controller the same way.
+// Argo CD's resource actions write, so those clients and Vane's own users of this package (the
+// CLI in internal/cli, `make demo-traffic`, the benchmark and the end-to-end tests) drive the
+// controller the same way.
 package actions
 
 import (
