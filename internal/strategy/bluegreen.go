@@ -163,16 +163,18 @@ func (b *blueGreen) update(active string) {
 	newSet := b.sets[newHash]
 	b.keepNew()
 	if active == "" || active == newHash {
-		// steady state, or nothing serves traffic yet: the new ReplicaSet goes straight to
-		// active once all its pods are available
+		// steady state, or nothing serves traffic yet: then the new ReplicaSet is stable at once
+		// (Argo's "Initial deploy"), and goes to active once all its pods are available
 		b.p.Replicas[newHash] = b.replicas
 		st.BlueGreen.ActiveSelector = active
-		if active == "" && fullyAvailable(newSet, b.replicas) {
-			b.switchActive("")
+		if active == "" {
+			b.promote()
+			if fullyAvailable(newSet, b.replicas) {
+				b.switchActive("")
+			}
+			return
 		}
-		if st.BlueGreen.ActiveSelector == newHash {
-			b.promoted()
-		}
+		b.promoted()
 		return
 	}
 	// an update is in progress: active serves traffic, the new ReplicaSet is the preview
@@ -314,11 +316,17 @@ func (b *blueGreen) switchActive(from string) {
 // promoted runs once the active Service selects the new ReplicaSet: after the post-promotion
 // hook, the new ReplicaSet is stable and the update complete.
 func (b *blueGreen) promoted() {
-	st := &b.p.Status
-	if st.StableRS == b.in.NewHash {
+	if b.p.Status.StableRS == b.in.NewHash || !b.postPromotionAnalysis() {
 		return
 	}
-	if !b.postPromotionAnalysis() {
+	b.promote()
+}
+
+// promote makes the new ReplicaSet the stable one (Argo's promoteStable), with the event
+// RolloutCompleted.
+func (b *blueGreen) promote() {
+	st := &b.p.Status
+	if st.StableRS == b.in.NewHash {
 		return
 	}
 	reason := b.promotionReason()

@@ -75,10 +75,12 @@ func TestBlueGreen(t *testing.T) {
 		want          want
 		wantNoPreview bool
 	}{
-		"first revision scales to full size; nothing is active before its pods are available": {
+		// stable at once, as Argo's shouldFullPromote ("Initial deploy" while the active Service
+		// selects nothing)
+		"first revision scales to full size and is stable; nothing is active before its pods are available": {
 			rollout: bgRollout(nil, v1alpha1.RolloutStatus{}),
 			sets:    []BlueGreenSet{set("n", 1, Pods{})},
-			want:    want{Replicas: map[string]int32{"n": 5}},
+			want:    want{Replicas: map[string]int32{"n": 5}, Stable: "n", Reasons: []string{"RolloutCompleted"}},
 		},
 		"first revision fully available goes straight to active, without a pause": {
 			rollout: bgRollout(nil, v1alpha1.RolloutStatus{CurrentPodHash: "n"}),
@@ -89,7 +91,7 @@ func TestBlueGreen(t *testing.T) {
 		"first revision with unavailable pods is not made active": {
 			rollout: bgRollout(nil, v1alpha1.RolloutStatus{CurrentPodHash: "n"}),
 			sets:    []BlueGreenSet{set("n", 1, Pods{Spec: 5, Current: 5, Available: 4})},
-			want:    want{Replicas: map[string]int32{"n": 5}},
+			want:    want{Replicas: map[string]int32{"n": 5}, Stable: "n", Reasons: []string{"RolloutCompleted"}},
 		},
 		"new template: the new ReplicaSet scales to full size beside the active one": {
 			rollout: bgRollout(nil, v1alpha1.RolloutStatus{StableRS: "a", CurrentPodHash: "a",

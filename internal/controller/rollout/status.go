@@ -70,8 +70,7 @@ func validationMessage(errs field.ErrorList) string {
 // invalid records the InvalidSpec condition, `The Rollout "<name>" is invalid: <detail>`, as
 // Argo's createInvalidRolloutCondition does; nothing else in the status changes, and nothing
 // is scaled. It reports whether the condition is new (or says something new): a rollout that
-// stays invalid for the same reason keeps its condition as it was, and emits no new event.
-// (The Warning event InvalidSpec is Vane's: Argo only writes the condition.)
+// stays invalid for the same reason keeps its condition as it was. Like Argo, it emits no event.
 func (s *syncState) invalid(detail string) bool {
 	st := &s.ro.Status
 	msg := fmt.Sprintf(fmtInvalidSpec, s.ro.Name, detail)
@@ -86,7 +85,6 @@ func (s *syncState) invalid(detail string) bool {
 	default:
 		removeCondition(st, v1alpha1.InvalidSpec)
 		s.setCondition(v1alpha1.InvalidSpec, corev1.ConditionTrue, reasonInvalidSpec, msg)
-		s.event(true, reasonInvalidSpec, "%s", msg)
 		changed = true
 	}
 	st.Phase, st.Message = strategy.RolloutPhase(&s.ro.Spec, st)
@@ -168,21 +166,26 @@ func (s *syncState) newReplicaSetCondition() {
 // RolloutRetry (Unknown) once an abort is lifted; the Paused condition is True while paused and
 // False after (reason RolloutPaused, message "Rollout is paused", both ways). An aborted
 // rollout keeps both as they were, and a completed one its Progressing condition.
+//
+// Argo writes these changes in a reconcile of their own, which records the spec's generation as
+// observed (a spec.paused change is one): what follows then reads the generation as observed,
+// so that pausing a healthy rollout does not look like a healthy rollout losing pods.
 func (s *syncState) checkPausedConditions() {
 	old, st := &s.origStatus, &s.ro.Status
 	prog := findCondition(st.Conditions, v1alpha1.RolloutProgressing)
 	progPaused := prog != nil && prog.Reason == reasonPaused
 	abortCond := prog != nil && prog.Reason == reasonAborted
 	paused := len(old.PauseConditions) > 0 || s.ro.Spec.Paused
+	changed := false
 	if paused != progPaused && !abortCond && !completed(old) {
 		if paused {
-			s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, reasonPaused, msgPaused)
+			changed = s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, reasonPaused, msgPaused)
 		} else {
-			s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, reasonResumed, msgResumed)
+			changed = s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, reasonResumed, msgResumed)
 		}
 	}
 	if !old.Abort && abortCond {
-		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, reasonRetry, msgRetry)
+		changed = s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, reasonRetry, msgRetry) || changed
 	}
 	pc := findCondition(st.Conditions, v1alpha1.RolloutPaused)
 	if pcTrue := pc != nil && pc.Status == corev1.ConditionTrue; paused != pcTrue && !abortCond {
@@ -190,7 +193,10 @@ func (s *syncState) checkPausedConditions() {
 		if paused {
 			status = corev1.ConditionTrue
 		}
-		s.setCondition(v1alpha1.RolloutPaused, status, reasonPaused, msgPaused)
+		changed = s.setCondition(v1alpha1.RolloutPaused, status, reasonPaused, msgPaused) || changed
+	}
+	if changed {
+		old.ObservedGeneration = fmt.Sprint(s.ro.Generation)
 	}
 }
 
@@ -262,7 +268,7 @@ func (s *syncState) abortCondition(detail string) {
 // ReplicaSetUpdated (refreshed) while the status moves, ReplicaSetNotAvailable when a complete
 // rollout lost pods, and ProgressDeadlineExceeded (False) once nothing moved for
 // progressDeadlineSeconds outside a pause, an analysis or experiment step, or a scale-down
-// delay. (The Warning event ProgressDeadlineExceeded is Vane's.)
+// delay (no event, as in Argo).
 func (s *syncState) progressCondition(healthy, becameUnhealthy bool) {
 	st := &s.ro.Status
 	name := s.newRS.Name
@@ -276,10 +282,7 @@ func (s *syncState) progressCondition(healthy, becameUnhealthy bool) {
 		}
 		s.refreshProgressing(reason, msg)
 	case !s.indefiniteStep() && !s.waitingForScaleDown() && s.timedOut(findCondition(st.Conditions, v1alpha1.RolloutProgressing)):
-		msg := fmt.Sprintf(fmtRSTimedOut, name)
-		if s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, reasonDeadlineExceeded, msg) {
-			s.event(true, reasonDeadlineExceeded, "%s", msg)
-		}
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, reasonDeadlineExceeded, fmt.Sprintf(fmtRSTimedOut, name))
 	}
 }
 

@@ -88,6 +88,8 @@ type statusCase struct {
 	engine  func(*v1alpha1.RolloutStatus)
 	sets    []*appsv1.ReplicaSet
 	created bool
+	// generation is the rollout's metadata.generation (1 when 0)
+	generation int64
 	// engineEvents are the events the engine emitted before the status is computed
 	engineEvents kit.Events
 	now          time.Time
@@ -112,7 +114,7 @@ func runStatus(t *testing.T, tc statusCase, bg bool) (statusWant, *syncState) {
 	if tc.spec != nil {
 		tc.spec(&spec)
 	}
-	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "app", Generation: 1}, Spec: spec, Status: *tc.orig.DeepCopy()}
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "app", Generation: max(tc.generation, 1)}, Spec: spec, Status: *tc.orig.DeepCopy()}
 	if tc.engine != nil {
 		tc.engine(&ro.Status)
 	}
@@ -265,8 +267,7 @@ func TestCanaryStatus(t *testing.T) {
 		"no progress for progressDeadlineSeconds": {
 			tc: statusCase{orig: stuck, sets: []*appsv1.ReplicaSet{rs("h2", 2, 1, 1, 0), rs("h1", 1, 5, 5, 5)}},
 			want: statusWant{Phase: "Degraded", Message: "ProgressDeadlineExceeded: " + timedOutMsg,
-				Conditions: []cond{available, completedFalse, notHealthy, timedOutH2},
-				Events:     []string{"Warning ProgressDeadlineExceeded: " + timedOutMsg}},
+				Conditions: []cond{available, completedFalse, notHealthy, timedOutH2}},
 		},
 		"no progress for progressDeadlineSeconds, with progressDeadlineAbort": {
 			tc: statusCase{orig: stuck, spec: func(s *v1alpha1.RolloutSpec) { s.ProgressDeadlineAbort = true },
@@ -317,6 +318,20 @@ func TestCanaryStatus(t *testing.T) {
 			want: statusWant{Phase: "Progressing", Message: "updated replicas are still becoming available",
 				Conditions: []cond{completedTrue, notHealthy, notAvailableRS, notAvailable}},
 		},
+		"a healthy rollout paused by hand: Paused, not Healthy, still progressed": {
+			tc: statusCase{orig: healthyH1, generation: 2, spec: func(s *v1alpha1.RolloutSpec) { s.Paused = true },
+				sets: []*appsv1.ReplicaSet{rs("h1", 1, 5, 5, 5)}},
+			want: statusWant{Phase: "Paused", Message: "manually paused",
+				Conditions: []cond{progressedH1, available, completedTrue, pausedTrue, notHealthy}},
+		},
+		"and unpaused: Healthy again": {
+			tc: statusCase{orig: func() v1alpha1.RolloutStatus {
+				st := *healthyH1.DeepCopy()
+				st.ObservedGeneration, st.Conditions = "2", conds(st0.Add(-time.Minute), progressedH1, available, completedTrue, pausedTrue, notHealthy)
+				return st
+			}(), generation: 3, sets: []*appsv1.ReplicaSet{rs("h1", 1, 5, 5, 5)}},
+			want: statusWant{Phase: "Healthy", Conditions: []cond{progressedH1, available, completedTrue, pausedFalse, healthy}},
+		},
 		"paused by hand: no event, Paused and Progressing say so": {
 			tc: statusCase{orig: func() v1alpha1.RolloutStatus { st := updating(0, [4]int32{6, 1, 6}, updatingH2Conds...); return st }(),
 				spec: func(s *v1alpha1.RolloutSpec) { s.Paused = true }, sets: []*appsv1.ReplicaSet{rs("h2", 2, 1, 1, 1), rs("h1", 1, 5, 5, 5)}},
@@ -340,7 +355,8 @@ func aborted2conds(abortCond cond) []cond {
 }
 
 // TestInvalidSpec: the InvalidSpec condition, `The Rollout "<name>" is invalid: <first error>`
-// (rollout/controller.go createInvalidRolloutCondition), and the phase it makes.
+// (rollout/controller.go createInvalidRolloutCondition), and the phase it makes; no event, as
+// in Argo.
 func TestInvalidSpec(t *testing.T) {
 	missing := field.Required(field.NewPath("spec", "strategy", "strategy"), "Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'")
 	both := field.Invalid(field.NewPath("spec", "strategy", "strategy"), "blueGreen: true canary: true", "Multiple Strategies can not be listed")
@@ -355,16 +371,14 @@ func TestInvalidSpec(t *testing.T) {
 			want: statusWant{Phase: "Degraded",
 				Message: `InvalidSpec: The Rollout "app" is invalid: spec.strategy.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'`,
 				Conditions: []cond{{v1alpha1.InvalidSpec, "True", "InvalidSpec",
-					`The Rollout "app" is invalid: spec.strategy.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'`}},
-				Events: []string{`Warning InvalidSpec: The Rollout "app" is invalid: spec.strategy.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'`}},
+					`The Rollout "app" is invalid: spec.strategy.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'`}}},
 		},
 		"two strategies": {
 			errs: field.ErrorList{both}, wantChange: true,
 			want: statusWant{Phase: "Degraded",
 				Message: `InvalidSpec: The Rollout "app" is invalid: spec.strategy.strategy: Invalid value: "blueGreen: true canary: true": Multiple Strategies can not be listed`,
 				Conditions: []cond{{v1alpha1.InvalidSpec, "True", "InvalidSpec",
-					`The Rollout "app" is invalid: spec.strategy.strategy: Invalid value: "blueGreen: true canary: true": Multiple Strategies can not be listed`}},
-				Events: []string{`Warning InvalidSpec: The Rollout "app" is invalid: spec.strategy.strategy: Invalid value: "blueGreen: true canary: true": Multiple Strategies can not be listed`}},
+					`The Rollout "app" is invalid: spec.strategy.strategy: Invalid value: "blueGreen: true canary: true": Multiple Strategies can not be listed`}}},
 		},
 		"still invalid for the same reason: nothing new": {
 			orig: conds(st0, cond{v1alpha1.InvalidSpec, "True", "InvalidSpec",
@@ -380,15 +394,13 @@ func TestInvalidSpec(t *testing.T) {
 			want: statusWant{Phase: "Degraded",
 				Message: `InvalidSpec: The Rollout "app" is invalid: spec.strategy.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'; spec.strategy.strategy: Invalid value: "blueGreen: true canary: true": Multiple Strategies can not be listed`,
 				Conditions: []cond{{v1alpha1.InvalidSpec, "True", "InvalidSpec",
-					`The Rollout "app" is invalid: spec.strategy.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'; spec.strategy.strategy: Invalid value: "blueGreen: true canary: true": Multiple Strategies can not be listed`}},
-				Events: []string{`Warning InvalidSpec: The Rollout "app" is invalid: spec.strategy.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'; spec.strategy.strategy: Invalid value: "blueGreen: true canary: true": Multiple Strategies can not be listed`}},
+					`The Rollout "app" is invalid: spec.strategy.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'; spec.strategy.strategy: Invalid value: "blueGreen: true canary: true": Multiple Strategies can not be listed`}}},
 		},
 		"an aborted rollout that became invalid stays Degraded by its abort (the first degrading condition)": {
 			orig: conds(st0, abortedProg), errs: field.ErrorList{missing}, wantChange: true,
 			want: statusWant{Phase: "Degraded", Message: "RolloutAborted: Rollout aborted update to revision 2",
 				Conditions: []cond{abortedProg, {v1alpha1.InvalidSpec, "True", "InvalidSpec",
-					`The Rollout "app" is invalid: spec.strategy.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'`}},
-				Events: []string{`Warning InvalidSpec: The Rollout "app" is invalid: spec.strategy.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'`}},
+					`The Rollout "app" is invalid: spec.strategy.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'`}}},
 		},
 	}
 	for name, tc := range tests {
