@@ -23,4 +23,7 @@ const (
 	// WorkloadGenerationAnnotation is, on a Rollout with spec.workloadRef, the generation of the
 	// referenced workload the controller last saw (status.workloadObservedGeneration follows it).
 	WorkloadGenerationAnnotation = "rollout.argoproj.io/workload-generation"
+	// EphemeralMetadataAnnotation on a ReplicaSet records the canary or stable metadata applied
+	// to its pod template and pods, so that it can be taken off again when the role changes.
+	EphemeralMetadataAnnotation = "rollout.argoproj.io/ephemeral-metadata"
 )

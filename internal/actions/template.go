@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
-	"github.com/vanedev/vane/internal/controller/rollout"
+	"github.com/vanedev/vane/internal/strategy"
 )
 
 // SetImage sets the image of container (every container, init containers included, for "*").
@@ -90,7 +90,7 @@ func Undo(ctx context.Context, c client.Client, ns, name string, toRevision int6
 	orig := ro.DeepCopy()
 	// the template as the user had it: not the hash label, role metadata or anti-affinity the
 	// controller added to the ReplicaSet
-	tmpl := rollout.UserTemplate(target.rs)
+	tmpl := strategy.UserTemplate(target.rs)
 	ro.Spec.Template = *tmpl
 	return target.n, patchFrom(ctx, c, orig, ro)
 }

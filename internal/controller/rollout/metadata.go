@@ -14,10 +14,6 @@ import (
 	"github.com/vanedev/vane/api/v1alpha1"
 )
 
-// EphemeralMetadataAnnotation on a ReplicaSet records the canary or stable metadata applied to
-// its pod template and pods, so that it can be taken off again when the role changes.
-const EphemeralMetadataAnnotation = "rollout.argoproj.io/ephemeral-metadata"
-
 // roleMetadata is the metadata a ReplicaSet's pods carry for their role: stableMetadata for the
 // stable ReplicaSet, canaryMetadata for the canary, none for the others.
 func roleMetadata(c *v1alpha1.CanaryStrategy, hash, newHash, stableHash string) v1alpha1.PodTemplateMetadata {
@@ -38,7 +34,7 @@ func roleMetadata(c *v1alpha1.CanaryStrategy, hash, newHash, stableHash string) 
 // off what an earlier role had put there.
 func (r *Reconciler) syncMetadata(ctx context.Context, rs *appsv1.ReplicaSet, want v1alpha1.PodTemplateMetadata) error {
 	var had v1alpha1.PodTemplateMetadata
-	if raw := rs.Annotations[EphemeralMetadataAnnotation]; raw != "" {
+	if raw := rs.Annotations[v1alpha1.EphemeralMetadataAnnotation]; raw != "" {
 		_ = json.Unmarshal([]byte(raw), &had) // a garbled record is replaced below
 	}
 	if maps.Equal(had.Labels, want.Labels) && maps.Equal(had.Annotations, want.Annotations) {
@@ -54,9 +50,9 @@ func (r *Reconciler) syncMetadata(ctx context.Context, rs *appsv1.ReplicaSet, wa
 	if rs.Annotations == nil {
 		rs.Annotations = map[string]string{}
 	}
-	rs.Annotations[EphemeralMetadataAnnotation] = string(record)
+	rs.Annotations[v1alpha1.EphemeralMetadataAnnotation] = string(record)
 	if len(want.Labels) == 0 && len(want.Annotations) == 0 {
-		delete(rs.Annotations, EphemeralMetadataAnnotation)
+		delete(rs.Annotations, v1alpha1.EphemeralMetadataAnnotation)
 	}
 	if err := r.Client.Patch(ctx, rs, patch); err != nil {
 		return fmt.Errorf("updating metadata of ReplicaSet %s: %w", rs.Name, err)

@@ -2,7 +2,6 @@ package rollout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -64,38 +63,13 @@ func findNew(sets []*appsv1.ReplicaSet, template *corev1.PodTemplateSpec, collis
 	want := template.DeepCopy()
 	delete(want.Labels, v1alpha1.PodTemplateHashLabel)
 	for _, rs := range live {
-		if equality.Semantic.DeepEqual(UserTemplate(rs), want) {
+		if equality.Semantic.DeepEqual(strategy.UserTemplate(rs), want) {
 			return rs
 		}
 	}
 	return nil
 }
 
-// UserTemplate returns the pod template of a ReplicaSet the controller created as it was
-// before the controller added to it (the API server's defaults stay): without the
-// pod-template-hash label, the role metadata (canary, stable, active or preview) and the
-// blue/green anti-affinity.
-func UserTemplate(rs *appsv1.ReplicaSet) *corev1.PodTemplateSpec {
-	t := rs.Spec.Template.DeepCopy()
-	delete(t.Labels, v1alpha1.PodTemplateHashLabel)
-	var m v1alpha1.PodTemplateMetadata
-	if raw := rs.Annotations[EphemeralMetadataAnnotation]; raw != "" && json.Unmarshal([]byte(raw), &m) == nil {
-		for k := range m.Labels {
-			delete(t.Labels, k)
-		}
-		for k := range m.Annotations {
-			delete(t.Annotations, k)
-		}
-	}
-	if len(t.Labels) == 0 {
-		t.Labels = nil
-	}
-	if len(t.Annotations) == 0 {
-		t.Annotations = nil
-	}
-	strategy.RemoveInjectedAntiAffinity(t)
-	return t
-}
 
 // revision reads a ReplicaSet's revision annotation (0 when absent or malformed).
 func revision(rs *appsv1.ReplicaSet) int64 {
