@@ -29,8 +29,10 @@ import (
 // Decode and Encode (and ReadMember and WriteMember) handle views nested in views, pointers,
 // slices and maps: each element of a list of views keeps its own unknown members wherever the
 // edit moves or copies it. A member tagged omitzero is left out when the view's value is the
-// zero value (so an empty list the user wrote stays distinct from an absent one); other
-// options are ignored. Everything else is encoded and decoded by encoding/json.
+// zero value (so an empty list the user wrote stays distinct from an absent one), and so is a
+// member a decoded view did not have while its value is the zero value; other options are
+// ignored. Everything else is encoded and decoded by encoding/json. Decoding an object and
+// encoding it again without an edit gives the same object.
 type Fields map[string]json.RawMessage
 
 var fieldsType = reflect.TypeFor[Fields]()
@@ -304,10 +306,12 @@ func encodeStruct(v reflect.Value) ([]byte, error) {
 	}
 	for _, m := range info.members {
 		cur := v.Field(m.index)
-		if raw, had := fields[m.name]; had && unchanged(raw, cur) {
+		raw, had := fields[m.name]
+		if had && unchanged(raw, cur) {
 			continue
 		}
-		if m.omitZero && cur.IsZero() {
+		// a decoded view (its fields are not nil) does not gain a member it did not have
+		if (m.omitZero || !had && fields != nil) && cur.IsZero() {
 			delete(out, m.name)
 			continue
 		}

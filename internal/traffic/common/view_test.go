@@ -198,3 +198,56 @@ func TestAStructHoldingViewsMustBeAView(t *testing.T) {
 		t.Errorf("Encode = %v, want an error about the missing Fields", err)
 	}
 }
+
+// testHeader is a view with a member that is always written (name), as the routers have them.
+type testHeader struct {
+	Name   string  `json:"name"`
+	Type   *string `json:"type,omitzero"`
+	Fields Fields  `json:"-"`
+}
+
+// testSpec nests views through a list, a pointer and a map.
+type testSpec struct {
+	Routes  []testRoute           `json:"routes,omitzero"`
+	Default *testDest             `json:"default,omitzero"`
+	ByName  map[string]testHeader `json:"byName,omitzero"`
+	Headers []testHeader          `json:"headers,omitzero"`
+	Fields  Fields                `json:"-"`
+}
+
+// FuzzViewRoundTrip: an object decoded and encoded again without an edit is the same object.
+func FuzzViewRoundTrip(f *testing.F) {
+	for _, seed := range []string{
+		`{}`,
+		`{"routes":[{"name":"a","dests":[{"host":"h","weight":1,"x":[1,2]}],"y":null}],"z":{"w":true}}`,
+		`{"routes":[],"default":null,"byName":{},"headers":[]}`,
+		`{"default":{"host":"d","extra":{"a":[{}]}},"byName":{"k":{"type":"Exact","v":1}}}`,
+		`{"headers":[{},{"name":null},{"name":"","type":null}],"routes":[{"dests":null}]}`,
+		`{"routes":[{"name":"a","name2":"b","dests":[{}, {"weight":-3.0e2}]}]}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var s testSpec
+		if Decode([]byte(in), &s, "spec") != nil {
+			return // not the shape of the view: the routers report it
+		}
+		out, err := Encode(s)
+		if err != nil {
+			t.Fatalf("Encode: %v", err)
+		}
+		var want, got any
+		if err := json.Unmarshal([]byte(in), &want); err != nil {
+			t.Fatalf("%q decoded as a view but is not JSON: %v", in, err)
+		}
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("Encode wrote %q: %v", out, err)
+		}
+		if want == nil {
+			return // null decodes to the zero view
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: (-in +out):\n%s", in, diff)
+		}
+	})
+}
