@@ -29,12 +29,6 @@ import (
 	"github.com/vanedev/vane/internal/testenv"
 )
 
-// afterSequentialTests makes an analysis test parallel, so that the analysis tests run
-// together after the package's sequential tests: this file sorts first and its tests start the
-// controller, while sequential tests such as the API ones (re-applying seeds, updating /scale)
-// expect no controller to be running yet.
-func afterSequentialTests(t *testing.T) { t.Parallel() }
-
 // colorServer is the colorapi app of the seed, served by the test on 127.0.0.1: `/` answers
 // {"color": ..., "status": "ok"|"nok"}, switchable; with a token set, a request without
 // `Authorization: Bearer <token>` gets "nok"; `/broken` answers 503.
@@ -225,7 +219,7 @@ func seedWebcheck(count int32) func(*v1alpha1.AnalysisTemplate) {
 // answers "ok", Failed with the measured value and the condition once it answers "nok" twice,
 // and Successful ("Run Terminated") when an indefinite run is terminated.
 func TestAnalysisWebSeed(t *testing.T) {
-	afterSequentialTests(t)
+	t.Parallel() // its own namespace and rollouts: runs beside the others
 	env := withController(t)
 	ns := env.Namespace(t)
 	app := newColorServer(t, "blue", "ok")
@@ -318,7 +312,7 @@ func seedPrometheus(t *testing.T) *promtest.Server {
 // data and a Prometheus that is down: both end in Error after consecutiveErrorLimit (4) + 1
 // errors, with the reason in the message.
 func TestAnalysisPrometheus(t *testing.T) {
-	afterSequentialTests(t)
+	t.Parallel() // its own namespace and rollouts: runs beside the others
 	env := withController(t)
 	ns := env.Namespace(t)
 	prom := seedPrometheus(t)
@@ -377,7 +371,7 @@ func TestAnalysisPrometheus(t *testing.T) {
 // the measurement Successful, one whose pod fails makes it Failed; the Jobs belong to the run
 // and only the retained measurements' Jobs are kept.
 func TestAnalysisJob(t *testing.T) {
-	afterSequentialTests(t)
+	t.Parallel() // its own namespace and rollouts: runs beside the others
 	env := withController(t)
 	ns := env.Namespace(t)
 	applyTemplates(t, env, ns, "test/e2e/testdata/analysis/job-templates.yaml", nil)
@@ -430,7 +424,7 @@ func TestAnalysisJob(t *testing.T) {
 // shows nowhere in the run (which keeps the placeholder) nor in its events, even in an error
 // message that quotes the URL carrying it.
 func TestAnalysisSecretArg(t *testing.T) {
-	afterSequentialTests(t)
+	t.Parallel() // its own namespace and rollouts: runs beside the others
 	env := withController(t)
 	ns := env.Namespace(t)
 	const token = "s3cr3t-t0ken-e2e" // testdata/analysis/secret-webcheck.yaml
@@ -488,7 +482,7 @@ func controllerLogPath() string {
 // TestAnalysisTTLAndUnsupportedProvider: a run with a ttlStrategy is deleted after it
 // completes, and a metric of a provider Vane does not implement errors at once, naming it.
 func TestAnalysisTTLAndUnsupportedProvider(t *testing.T) {
-	afterSequentialTests(t)
+	t.Parallel() // its own namespace and rollouts: runs beside the others
 	env := withController(t)
 	ns := env.Namespace(t)
 	ctx := context.Background()

@@ -307,7 +307,8 @@ func TestSeedBlueGreenWorkloadRef(t *testing.T) {
 		ro.Status.UpdatedReplicas != 5 || ro.Status.AvailableReplicas != 5 || ro.Status.StableRS != blueHash {
 		t.Errorf("paused status: %+v", ro.Status)
 	}
-	time.Sleep(time.Second) // no auto-promotion: it stays put
+	time.Sleep(time.Second) // no auto-promotion: it stays put, also once the controller looked again
+	controllerObserved(t, env, ns, bgName)
 	waitBG(t, env, ns, time.Second, bgSnap{Phase: "Paused", Active: blue})
 
 	promote(t, env, ns, bgName, false)
@@ -485,7 +486,7 @@ func TestBlueGreenUnreadyNeverActive(t *testing.T) {
 	if c := condition(ro, v1alpha1.RolloutProgressing); c == nil || c.Status != corev1.ConditionFalse {
 		t.Errorf("Progressing condition: %+v", c)
 	}
-	time.Sleep(time.Second)
+	controllerObserved(t, env, ns, bgName)
 	waitBG(t, env, ns, time.Second, bgSnap{Phase: "Degraded", Active: blue})
 
 	// make green's pods Ready: the rollout goes on by itself
@@ -525,7 +526,7 @@ func TestBlueGreenManualPauseUndoRestart(t *testing.T) {
 	updateWorkload(t, env, ns, green, nil, nil)
 	waitBG(t, env, ns, waitLong, bgSnap{Phase: "Paused", Message: "manually paused", Sets: blue + "=3/3 " + green + "=3/3",
 		Active: blue, Preview: green})
-	time.Sleep(time.Second)
+	controllerObserved(t, env, ns, bgName)
 	ro := waitBG(t, env, ns, time.Second, bgSnap{Phase: "Paused", Active: blue})
 	if len(ro.Status.PauseConditions) != 0 {
 		t.Errorf("a manual pause added pause conditions %v", ro.Status.PauseConditions)

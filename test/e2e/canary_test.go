@@ -58,7 +58,8 @@ func TestSeedGradualRollout(t *testing.T) {
 	if got, want := serviceHash(t, env, ns, "gradual-rollout-preview"), rsHashOfImage(t, env, ns, green); got != want {
 		t.Errorf("canary Service selects %q, want the canary hash %q", got, want)
 	}
-	time.Sleep(time.Second) // an indefinite pause stays put
+	time.Sleep(time.Second) // an indefinite pause stays put, also once the controller looked again
+	controllerObserved(t, env, ns, name)
 	waitState(t, env, ns, name, time.Second, snapshot{Phase: "Paused", Step: 1})
 
 	promote(t, env, ns, name, false)

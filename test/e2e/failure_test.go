@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
@@ -91,7 +90,7 @@ func TestInvalidSpec(t *testing.T) {
 	if c == nil || c.Status != corev1.ConditionTrue || c.Reason != "InvalidSpec" || c.Message != want || ro.Status.Message != "InvalidSpec: "+want {
 		t.Fatalf("InvalidSpec condition: %+v (message %q), want %q", c, ro.Status.Message, want)
 	}
-	time.Sleep(500 * time.Millisecond)
+	controllerObserved(t, env, ns, "app")
 	if s, _, _ := observe(ctx, env, ns, "app"); s.Sets != "" {
 		t.Fatalf("an invalid rollout scaled something: %s", s.Sets)
 	}

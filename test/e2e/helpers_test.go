@@ -34,41 +34,48 @@ import (
 	"github.com/vanedev/vane/internal/testenv"
 )
 
-var controllerOnce sync.Once
+var (
+	controllerOnce sync.Once
+	// controllerStartErr is why the shared controller did not start: every test that needs it
+	// fails at once with it, instead of waiting out its timeouts without a controller.
+	controllerStartErr error
+)
 
 // withController returns the shared control plane with Vane's controller running in this test
 // process (started once, stopped before the control plane).
 func withController(t *testing.T) *testenv.Env {
 	t.Helper()
 	env := testenv.Get(t)
-	var startErr error
 	controllerOnce.Do(func() {
-		logf, err := os.CreateTemp("", "vane-e2e-controller-*.log")
-		if err != nil {
-			startErr = err
-			return
-		}
-		ctrl.SetLogger(zap.New(zap.WriteTo(logf), zap.UseDevMode(true), zap.Level(zapcore.Level(-1))))
-		fmt.Fprintf(os.Stderr, "e2e: controller log in %s\n", logf.Name())
-		cfg, err := controllerIdentity(env)
-		if err != nil {
-			startErr = err
-			return
-		}
-		mgr, err := controller.NewManager(cfg, controller.Options{MetricsAddr: "0", HealthAddr: "0", Workers: 4})
-		if err != nil {
-			startErr = err
-			return
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); _ = mgr.Start(ctx) }()
-		testenv.OnStop(func() { cancel(); <-done })
+		controllerStartErr = startController(env)
 	})
-	if startErr != nil {
-		t.Fatalf("starting the controller: %v", startErr)
+	if controllerStartErr != nil {
+		t.Fatalf("starting the controller: %v", controllerStartErr)
 	}
 	return env
+}
+
+// startController starts Vane's controller in this process with the generated RBAC's identity.
+func startController(env *testenv.Env) error {
+	logf, err := os.CreateTemp("", "vane-e2e-controller-*.log")
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logf), zap.UseDevMode(true), zap.Level(zapcore.Level(-1))))
+	fmt.Fprintf(os.Stderr, "e2e: controller log in %s\n", logf.Name())
+	cfg, err := controllerIdentity(env)
+	if err != nil {
+		return fmt.Errorf("installing the controller's RBAC: %w", err)
+	}
+	mgr, err := controller.NewManager(cfg, controller.Options{MetricsAddr: "0", HealthAddr: "0", Workers: 4})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = mgr.Start(ctx) }()
+	testenv.OnStop(func() { cancel(); <-done })
+	return nil
 }
 
 // controllerIdentity installs the controller's generated RBAC (config/rbac) and returns a

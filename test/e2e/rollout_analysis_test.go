@@ -87,7 +87,7 @@ func assertRunIdentity(t *testing.T, run *v1alpha1.AnalysisRun, ro *v1alpha1.Rol
 // Successful; 3.0 answers "nok", its background analysis fails after failureLimit and the
 // rollout is aborted with the verdict in its message and a Warning event; the stable stays 2.0.
 func TestRolloutAnalysisColorapiSeed(t *testing.T) {
-	afterSequentialTests(t)
+	t.Parallel() // its own namespace and rollouts: runs beside the others
 	env := withController(t)
 	ns := env.Namespace(t)
 	app := newColorServer(t, "red", "ok")
@@ -170,7 +170,7 @@ func analysisOf(template, host string) *v1alpha1.RolloutAnalysis {
 // With unsuccessfulRunHistoryLimit 0, the inconclusive run goes once the status no longer
 // records it; the failed one it records stays.
 func TestRolloutStepAnalysis(t *testing.T) {
-	afterSequentialTests(t)
+	t.Parallel() // its own namespace and rollouts: runs beside the others
 	env := withController(t)
 	ns := env.Namespace(t)
 	app := newColorServer(t, "red", "maybe")
@@ -254,7 +254,7 @@ func TestRolloutStepAnalysis(t *testing.T) {
 // switches to green; the post-promotion analysis fails, which aborts the update and switches
 // the active Service back to blue, which kept its pods meanwhile.
 func TestBlueGreenPrePostAnalysis(t *testing.T) {
-	afterSequentialTests(t)
+	t.Parallel() // its own namespace and rollouts: runs beside the others
 	env := withController(t)
 	ns := env.Namespace(t)
 	pre, post := newColorServer(t, "green", "ok"), newColorServer(t, "green", "ok")
@@ -307,7 +307,7 @@ func TestBlueGreenPrePostAnalysis(t *testing.T) {
 // and 10s interval replaced; pauses shortened): the update completes and the background run is
 // terminated as Successful after measuring.
 func TestRolloutAnalysisPrometheusSeed(t *testing.T) {
-	afterSequentialTests(t)
+	t.Parallel() // its own namespace and rollouts: runs beside the others
 	env := withController(t)
 	ns := env.Namespace(t)
 	prom := seedPrometheus(t)

@@ -257,7 +257,7 @@ func TestTrafficRolloutMissingRoute(t *testing.T) {
 	if c := condition(ro, v1alpha1.InvalidSpec); c == nil || !strings.Contains(c.Message, `HTTPRoute "web" not found`) {
 		t.Errorf("InvalidSpec condition %+v", c)
 	}
-	time.Sleep(2 * time.Second) // nothing happens while the route is missing
+	controllerObserved(t, env, ns, "colorapi") // nothing happens while the route is missing
 	assertReplicaSetCount(t, env, ns, 0)
 	ro = waitState(t, env, ns, "colorapi", time.Second, snapshot{Phase: "Degraded", Step: anyStep, Message: missing})
 	if ro.Status.Canary.Weights != nil {
@@ -280,7 +280,7 @@ func TestTrafficRolloutMissingRoute(t *testing.T) {
 	must(t, "deleting HTTPRoute web", c.Delete(ctx, &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"}}))
 	promote(t, env, ns, "colorapi", false)
 	ro = waitState(t, env, ns, "colorapi", waitLong, snapshot{Phase: "Degraded", Step: 1, Sets: blue + "=1/1 " + red + "=5/5", Message: missing})
-	time.Sleep(2 * time.Second)
+	controllerObserved(t, env, ns, "colorapi")
 	ro = waitState(t, env, ns, "colorapi", time.Second, snapshot{Phase: "Degraded", Step: 1, Sets: blue + "=1/1 " + red + "=5/5", Message: missing})
 	if w := ro.Status.Canary.Weights; w == nil || w.Canary.Weight != 20 {
 		t.Errorf("recorded weights changed while the route was missing: %+v", w)

@@ -68,7 +68,7 @@ func TestWorkloadRefFromDeployment(t *testing.T) {
 	}
 	waitState(t, env, ns, "web", waitLong, snapshot{Phase: "Paused", Step: 1, Stable: "web:1", Sets: "web:1=2/2 web:2=2/2"})
 	// the migration is over: the update runs on the rollout's pods only, the Deployment stays at 0
-	time.Sleep(500 * time.Millisecond)
+	controllerObserved(t, env, ns, "web")
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(dep), dep); err != nil {
 		t.Fatal(err)
 	}
