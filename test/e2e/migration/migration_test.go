@@ -266,7 +266,8 @@ func checkMeasurements(f *fixture, to string, before, after map[string]*unstruct
 		for _, m := range bms {
 			old[fmt.Sprint(m.(map[string]any)["startedAt"])] = true
 		}
-		added := 0
+		added, unlike := 0, 0
+		var first map[string]any
 		for _, x := range ams {
 			m := x.(map[string]any)
 			if old[fmt.Sprint(m["startedAt"])] {
@@ -274,8 +275,14 @@ func checkMeasurements(f *fixture, to string, before, after map[string]*unstruct
 			}
 			added++
 			if keys(m) != keys(last) || m["phase"] != last["phase"] || m["value"] != last["value"] {
-				t.Errorf("run %s: a measurement %s took: %v; the one before (by the controller it took over from): %v", name, to, m, last)
+				if unlike++; first == nil {
+					first = m
+				}
 			}
+		}
+		if unlike > 0 {
+			t.Errorf("run %s: %d of the %d measurements %s took differ from the one before (by the controller it took over from):\n  %s took: %s\n  before: %s",
+				name, unlike, added, to, to, measurementText(first), measurementText(last))
 		}
 		t.Logf("run %s: %d measurements added by %s; metric result before: %v; after: %v", name, added, to, counters(bm), counters(am))
 		for _, k := range []string{"count", "successful"} {
@@ -284,6 +291,15 @@ func checkMeasurements(f *fixture, to string, before, after map[string]*unstruct
 			}
 		}
 	}
+}
+
+// measurementText shows a measurement with its value quoted as stored (Go's %q).
+func measurementText(m map[string]any) string {
+	var out []string
+	for _, k := range strings.Split(keys(m), ",") {
+		out = append(out, fmt.Sprintf("%s=%q", k, fmt.Sprint(m[k])))
+	}
+	return strings.Join(out, " ")
 }
 
 func metricResult(u *unstructured.Unstructured) map[string]any {
