@@ -16,10 +16,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
-	"github.com/vanedev/vane/internal/strategy"
 	"github.com/vanedev/vane/internal/analysis/provider"
 	"github.com/vanedev/vane/internal/analysis/provider/auth"
 	"github.com/vanedev/vane/internal/controller/analysisrun"
+	"github.com/vanedev/vane/internal/strategy"
 	"github.com/vanedev/vane/internal/traffic"
 )
 

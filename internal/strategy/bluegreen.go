@@ -87,6 +87,7 @@ func BlueGreen(in BlueGreenInput) (BlueGreenPlan, error) {
 	}
 	b := &blueGreen{in: in, bg: bg, replicas: r.Spec.EffectiveReplicas(), sets: map[string]*BlueGreenSet{}, runs: in.Runs,
 		p: BlueGreenPlan{Status: *r.Status.DeepCopy(), Replicas: map[string]int32{}, ScaleDownDeadlines: map[string]time.Time{}}}
+	b.p.Status.Canary = v1alpha1.CanaryStatus{} // a strategy switched from canary keeps none of it
 	for i := range in.Sets {
 		b.sets[in.Sets[i].Hash] = &in.Sets[i]
 	}

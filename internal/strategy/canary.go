@@ -114,6 +114,10 @@ type Plan struct {
 	// RemoveManagedRoutes is set once the update is over (aborted, or complete): the reconciler
 	// calls Router.RemoveManagedRoutes.
 	RemoveManagedRoutes bool
+	// ResetManagedRoutes is set when a new canary (or new steps) replaced the one the managed
+	// routes were set for: the reconciler removes them before it sets HeaderRoutes and
+	// MirrorRoutes.
+	ResetManagedRoutes bool
 	// ScaleDownDeadlines lists the scale-down-deadline annotations to change: a time to set,
 	// or the zero time to take the annotation off. ReplicaSets not listed keep theirs.
 	ScaleDownDeadlines map[string]time.Time
@@ -134,6 +138,7 @@ func Canary(in Input) (Plan, error) {
 		return canaryRouted(in), nil
 	}
 	p := Plan{Status: *r.Status.DeepCopy(), Replicas: map[string]int32{}}
+	p.Status.BlueGreen = v1alpha1.BlueGreenStatus{} // a strategy switched from blue/green keeps none of it
 	st := &p.Status
 	steps := c.Steps
 	runs := in.Runs

@@ -31,6 +31,7 @@ func canaryRouted(in Input) Plan {
 	c := r.Spec.Strategy.Canary
 	x := &routed{in: in, c: c, steps: c.Steps, replicas: r.Spec.EffectiveReplicas(), maxW: c.EffectiveMaxTrafficWeight(),
 		p: Plan{Status: *r.Status.DeepCopy(), Replicas: map[string]int32{}, ScaleDownDeadlines: map[string]time.Time{}}}
+	x.p.Status.BlueGreen = v1alpha1.BlueGreenStatus{}
 	x.runs = in.Runs
 	if x.p.observeRevision(in, int32(len(x.steps))) {
 		x.runs = Runs{}
@@ -337,9 +338,16 @@ func (x *routed) finish() {
 		Canary: v1alpha1.WeightDestination{Weight: x.p.RouterWeight, ServiceName: x.c.CanaryService, PodTemplateHash: x.in.NewHash},
 		Stable: v1alpha1.WeightDestination{Weight: x.maxW - x.p.RouterWeight, ServiceName: x.c.StableService, PodTemplateHash: st.StableRS},
 	}
+	st.Canary.Weights = x.p.Weights
+	x.weightEvent()
 	if x.p.RemoveManagedRoutes {
 		return
 	}
+	// a canary superseded by a newer one (or steps that changed) starts again from the first
+	// step: the routes earlier steps set for the previous canary go before any is set again
+	was := x.in.Rollout.Status
+	x.p.ResetManagedRoutes = was.CurrentPodHash != "" &&
+		(was.CurrentPodHash != st.CurrentPodHash || was.CurrentStepHash != st.CurrentStepHash)
 	headers := map[string]v1alpha1.SetHeaderRoute{}
 	mirrors := map[string]v1alpha1.SetMirrorRoute{}
 	for i := int32(0); i < *st.CurrentStepIndex && i < int32(len(x.steps)); i++ {
@@ -357,5 +365,17 @@ func (x *routed) finish() {
 		if m, ok := mirrors[r.Name]; ok {
 			x.p.MirrorRoutes = append(x.p.MirrorRoutes, m)
 		}
+	}
+}
+
+// weightEvent announces a change of the weight the router carries (Argo's
+// TrafficWeightUpdated).
+func (x *routed) weightEvent() {
+	w := x.in.Rollout.Status.Canary.Weights
+	switch {
+	case w == nil:
+		x.event(false, "TrafficWeightUpdated", "Traffic weight updated to %d", x.p.RouterWeight)
+	case w.Canary.Weight != x.p.RouterWeight:
+		x.event(false, "TrafficWeightUpdated", "Traffic weight updated from %d to %d", w.Canary.Weight, x.p.RouterWeight)
 	}
 }

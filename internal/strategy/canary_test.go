@@ -564,7 +564,9 @@ func TestCanaryTrafficRouted(t *testing.T) {
 				got.Routes = append(got.Routes, m.Name+map[bool]string{true: "=+", false: "=-"}[len(m.Match) > 0])
 			}
 			for _, e := range p.Events {
-				got.Reasons = append(got.Reasons, e.Reason)
+				if e.Reason != "TrafficWeightUpdated" { // TestRoutedDecisions covers it
+					got.Reasons = append(got.Reasons, e.Reason)
+				}
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
@@ -733,6 +735,64 @@ func TestCanaryArgoControllerExamples(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, p.Replicas); diff != "" {
 				t.Errorf("replicas (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRoutedDecisions: what the routed engine decides for the router besides replicas and
+// steps: the TrafficWeightUpdated event (Argo's texts) and whether the managed routes of a
+// previous canary go before new ones are set.
+func TestRoutedDecisions(t *testing.T) {
+	type want struct {
+		Events      []string
+		ResetRoutes bool
+		Weight      int32
+	}
+	sets := []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}}
+	tests := map[string]struct {
+		status v1alpha1.RolloutStatus
+		want   want
+	}{
+		"first weight recorded": {
+			status: updating(0, nil),
+			want:   want{Events: []string{"Traffic weight updated to 20"}, Weight: 20},
+		},
+		"weight changed": {
+			status: updating(0, applied(0, "n")),
+			want:   want{Events: []string{"Traffic weight updated from 0 to 20"}, Weight: 20},
+		},
+		"weight unchanged: no event": {
+			status: updating(0, applied(20, "n")),
+			want:   want{Weight: 20},
+		},
+		"a new canary replaces the one the routes were set for": {
+			status: updating(0, func(st *v1alpha1.RolloutStatus) { applied(20, "n")(st); st.CurrentPodHash = "old" }),
+			want:   want{ResetRoutes: true, Weight: 20},
+		},
+		"changed steps start again without the earlier routes": {
+			status: updating(0, func(st *v1alpha1.RolloutStatus) { applied(20, "n")(st); st.CurrentStepHash = "old-steps" }),
+			want:   want{ResetRoutes: true, Weight: 20},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p, err := Canary(Input{Rollout: routedRollout(5, demoSteps, tc.status, nil), NewHash: "n", StepsHash: "steps",
+				Sets: sets, Now: t0, TrafficRouter: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := want{ResetRoutes: p.ResetManagedRoutes, Weight: p.RouterWeight}
+			for _, e := range p.Events {
+				if e.Reason == "TrafficWeightUpdated" {
+					got.Events = append(got.Events, e.Message)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if p.Status.Canary.Weights == nil || p.Status.Canary.Weights.Canary.Weight != p.RouterWeight {
+				t.Errorf("status.canary.weights %+v, want the router's weight %d", p.Status.Canary.Weights, p.RouterWeight)
 			}
 		})
 	}

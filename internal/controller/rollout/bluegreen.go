@@ -2,7 +2,6 @@ package rollout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,17 +25,9 @@ import (
 // and the engine's status is kept only once every change is made, so that an old ReplicaSet is
 // never scaled down early because a reconcile stopped half way.
 func (r *Reconciler) syncBlueGreen(ctx context.Context, s *syncState) (reconcile.Result, error) {
-	ro := s.ro
-	bg := ro.Spec.Strategy.BlueGreen
-	svcs, err := r.checkServices(ctx, ro)
+	svcs, err := r.checkServices(ctx, s.ro)
 	if err != nil {
-		var inv errInvalid
-		if errors.As(err, &inv) {
-			s.invalid(inv.Error())
-			// a Service change is watched; a rollout that managed the Service going away is not
-			return reconcile.Result{RequeueAfter: serviceRecheck}, nil
-		}
-		return reconcile.Result{}, err
+		return s.invalidServices(err)
 	}
 	if done, res, err := r.prepareAnalysis(ctx, s); done {
 		return res, err
@@ -44,13 +35,22 @@ func (r *Reconciler) syncBlueGreen(ctx context.Context, s *syncState) (reconcile
 	if retry, err := r.ensureNewReplicaSet(ctx, s); err != nil || retry {
 		return reconcile.Result{Requeue: retry}, err
 	}
-	newHash := hashOf(s.newRS)
-	in := strategy.BlueGreenInput{Rollout: ro, NewHash: newHash, FastRollback: s.fastRollback, Now: s.now,
+	plan, err := strategy.BlueGreen(blueGreenInput(s, svcs))
+	if err != nil {
+		s.invalid(err.Error())
+		return reconcile.Result{}, nil
+	}
+	return r.apply(ctx, s, blueGreenEffects(s, plan))
+}
+
+// blueGreenInput is what the blue/green engine decides from: the ReplicaSets and which one each
+// Service selects now.
+func blueGreenInput(s *syncState, svcs map[string]*corev1.Service) strategy.BlueGreenInput {
+	ro, bg := s.ro, s.ro.Spec.Strategy.BlueGreen
+	in := strategy.BlueGreenInput{Rollout: ro, NewHash: hashOf(s.newRS), FastRollback: s.fastRollback, Now: s.now,
 		Runs: s.runs.engineRuns(&ro.Status)}
-	bySet := map[string]*appsv1.ReplicaSet{}
 	for _, rs := range s.sets {
 		h := hashOf(rs)
-		bySet[h] = rs
 		pods := strategy.Pods{Spec: ptr.Deref(rs.Spec.Replicas, 1), Current: rs.Status.Replicas, Available: rs.Status.AvailableReplicas}
 		if rs.Status.ObservedGeneration < rs.Generation {
 			pods.Available = 0 // counts from before its last change: not known to be available
@@ -58,72 +58,29 @@ func (r *Reconciler) syncBlueGreen(ctx context.Context, s *syncState) (reconcile
 		deadline, _ := scaleDownDeadline(rs)
 		in.Sets = append(in.Sets, strategy.BlueGreenSet{Hash: h, Revision: revision(rs), Pods: pods, ScaleDownDeadline: deadline})
 	}
-	in.ActiveHash = selectedHash(svcs[bg.ActiveService], bySet)
+	sets := bySet(s.sets)
+	in.ActiveHash = selectedHash(svcs[bg.ActiveService], sets)
 	if bg.PreviewService != "" {
-		in.PreviewHash = selectedHash(svcs[bg.PreviewService], bySet)
+		in.PreviewHash = selectedHash(svcs[bg.PreviewService], sets)
 	}
-	plan, err := strategy.BlueGreen(in)
-	if err != nil {
-		s.invalid(err.Error())
-		return reconcile.Result{}, nil
-	}
+	return in
+}
+
+// blueGreenEffects turns the engine's plan into what apply does: the active and preview
+// Services select what the plan says before anything scales, the active ReplicaSet loses the
+// injected anti-affinity.
+func blueGreenEffects(s *syncState, plan strategy.BlueGreenPlan) *effects {
+	bg, newHash := s.ro.Spec.Strategy.BlueGreen, hashOf(s.newRS)
 	active, preview := plan.Status.BlueGreen.ActiveSelector, plan.Status.BlueGreen.PreviewSelector
-
-	// role metadata before scaling: the pods a scale-up creates then carry it already
-	for h, rs := range bySet {
-		if err := r.syncMetadata(ctx, rs, blueGreenMetadata(bg, h, newHash, active)); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
-	if rs := bySet[active]; rs != nil {
-		if err := r.dropAntiAffinity(ctx, rs); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
-	for h, d := range plan.ScaleDownDeadlines {
-		if err := r.setScaleDownDeadline(ctx, bySet[h], d); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
-	want := map[string]string{bg.ActiveService: active}
+	services := map[string]string{bg.ActiveService: active}
 	if bg.PreviewService != "" {
-		want[bg.PreviewService] = preview
+		services[bg.PreviewService] = preview
 	}
-	if _, err := r.syncServices(ctx, ro, want); err != nil {
-		return reconcile.Result{}, err
-	}
-	scaled := false
-	for h, n := range plan.Replicas {
-		changed, err := r.scale(ctx, ro, bySet[h], n)
-		if err != nil {
-			return reconcile.Result{}, err
-		}
-		scaled = scaled || changed
-	}
-	for _, e := range plan.Events {
-		s.event(e.Warning, e.Reason, "%s", e.Message)
-	}
-	adoptEngineStatus(&ro.Status, &plan.Status)
-	ro.Status.BlueGreen.ActiveSelector = active
-	ro.Status.BlueGreen.PreviewSelector = preview
-	ro.Status.BlueGreen.ScaleUpPreviewCheckPoint = plan.Status.BlueGreen.ScaleUpPreviewCheckPoint
-	ro.Status.Canary = v1alpha1.CanaryStatus{}
-	if err := r.syncAnalysis(ctx, s, plan.Analysis); err != nil {
-		return reconcile.Result{}, err
-	}
-
-	if err := r.prune(ctx, ro, s.sets, newHash, ro.Status.StableRS, active); err != nil {
-		return reconcile.Result{}, err
-	}
-	restartAfter, err := r.restart(ctx, s)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	requeue := s.updateStatus(s.blueGreenObserved(), scaled)
-	if err := r.scaleDownWorkload(ctx, s); err != nil {
-		return reconcile.Result{}, err
-	}
-	return reconcile.Result{RequeueAfter: soonest(requeue, plan.RequeueAfter, restartAfter)}, nil
+	return &effects{sets: bySet(s.sets), status: &plan.Status, events: plan.Events, replicas: plan.Replicas,
+		deadlines: plan.ScaleDownDeadlines, analysis: plan.Analysis, services: services, noAntiAffinity: active,
+		metadata: func(h string) v1alpha1.PodTemplateMetadata { return blueGreenMetadata(bg, h, newHash, active) },
+		keep:     []string{newHash, plan.Status.StableRS, active}, observed: s.blueGreenObserved,
+		requeue: []time.Duration{plan.RequeueAfter}}
 }
 
 // selectedHash is the pod template hash svc selects when it is one of the rollout's

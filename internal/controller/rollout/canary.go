@@ -18,101 +18,107 @@ import (
 	"github.com/vanedev/vane/internal/strategy"
 )
 
-// syncCanary runs one canary reconcile: ReplicaSets, the step engine, scaling, Services, status.
-// With trafficRouting, the router splits the traffic and syncRouted applies the plan.
+// syncCanary runs one canary reconcile: it checks what the rollout names (Services, router
+// objects, steps, analysis templates) before anything changes, finds or creates the new
+// ReplicaSet, asks the engine (internal/strategy) and applies its plan (apply). With
+// trafficRouting the router splits the traffic.
 func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Result, error) {
-	ro := s.ro
-	if _, err := r.checkServices(ctx, ro); err != nil {
-		var inv errInvalid
-		if errors.As(err, &inv) {
-			s.invalid(inv.Error())
-			// a Service change is watched; a rollout that managed the Service going away is not
-			return reconcile.Result{RequeueAfter: serviceRecheck}, nil
-		}
-		return reconcile.Result{}, err
-	}
-	// with trafficRouting, the router objects are read (and checked) before anything changes
-	var rt *routing
-	if ro.Spec.Strategy.Canary.TrafficRouting != nil {
-		var res reconcile.Result
-		var err error
-		if rt, res, err = r.prepareRouting(ctx, s); rt == nil {
-			return res, err
-		}
-	}
-	if u := strategy.UnsupportedSteps(ro); len(u) > 0 {
-		s.invalid(u[0].Field + ": " + u[0].Why + " (the rollout waits here; nothing was changed)")
-		return reconcile.Result{}, nil // a spec change is watched
-	}
-	if done, res, err := r.prepareAnalysis(ctx, s); done {
+	rt, steps, res, err := r.prepareCanary(ctx, s)
+	if rt == nil {
 		return res, err
 	}
-	steps, err := podhash.Steps(ro.Spec.Strategy.Canary.Steps)
-	if err != nil {
-		s.invalid("spec.strategy.canary.steps: " + err.Error())
-		return reconcile.Result{}, nil // before anything changes
-	}
-	if retry, err := r.ensureNewReplicaSet(ctx, s); err != nil || retry {
-		return reconcile.Result{Requeue: retry}, err
-	}
-	in := strategy.Input{Rollout: ro, NewHash: hashOf(s.newRS), StepsHash: steps,
-		FastRollback: s.fastRollback, Now: s.now, TrafficRouter: rt != nil, RouterWeightVerified: rt != nil && rt.verified,
-		Runs: s.runs.engineRuns(&ro.Status)}
-	bySet := map[string]*appsv1.ReplicaSet{}
-	for _, rs := range s.sets {
-		h := hashOf(rs)
-		bySet[h] = rs
-		deadline, _ := scaleDownDeadline(rs) // a malformed deadline counts as none (and is replaced)
-		in.Sets = append(in.Sets, strategy.Set{Hash: h, Role: role(h, in.NewHash, ro.Status.StableRS), Pods: strategy.Pods{
-			Spec: ptr.Deref(rs.Spec.Replicas, 1), Current: rs.Status.Replicas, Available: rs.Status.AvailableReplicas},
-			Revision: revision(rs), ScaleDownDeadline: deadline})
+	in := canaryInput(s, steps)
+	if rt.router != nil {
+		in.TrafficRouter, in.RouterWeightVerified = true, rt.verified
 	}
 	plan, err := strategy.Canary(in)
 	if err != nil {
 		s.invalid(err.Error())
 		return reconcile.Result{}, nil
 	}
-	if rt != nil {
-		return r.syncRouted(ctx, s, rt, in.NewHash, plan, bySet)
-	}
-	// role metadata before scaling: the pods a scale-up creates then carry it already
-	for h, rs := range bySet {
-		if err := r.syncMetadata(ctx, rs, roleMetadata(ro.Spec.Strategy.Canary, h, in.NewHash, plan.Status.StableRS)); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
-	scaled := false
-	for h, n := range plan.Replicas {
-		changed, err := r.scale(ctx, ro, bySet[h], n)
-		if err != nil {
-			return reconcile.Result{}, err
-		}
-		scaled = scaled || changed
-	}
-	for _, e := range plan.Events {
-		s.event(e.Warning, e.Reason, "%s", e.Message)
-	}
-	adoptEngineStatus(&ro.Status, &plan.Status)
-	ro.Status.BlueGreen = v1alpha1.BlueGreenStatus{}
-	if err := r.syncAnalysis(ctx, s, plan.Analysis); err != nil {
-		return reconcile.Result{}, err
-	}
-	if _, err := r.syncServices(ctx, ro, canaryServiceTargets(ro.Spec.Strategy.Canary, in.NewHash, ro.Status.StableRS, ro.Status.Abort)); err != nil {
-		return reconcile.Result{}, err
-	}
+	return r.apply(ctx, s, canaryEffects(s, in.NewHash, plan, rt))
+}
 
-	if err := r.prune(ctx, ro, s.sets, in.NewHash, ro.Status.StableRS); err != nil {
-		return reconcile.Result{}, err
+// prepareCanary checks everything the canary names and finds or creates the new ReplicaSet.
+// It returns the router (nil router without trafficRouting) and the step hash, or, when the
+// reconcile stops here, a nil routing and an empty hash with the result to return.
+func (r *Reconciler) prepareCanary(ctx context.Context, s *syncState) (*routing, string, reconcile.Result, error) {
+	ro := s.ro
+	if _, err := r.checkServices(ctx, ro); err != nil {
+		res, err := s.invalidServices(err)
+		return nil, "", res, err
 	}
-	restartAfter, err := r.restart(ctx, s)
+	// with trafficRouting, the router objects are read (and checked) before anything changes
+	rt := &routing{}
+	if ro.Spec.Strategy.Canary.TrafficRouting != nil {
+		var res reconcile.Result
+		var err error
+		if rt, res, err = r.prepareRouting(ctx, s); rt == nil {
+			return nil, "", res, err
+		}
+	}
+	if u := strategy.UnsupportedSteps(ro); len(u) > 0 {
+		s.invalid(u[0].Field + ": " + u[0].Why + " (the rollout waits here; nothing was changed)")
+		return nil, "", reconcile.Result{}, nil // a spec change is watched
+	}
+	if done, res, err := r.prepareAnalysis(ctx, s); done {
+		return nil, "", res, err
+	}
+	steps, err := podhash.Steps(ro.Spec.Strategy.Canary.Steps)
 	if err != nil {
-		return reconcile.Result{}, err
+		s.invalid("spec.strategy.canary.steps: " + err.Error())
+		return nil, "", reconcile.Result{}, nil // before anything changes
 	}
-	requeue := s.updateStatus(s.canaryObserved(), scaled)
-	if err := r.scaleDownWorkload(ctx, s); err != nil {
-		return reconcile.Result{}, err
+	if retry, err := r.ensureNewReplicaSet(ctx, s); err != nil || retry {
+		return nil, "", reconcile.Result{Requeue: retry}, err
 	}
-	return reconcile.Result{RequeueAfter: soonest(requeue, plan.RequeueAfter, restartAfter)}, nil
+	return rt, steps, reconcile.Result{}, nil
+}
+
+// canaryInput is what the canary engine decides from.
+func canaryInput(s *syncState, steps string) strategy.Input {
+	ro := s.ro
+	in := strategy.Input{Rollout: ro, NewHash: hashOf(s.newRS), StepsHash: steps, FastRollback: s.fastRollback,
+		Now: s.now, Runs: s.runs.engineRuns(&ro.Status)}
+	for _, rs := range s.sets {
+		h := hashOf(rs)
+		deadline, _ := scaleDownDeadline(rs) // a malformed deadline counts as none (and is replaced)
+		in.Sets = append(in.Sets, strategy.Set{Hash: h, Role: role(h, in.NewHash, ro.Status.StableRS), Pods: strategy.Pods{
+			Spec: ptr.Deref(rs.Spec.Replicas, 1), Current: rs.Status.Replicas, Available: rs.Status.AvailableReplicas},
+			Revision: revision(rs), ScaleDownDeadline: deadline})
+	}
+	return in
+}
+
+// canaryEffects turns the engine's plan into what apply does: the canary Service selects the
+// new pods and the stable Service the stable ones (with a router, the stable Service moves
+// first, the canary Service once the router carries the plan's weight).
+func canaryEffects(s *syncState, newHash string, plan strategy.Plan, rt *routing) *effects {
+	c := s.ro.Spec.Strategy.Canary
+	stable := plan.Status.StableRS
+	e := &effects{sets: bySet(s.sets), status: &plan.Status, events: plan.Events, replicas: plan.Replicas,
+		deadlines: plan.ScaleDownDeadlines, analysis: plan.Analysis, keep: []string{newHash, stable},
+		servicesAfter: canaryServiceTargets(c, newHash, stable, plan.Status.Abort),
+		metadata:      func(h string) v1alpha1.PodTemplateMetadata { return roleMetadata(c, h, newHash, stable) },
+		observed:      s.canaryObserved, requeue: []time.Duration{plan.RequeueAfter}}
+	if rt.router == nil {
+		return e
+	}
+	e.services = map[string]string{c.StableService: stable, c.CanaryService: ""}
+	e.router = &routerEffects{router: rt.router, newHash: newHash, stableHash: stable, plan: &plan}
+	if plan.WaitingForRouter {
+		e.requeue = append(e.requeue, routerPoll)
+	}
+	return e
+}
+
+// bySet maps the rollout's ReplicaSets by hash.
+func bySet(sets []*appsv1.ReplicaSet) map[string]*appsv1.ReplicaSet {
+	out := map[string]*appsv1.ReplicaSet{}
+	for _, rs := range sets {
+		out[hashOf(rs)] = rs
+	}
+	return out
 }
 
 // ensureNewReplicaSet finds or creates the ReplicaSet of the current template and gives it the
@@ -194,23 +200,6 @@ func soonest(ds ...time.Duration) time.Duration {
 		}
 	}
 	return out
-}
-
-// adoptEngineStatus copies the fields the step engine owns.
-func adoptEngineStatus(dst, src *v1alpha1.RolloutStatus) {
-	dst.CurrentPodHash = src.CurrentPodHash
-	dst.CurrentStepHash = src.CurrentStepHash
-	dst.CurrentStepIndex = src.CurrentStepIndex
-	dst.StableRS = src.StableRS
-	dst.PauseConditions = src.PauseConditions
-	dst.ControllerPause = src.ControllerPause
-	dst.Abort = src.Abort
-	dst.AbortedAt = src.AbortedAt
-	dst.PromoteFull = src.PromoteFull
-	dst.Canary.CurrentBackgroundAnalysisRunStatus = src.Canary.CurrentBackgroundAnalysisRunStatus
-	dst.Canary.CurrentStepAnalysisRunStatus = src.Canary.CurrentStepAnalysisRunStatus
-	dst.BlueGreen.PrePromotionAnalysisRunStatus = src.BlueGreen.PrePromotionAnalysisRunStatus
-	dst.BlueGreen.PostPromotionAnalysisRunStatus = src.BlueGreen.PostPromotionAnalysisRunStatus
 }
 
 func role(hash, newHash, stableHash string) strategy.Role {

@@ -9,7 +9,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/strategy"
 	"github.com/vanedev/vane/internal/traffic"
 )
@@ -80,125 +79,43 @@ func (s *syncState) routerFailed(router, call string, err error) (reconcile.Resu
 	return reconcile.Result{}, fmt.Errorf("%s router: %s: %w", router, call, err)
 }
 
-// syncRouted applies a traffic-routed canary plan. The order keeps every request on pods that
-// can take it:
-//
-//  1. the stable Service selects plan's stable ReplicaSet (at completion the new one, which the
-//     router sends all traffic to at that point);
-//  2. the router: subsets to the hashes, the weight, the managed routes, their removal once the
-//     update is over;
-//  3. the canary Service selects the new pods last (a new canary gets weight 0 first).
-//
-// Only once every router call succeeded are the scale-down deadlines written, the ReplicaSets
-// scaled and the plan's status (steps, status.canary.weights) kept: a failed call leaves the
-// step where it was and the recorded weights as they were.
-func (r *Reconciler) syncRouted(ctx context.Context, s *syncState, rt *routing, newHash string, plan strategy.Plan,
-	bySet map[string]*appsv1.ReplicaSet) (reconcile.Result, error) {
-	ro := s.ro
-	c := ro.Spec.Strategy.Canary
-	router := rt.router
-	stableHash := plan.Status.StableRS
+// routerEffects are the router calls of one reconcile of a routed canary.
+type routerEffects struct {
+	router              traffic.Router
+	newHash, stableHash string
+	plan                *strategy.Plan
+}
 
-	if _, err := r.syncServices(ctx, ro, map[string]string{c.StableService: stableHash, c.CanaryService: ""}); err != nil {
-		return reconcile.Result{}, err
+// applyRouter points the router at the plan's hashes, weight and managed routes. It reports
+// stop when the reconcile ends here (a router object is unusable, or the API failed).
+func (r *Reconciler) applyRouter(ctx context.Context, s *syncState, x *routerEffects) (reconcile.Result, bool, error) {
+	router, plan := x.router, x.plan
+	fail := func(call string, err error) (reconcile.Result, bool, error) {
+		res, err := s.routerFailed(router.Type(), call, err)
+		return res, true, err
 	}
-	if err := router.UpdateHash(ctx, ro, newHash, stableHash, nil); err != nil {
-		return s.routerFailed(router.Type(), "pointing the subsets at the pod-template hashes", err)
+	if err := router.UpdateHash(ctx, s.ro, x.newHash, x.stableHash, nil); err != nil {
+		return fail("pointing the subsets at the pod-template hashes", err)
 	}
-	if err := router.SetWeight(ctx, ro, plan.RouterWeight, nil); err != nil {
-		return s.routerFailed(router.Type(), fmt.Sprintf("setting weight %d", plan.RouterWeight), err)
+	if err := router.SetWeight(ctx, s.ro, plan.RouterWeight, nil); err != nil {
+		return fail(fmt.Sprintf("setting weight %d", plan.RouterWeight), err)
 	}
-	if restarted := ro.Status.CurrentPodHash != plan.Status.CurrentPodHash || ro.Status.CurrentStepHash != plan.Status.CurrentStepHash; restarted &&
-		ro.Status.CurrentPodHash != "" && !plan.RemoveManagedRoutes {
-		// a canary superseded by a newer one (or steps that changed) starts again from the
-		// first step: the routes earlier steps set for the previous canary go
-		if err := router.RemoveManagedRoutes(ctx, ro); err != nil {
-			return s.routerFailed(router.Type(), "removing the managed routes of the previous canary", err)
+	if plan.ResetManagedRoutes || plan.RemoveManagedRoutes {
+		if err := router.RemoveManagedRoutes(ctx, s.ro); err != nil {
+			return fail("removing the managed routes", err)
 		}
 	}
 	for i := range plan.HeaderRoutes {
-		hr := &plan.HeaderRoutes[i]
-		if err := router.SetHeaderRoute(ctx, ro, hr); err != nil {
-			return s.routerFailed(router.Type(), fmt.Sprintf("header route %q", hr.Name), err)
+		if err := router.SetHeaderRoute(ctx, s.ro, &plan.HeaderRoutes[i]); err != nil {
+			return fail(fmt.Sprintf("header route %q", plan.HeaderRoutes[i].Name), err)
 		}
 	}
 	for i := range plan.MirrorRoutes {
-		mr := &plan.MirrorRoutes[i]
-		if err := router.SetMirrorRoute(ctx, ro, mr); err != nil {
-			return s.routerFailed(router.Type(), fmt.Sprintf("mirror route %q", mr.Name), err)
+		if err := router.SetMirrorRoute(ctx, s.ro, &plan.MirrorRoutes[i]); err != nil {
+			return fail(fmt.Sprintf("mirror route %q", plan.MirrorRoutes[i].Name), err)
 		}
 	}
-	if plan.RemoveManagedRoutes {
-		if err := router.RemoveManagedRoutes(ctx, ro); err != nil {
-			return s.routerFailed(router.Type(), "removing the managed routes", err)
-		}
-	}
-	if _, err := r.syncServices(ctx, ro, canaryServiceTargets(c, newHash, stableHash, plan.Status.Abort)); err != nil {
-		return reconcile.Result{}, err
-	}
-
-	// deadlines before scaling: a ReplicaSet is never scaled down early because a reconcile
-	// stopped half way
-	for h, d := range plan.ScaleDownDeadlines {
-		if err := r.setScaleDownDeadline(ctx, bySet[h], d); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
-	// role metadata before scaling: the pods a scale-up creates then carry it already
-	for h, rs := range bySet {
-		if err := r.syncMetadata(ctx, rs, roleMetadata(c, h, newHash, stableHash)); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
-	scaled := false
-	for h, n := range plan.Replicas {
-		rs := bySet[h]
-		if rs == nil {
-			continue
-		}
-		changed, err := r.scale(ctx, ro, rs, n)
-		if err != nil {
-			return reconcile.Result{}, err
-		}
-		scaled = scaled || changed
-	}
-	for _, e := range plan.Events {
-		s.event(e.Warning, e.Reason, "%s", e.Message)
-	}
-	var before int32
-	if w := ro.Status.Canary.Weights; w != nil {
-		before = w.Canary.Weight
-	}
-	weightChanged := before != plan.RouterWeight
-	switch {
-	case ro.Status.Canary.Weights == nil:
-		s.event(false, "TrafficWeightUpdated", "Traffic weight updated to %d", plan.RouterWeight)
-	case weightChanged:
-		s.event(false, "TrafficWeightUpdated", "Traffic weight updated from %d to %d", before, plan.RouterWeight)
-	}
-	adoptEngineStatus(&ro.Status, &plan.Status)
-	ro.Status.BlueGreen = v1alpha1.BlueGreenStatus{}
-	ro.Status.Canary.Weights = plan.Weights
-	if err := r.syncAnalysis(ctx, s, plan.Analysis); err != nil {
-		return reconcile.Result{}, err
-	}
-
-	if err := r.prune(ctx, ro, s.sets, newHash, stableHash); err != nil {
-		return reconcile.Result{}, err
-	}
-	restartAfter, err := r.restart(ctx, s)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	requeue := s.updateStatus(s.canaryObserved(), scaled || weightChanged)
-	if err := r.scaleDownWorkload(ctx, s); err != nil {
-		return reconcile.Result{}, err
-	}
-	var poll time.Duration
-	if plan.WaitingForRouter {
-		poll = routerPoll
-	}
-	return reconcile.Result{RequeueAfter: soonest(requeue, plan.RequeueAfter, restartAfter, poll)}, nil
+	return reconcile.Result{}, false, nil
 }
 
 // waitingForDeadline reports whether rs is an old ReplicaSet that keeps its pods until its

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vanedev/vane/api/v1alpha1"
 )
@@ -154,4 +156,16 @@ func (r *Reconciler) patchService(ctx context.Context, svc *corev1.Service, owne
 		return false, fmt.Errorf("updating Service %s: %w", svc.Name, err)
 	}
 	return true, nil
+}
+
+// invalidServices turns a Service problem the user has to fix into InvalidSpec, looked at again
+// in serviceRecheck (a Service change is watched; a managed Service going away is not); other
+// errors are retried.
+func (s *syncState) invalidServices(err error) (reconcile.Result, error) {
+	var inv errInvalid
+	if errors.As(err, &inv) {
+		s.invalid(inv.Error())
+		return reconcile.Result{RequeueAfter: serviceRecheck}, nil
+	}
+	return reconcile.Result{}, err
 }
