@@ -18,8 +18,11 @@ const (
 	// InstanceIDLabel restricts a Rollout to the controller started with that instance id.
 	InstanceIDLabel = "argo-rollouts.argoproj.io/controller-instance-id"
 	// ScaleDownDeadlineAnnotation holds the RFC3339 time after which an old ReplicaSet is
-	// scaled down.
-	ScaleDownDeadlineAnnotation = "argo-rollouts.argoproj.io/scale-down-deadline"
+	// scaled down (Argo's key: a controller switch keeps every deadline).
+	ScaleDownDeadlineAnnotation = "scale-down-deadline"
+	// LegacyScaleDownDeadlineAnnotation is the key earlier Vane versions wrote: still read, and
+	// replaced by ScaleDownDeadlineAnnotation when the deadline is written again.
+	LegacyScaleDownDeadlineAnnotation = "argo-rollouts.argoproj.io/scale-down-deadline"
 	// WorkloadGenerationAnnotation is, on a Rollout with spec.workloadRef, the generation of the
 	// referenced workload the controller last saw (status.workloadObservedGeneration follows it).
 	WorkloadGenerationAnnotation = "rollout.argoproj.io/workload-generation"
@@ -27,3 +30,12 @@ const (
 	// to its pod template and pods, so that it can be taken off again when the role changes.
 	EphemeralMetadataAnnotation = "rollout.argoproj.io/ephemeral-metadata"
 )
+
+// ScaleDownDeadlineOf returns a ReplicaSet's scale-down deadline annotation as written (Argo's
+// key, else the legacy one; "" when none).
+func ScaleDownDeadlineOf(annotations map[string]string) string {
+	if v, ok := annotations[ScaleDownDeadlineAnnotation]; ok {
+		return v
+	}
+	return annotations[LegacyScaleDownDeadlineAnnotation]
+}

@@ -219,7 +219,7 @@ func replicaSetRows(info *RolloutInfo, s ReplicaSetInfo, now time.Time) []row {
 		status = stProgressing
 	}
 	inf := strings.Join(roles(info, s), ",")
-	if d := rs.Annotations[v1alpha1.ScaleDownDeadlineAnnotation]; d != "" {
+	if d := v1alpha1.ScaleDownDeadlineOf(rs.Annotations); d != "" {
 		if t, err := time.Parse(time.RFC3339, d); err == nil && t.After(now) {
 			inf = strings.TrimPrefix(inf+",delay:"+t.Sub(now).Round(time.Second).String(), ",")
 		}

@@ -146,7 +146,7 @@ func (s *syncState) blueGreenObserved() observed {
 
 // scaleDownDeadline reads a ReplicaSet's scale-down-deadline annotation (zero when absent).
 func scaleDownDeadline(rs *appsv1.ReplicaSet) (time.Time, error) {
-	v := rs.Annotations[v1alpha1.ScaleDownDeadlineAnnotation]
+	v := v1alpha1.ScaleDownDeadlineOf(rs.Annotations)
 	if v == "" {
 		return time.Time{}, nil
 	}
@@ -167,10 +167,12 @@ func (r *Reconciler) setScaleDownDeadline(ctx context.Context, rs *appsv1.Replic
 	if !d.IsZero() {
 		want = d.UTC().Format(time.RFC3339)
 	}
-	if rs.Annotations[v1alpha1.ScaleDownDeadlineAnnotation] == want {
+	_, legacy := rs.Annotations[v1alpha1.LegacyScaleDownDeadlineAnnotation]
+	if rs.Annotations[v1alpha1.ScaleDownDeadlineAnnotation] == want && !legacy {
 		return nil
 	}
 	patch := client.MergeFromWithOptions(rs.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	delete(rs.Annotations, v1alpha1.LegacyScaleDownDeadlineAnnotation)
 	if want == "" {
 		delete(rs.Annotations, v1alpha1.ScaleDownDeadlineAnnotation)
 	} else {

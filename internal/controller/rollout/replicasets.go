@@ -70,7 +70,6 @@ func findNew(sets []*appsv1.ReplicaSet, template *corev1.PodTemplateSpec, collis
 	return nil
 }
 
-
 // revision reads a ReplicaSet's revision annotation (0 when absent or malformed).
 func revision(rs *appsv1.ReplicaSet) int64 {
 	n, _ := strconv.ParseInt(rs.Annotations[v1alpha1.RevisionAnnotation], 10, 64)
@@ -111,10 +110,7 @@ func (r *Reconciler) createNew(ctx context.Context, ro *v1alpha1.Rollout, templa
 			Name:      ro.Name + "-" + hash,
 			Namespace: ro.Namespace,
 			Labels:    labels,
-			Annotations: map[string]string{
-				v1alpha1.RevisionAnnotation:        strconv.FormatInt(rev, 10),
-				v1alpha1.DesiredReplicasAnnotation: strconv.Itoa(int(ro.Spec.EffectiveReplicas())),
-			},
+			Annotations: newReplicaSetAnnotations(ro, rev),
 		},
 		Spec: appsv1.ReplicaSetSpec{
 			Replicas:        ptr.To[int32](0),
@@ -223,4 +219,27 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// notCopied are the Rollout annotations a new ReplicaSet does not inherit (Argo's list).
+var notCopied = map[string]bool{
+	corev1.LastAppliedConfigAnnotation:    true,
+	v1alpha1.RevisionAnnotation:           true,
+	v1alpha1.RevisionHistoryAnnotation:    true,
+	v1alpha1.DesiredReplicasAnnotation:    true,
+	"notified.notifications.argoproj.io": true,
+}
+
+// newReplicaSetAnnotations are a new ReplicaSet's annotations, as Argo writes them: the
+// Rollout's own (but those above), its revision and the Rollout's spec.replicas.
+func newReplicaSetAnnotations(ro *v1alpha1.Rollout, rev int64) map[string]string {
+	out := map[string]string{}
+	for k, v := range ro.Annotations {
+		if !notCopied[k] {
+			out[k] = v
+		}
+	}
+	out[v1alpha1.RevisionAnnotation] = strconv.FormatInt(rev, 10)
+	out[v1alpha1.DesiredReplicasAnnotation] = strconv.Itoa(int(ro.Spec.EffectiveReplicas()))
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -76,4 +77,45 @@ func nameOf(rs *appsv1.ReplicaSet) string {
 		return ""
 	}
 	return rs.Name
+}
+
+// TestScaleDownDeadline reads Argo's annotation, and the key earlier Vane versions wrote.
+func TestScaleDownDeadline(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	cases := map[string]struct {
+		annotations map[string]string
+		want        time.Time
+	}{
+		"none":               {},
+		"Argo's key":         {annotations: map[string]string{"scale-down-deadline": at.Format(time.RFC3339)}, want: at},
+		"earlier Vane's key": {annotations: map[string]string{"argo-rollouts.argoproj.io/scale-down-deadline": at.Format(time.RFC3339)}, want: at},
+		"Argo's key wins": {annotations: map[string]string{"scale-down-deadline": at.Format(time.RFC3339),
+			"argo-rollouts.argoproj.io/scale-down-deadline": "2020-01-01T00:00:00Z"}, want: at},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := scaleDownDeadline(&appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Annotations: tc.annotations}})
+			if err != nil || !got.Equal(tc.want) {
+				t.Errorf("scaleDownDeadline = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestNewReplicaSetAnnotations: a new ReplicaSet inherits the Rollout's annotations but Argo's
+// list of exceptions.
+func TestNewReplicaSetAnnotations(t *testing.T) {
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
+		"example.com/owner":                   "team-a",
+		v1alpha1.WorkloadGenerationAnnotation: "3",
+		v1alpha1.RevisionAnnotation:           "7",
+		corev1.LastAppliedConfigAnnotation:    "{}",
+		"notified.notifications.argoproj.io":  "{}",
+		v1alpha1.RevisionHistoryAnnotation:    "1,2",
+	}}, Spec: v1alpha1.RolloutSpec{Replicas: ptr.To[int32](4)}}
+	want := map[string]string{"example.com/owner": "team-a", v1alpha1.WorkloadGenerationAnnotation: "3",
+		v1alpha1.RevisionAnnotation: "8", v1alpha1.DesiredReplicasAnnotation: "4"}
+	if diff := cmp.Diff(want, newReplicaSetAnnotations(ro, 8)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
 }

@@ -72,7 +72,7 @@ func (s *syncState) indefiniteStep() bool {
 func (s *syncState) waitingForScaleDown() bool {
 	for _, rs := range s.sets {
 		h := hashOf(rs)
-		if h != hashOf(s.newRS) && h != s.origStatus.StableRS && rs.Annotations[v1alpha1.ScaleDownDeadlineAnnotation] != "" {
+		if h != hashOf(s.newRS) && h != s.origStatus.StableRS && v1alpha1.ScaleDownDeadlineOf(rs.Annotations) != "" {
 			return true
 		}
 	}
