@@ -107,9 +107,9 @@ func (r *Reconciler) createNew(ctx context.Context, ro *v1alpha1.Rollout, templa
 	}
 	rs := &appsv1.ReplicaSet{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      ro.Name + "-" + hash,
-			Namespace: ro.Namespace,
-			Labels:    labels,
+			Name:        ro.Name + "-" + hash,
+			Namespace:   ro.Namespace,
+			Labels:      labels,
 			Annotations: newReplicaSetAnnotations(ro, rev),
 		},
 		Spec: appsv1.ReplicaSetSpec{
@@ -223,10 +223,10 @@ func contains(list []string, s string) bool {
 
 // notCopied are the Rollout annotations a new ReplicaSet does not inherit (Argo's list).
 var notCopied = map[string]bool{
-	corev1.LastAppliedConfigAnnotation:    true,
-	v1alpha1.RevisionAnnotation:           true,
-	v1alpha1.RevisionHistoryAnnotation:    true,
-	v1alpha1.DesiredReplicasAnnotation:    true,
+	corev1.LastAppliedConfigAnnotation:   true,
+	v1alpha1.RevisionAnnotation:          true,
+	v1alpha1.RevisionHistoryAnnotation:   true,
+	v1alpha1.DesiredReplicasAnnotation:   true,
 	"notified.notifications.argoproj.io": true,
 }
 
