@@ -229,7 +229,7 @@ func TestAnalysisWebSeed(t *testing.T) {
 	startRun(t, env, ns, "webcheck-ok", []string{"webcheck"}, map[string]string{"host": app.host()})
 	run := waitPhase(t, env, ns, "webcheck-ok", 30*time.Second, v1alpha1.AnalysisPhaseSuccessful)
 	mr := metricResult(run, "webcheck")
-	if mr.Count != 3 || mr.Successful != 3 || len(mr.Measurements) != 3 || mr.Measurements[0].Value != "ok" {
+	if mr.Count != 3 || mr.Successful != 3 || len(mr.Measurements) != 3 || mr.Measurements[0].Value != `"ok"` { // JSON-encoded, as Argo stores it
 		t.Errorf("metric result %+v", mr)
 	}
 	if run.Status.RunSummary != (v1alpha1.RunSummary{Count: 1, Successful: 1}) || run.Status.StartedAt == nil || run.Status.CompletedAt == nil {

@@ -8,9 +8,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vanedev/vane/api/v1alpha1"
@@ -60,7 +63,7 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 		return fmt.Errorf("indexing AnalysisRuns by rollout: %w", err)
 	}
 	err = ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Rollout{}).
+		For(&v1alpha1.Rollout{}, builder.WithPredicates(predicate.Funcs{CreateFunc: r.announceAdded})).
 		Owns(&appsv1.ReplicaSet{}).
 		// a run's verdict moves the rollout on
 		Owns(&v1alpha1.AnalysisRun{}).
@@ -164,4 +167,14 @@ func (r *Reconciler) usingTemplate(kind string) handler.MapFunc {
 		}
 		return r.rolloutsMatching(ctx, opts...)
 	}
+}
+
+// announceAdded records Argo's RolloutAddedToInformer event for a Rollout the controller starts
+// to watch: a new one, and every existing one when the controller starts. It filters nothing.
+func (r *Reconciler) announceAdded(e event.CreateEvent) bool {
+	if ro, ok := e.Object.(*v1alpha1.Rollout); ok && ro.Labels[v1alpha1.InstanceIDLabel] == r.InstanceID {
+		r.Recorder.Eventf(ro, corev1.EventTypeNormal, "RolloutAddedToInformer", "Rollout resource added to informer: %s/%s",
+			ro.Namespace, ro.Name)
+	}
+	return true
 }

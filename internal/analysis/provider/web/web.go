@@ -128,9 +128,6 @@ func Parse(data []byte, path string) (provider.Result, error) {
 }
 
 func display(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)

@@ -53,7 +53,8 @@ func TestMeasure(t *testing.T) {
 		display string
 		err     string
 	}{
-		{name: "string by jsonPath", w: v1alpha1.WebMetric{URL: srv.URL + "/", JSONPath: "{$.status}"}, value: "ok", display: "ok"},
+		// a string is stored JSON-encoded, as Argo stores it (a measurement of "ok" reads `"ok"`)
+		{name: "string by jsonPath", w: v1alpha1.WebMetric{URL: srv.URL + "/", JSONPath: "{$.status}"}, value: "ok", display: `"ok"`},
 		{name: "number", w: v1alpha1.WebMetric{URL: srv.URL + "/", JSONPath: "{$.rate}"}, value: 0.97, display: "0.97"},
 		{name: "several matches make a list", w: v1alpha1.WebMetric{URL: srv.URL + "/", JSONPath: "{$.checks[*].ok}"},
 			value: []any{true, false}, display: "[true,false]"},
