@@ -98,7 +98,9 @@ spec:
 ---
 apiVersion: argoproj.io/v1alpha1
 kind: AnalysisRun
-metadata: {name: probe}
+# labelled for an instance no controller of this test process runs: it stays in progress
+# whatever the other tests started (its Error under Vane is TestAnalysisTTLAndUnsupportedProvider's)
+metadata: {name: probe, labels: {argo-rollouts.argoproj.io/controller-instance-id: blue}}
 spec:
   metrics: [{name: p, provider: {plugin: {argoproj-labs/sample-prometheus: {address: "http://prometheus:9090", query: up}}}}]
 ---
@@ -169,11 +171,12 @@ func TestMigrateCheck(t *testing.T) {
 		"AnalysisTemplate "+ns+" errors spec.metrics[2].provider.prometheus.authentication.sigv4 every measurement is an Error at once: authentication.sigv4 is not supported by this version of Vane: use authentication.oauth2, or pass a token in a header from a secret argument",
 		"ClusterAnalysisTemplate - "+cat+" spec.metrics[0].provider.newRelic every measurement is an Error at once: the newRelic provider is not supported by this version of Vane (supported: job, prometheus, web)",
 		`AnalysisRun `+ns+` probe spec.metrics[0].provider.plugin["argoproj-labs/sample-prometheus"] every measurement is an Error at once: the plugin argoproj-labs/sample-prometheus provider is not supported by this version of Vane (supported: job, prometheus, web)`,
+		"AnalysisRun "+ns+" probe metadata.labels[argo-rollouts.argoproj.io/controller-instance-id] reconciled only by a Vane controller started with --instance-id blue (without it Vane acts on unlabelled objects only)",
 		"Experiment "+ns+" baseline spec not run: Vane has no Experiment controller yet (nothing scales its ReplicaSets or ends it)",
 		"",
 		`Checked namespace "`+ns+`": 7 Rollouts, 3 AnalysisTemplates, 1 ClusterAnalysisTemplate, 1 AnalysisRun (1 in progress), 1 Experiment (1 in progress); Argo Rollouts' controller: running.`,
-		"12 differences in 8 objects: Vane would treat them differently from Argo Rollouts (exit code 1).",
-		"Error: 12 differences found")
+		"13 differences in 8 objects: Vane would treat them differently from Argo Rollouts (exit code 1).",
+		"Error: 13 differences found")
 
 	migrateCheckPlugin(t, env, cli.bin)
 
@@ -223,7 +226,7 @@ func migrateCheckNamespaceUser(t *testing.T, env *testenv.Env, cli vaneCLI) {
 		`warning: ClusterAnalysisTemplates not checked: forbidden: clusteranalysistemplates.argoproj.io is forbidden: User "dev" cannot list resource "clusteranalysistemplates"`,
 		`warning: a running Argo Rollouts controller not checked: forbidden: deployments.apps is forbidden: User "dev" cannot list resource "deployments"`,
 		"Argo Rollouts' controller: not checked. Not checked: ClusterAnalysisTemplates, a running Argo Rollouts controller.",
-		"9 differences in 5 objects",
+		"10 differences in 5 objects",
 	} {
 		if code != 1 || !strings.Contains(out, want) {
 			t.Errorf("a user of the namespace only: exit %d (want 1), no %q in output:\n%s", code, want, out)
@@ -252,7 +255,7 @@ func migrateCheckErrors(t *testing.T, cli vaneCLI) {
 }
 
 // migrateCheckPredictions starts Vane's controller and checks that it does what the check
-// announced: the ALB Rollout is InvalidSpec, the run with a metric plugin ends in Error.
+// announced: the ALB Rollout is InvalidSpec.
 func migrateCheckPredictions(t *testing.T, env *testenv.Env, ns string) {
 	withController(t)
 	ctx := context.Background()
@@ -265,17 +268,6 @@ func migrateCheckPredictions(t *testing.T, env *testenv.Env, ns string) {
 	})
 	if err != nil {
 		t.Errorf("the ALB Rollout did not become InvalidSpec: %v", err)
-	}
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, waitLong, true, func(ctx context.Context) (bool, error) {
-		run := &v1alpha1.AnalysisRun{}
-		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "probe"}, run); err != nil {
-			return false, err
-		}
-		return run.Status.Phase == v1alpha1.AnalysisPhaseError &&
-			strings.Contains(run.Status.Message, "the plugin argoproj-labs/sample-prometheus provider is not supported"), nil
-	})
-	if err != nil {
-		t.Errorf("the run with a metric plugin did not end in Error: %v", err)
 	}
 }
 
