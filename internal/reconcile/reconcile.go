@@ -23,6 +23,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/vanedev/vane/api/v1alpha1"
 )
 
 // Event is something worth telling the user about an object.
@@ -121,4 +123,14 @@ func (s *Session[T]) End(ctx context.Context, c client.Client, rec record.EventR
 		}
 	}
 	s.Events.Emit(rec, s.Obj)
+}
+
+// Fetch reads the object a request names into obj. It reports false when there is nothing to
+// do: the object is gone, is being deleted, or is labelled for another controller instance
+// (argo-rollouts.argoproj.io/controller-instance-id; "" serves the unlabelled ones).
+func Fetch(ctx context.Context, c client.Reader, req ctrl.Request, obj client.Object, instanceID string) (bool, error) {
+	if err := c.Get(ctx, req.NamespacedName, obj); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return obj.GetDeletionTimestamp() == nil && obj.GetLabels()[v1alpha1.InstanceIDLabel] == instanceID, nil
 }

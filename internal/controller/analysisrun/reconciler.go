@@ -76,11 +76,8 @@ func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opt
 // the end, with an optimistic lock; events are emitted only once it is stored.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, err error) {
 	run := &v1alpha1.AnalysisRun{}
-	if err := r.Client.Get(ctx, req.NamespacedName, run); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	if run.DeletionTimestamp != nil || run.Labels[v1alpha1.InstanceIDLabel] != r.InstanceID {
-		return reconcile.Result{}, nil
+	if ok, err := kit.Fetch(ctx, r.Client, req, run, r.InstanceID); !ok {
+		return reconcile.Result{}, err
 	}
 	sess := kit.Begin(run, func(r *v1alpha1.AnalysisRun) any { return r.Status })
 	defer sess.End(ctx, r.Client, r.Recorder, &res, &err)

@@ -66,22 +66,10 @@ func (r *Reconciler) sync(ctx context.Context, s *syncState) (reconcile.Result, 
 		r.finish(s, v1alpha1.AnalysisPhaseError, args.scrub(err.Error()))
 		return s.result(), nil
 	}
-	for i := range run.Spec.Metrics {
-		ensureResult(run, run.Spec.Metrics[i].Name)
-	}
-	metrics := make([]*metricState, 0, len(run.Spec.Metrics))
-	for i := range run.Spec.Metrics {
-		spec := &run.Spec.Metrics[i]
-		m := &metricState{spec: spec, result: ensureResult(run, spec.Name)}
-		if m.resolved, err = analysis.Substitute(spec, args.values); err == nil {
-			m.limits, err = analysis.MetricLimits(&m.resolved)
-		}
-		if err != nil {
-			r.finish(s, v1alpha1.AnalysisPhaseError, args.scrub(fmt.Sprintf("metric %q: %v", spec.Name, err)))
-			return s.result(), nil
-		}
-		m.provider = r.providerFor(&m.resolved)
-		metrics = append(metrics, m)
+	metrics, err := r.metricStates(run, args)
+	if err != nil {
+		r.finish(s, v1alpha1.AnalysisPhaseError, args.scrub(err.Error()))
+		return s.result(), nil
 	}
 
 	terminating := analysis.Terminating(run)
@@ -96,6 +84,37 @@ func (r *Reconciler) sync(ctx context.Context, s *syncState) (reconcile.Result, 
 		terminating = true
 	}
 
+	r.judgeRun(s, metrics)
+	return s.result(), nil
+}
+
+// metricStates resolves each metric's arguments and limits and picks its provider; the error
+// names the metric.
+func (r *Reconciler) metricStates(run *v1alpha1.AnalysisRun, args resolvedArgs) ([]*metricState, error) {
+	for i := range run.Spec.Metrics {
+		ensureResult(run, run.Spec.Metrics[i].Name)
+	}
+	metrics := make([]*metricState, 0, len(run.Spec.Metrics))
+	for i := range run.Spec.Metrics {
+		spec := &run.Spec.Metrics[i]
+		m := &metricState{spec: spec, result: ensureResult(run, spec.Name)}
+		var err error
+		if m.resolved, err = analysis.Substitute(spec, args.values); err == nil {
+			m.limits, err = analysis.MetricLimits(&m.resolved)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("metric %q: %w", spec.Name, err)
+		}
+		m.provider = r.providerFor(&m.resolved)
+		metrics = append(metrics, m)
+	}
+	return metrics, nil
+}
+
+// judgeRun judges the run from its metrics: it finishes a completed run, and says of a running
+// one what holds a metric back (errors in a row).
+func (r *Reconciler) judgeRun(s *syncState, metrics []*metricState) {
+	run := s.run
 	states := make([]analysis.MetricState, 0, len(metrics))
 	for _, m := range metrics {
 		states = append(states, analysis.MetricState{Name: m.spec.Name, DryRun: m.result.DryRun, Phase: m.result.Phase, Message: m.result.Message})
@@ -108,9 +127,8 @@ func (r *Reconciler) sync(ctx context.Context, s *syncState) (reconcile.Result, 
 			msg = "Run Terminated"
 		}
 		r.finish(s, a.Phase, msg)
-		return s.result(), nil
+		return
 	}
-	// while running, say what holds a metric back (errors in a row)
 	var notes []string
 	for _, m := range metrics {
 		if !m.result.Phase.Completed() && m.result.Message != "" {
@@ -118,7 +136,6 @@ func (r *Reconciler) sync(ctx context.Context, s *syncState) (reconcile.Result, 
 		}
 	}
 	run.Status.Phase, run.Status.Message = v1alpha1.AnalysisPhaseRunning, strings.Join(notes, "; ")
-	return s.result(), nil
 }
 
 // step takes the measurements that are due (or, when terminating, stops the ones in progress)
@@ -203,29 +220,7 @@ func (r *Reconciler) apply(ctx context.Context, s *syncState, t *task, args reso
 	if len(res.Metadata) > 0 {
 		meas.Metadata = scrubMap(res.Metadata, args)
 	}
-	switch {
-	case t.kind == terminate:
-		meas.Phase, meas.Message = v1alpha1.AnalysisPhaseSuccessful, "Metric Terminated: the run stopped before the measurement finished"
-		if t.err != nil {
-			meas.Message += " (" + t.err.Error() + ")"
-		}
-	case t.err != nil:
-		meas.Phase, meas.Message = v1alpha1.AnalysisPhaseError, t.err.Error()
-	case res.Phase == v1alpha1.AnalysisPhaseRunning:
-		meas.Phase = v1alpha1.AnalysisPhaseRunning
-		if res.ResumeAfter > 0 {
-			meas.ResumeAt = &metav1.Time{Time: now.Add(res.ResumeAfter)}
-			s.wakeAt(meas.ResumeAt.Time)
-		}
-	case res.Phase != "":
-		meas.Phase, meas.Message, meas.Value = res.Phase, res.Message, res.Display
-	default:
-		out := condition.Evaluate(m.resolved.SuccessCondition, m.resolved.FailureCondition, res.Value)
-		meas.Phase, meas.Value = out.Phase, res.Display
-		if out.Phase != v1alpha1.AnalysisPhaseSuccessful {
-			meas.Message = out.Reason
-		}
-	}
+	judgeMeasurement(s, t, &meas, now)
 	if meas.Phase.Completed() {
 		meas.FinishedAt = &metav1.Time{Time: now}
 		meas.ResumeAt = nil
@@ -254,6 +249,36 @@ func (r *Reconciler) apply(ctx context.Context, s *syncState, t *task, args reso
 	}
 	if meas.Phase == v1alpha1.AnalysisPhaseRunning && meas.ResumeAt == nil && t.kind == measure {
 		s.wakeAt(now.Add(time.Second)) // a provider that gave no hint: look again soon
+	}
+}
+
+// judgeMeasurement gives a measurement its phase, message and value from the task's outcome:
+// terminated, errored, still running (resumed later), judged by the provider, or judged by the
+// metric's conditions.
+func judgeMeasurement(s *syncState, t *task, meas *v1alpha1.Measurement, now time.Time) {
+	m, res := t.m, t.res
+	switch {
+	case t.kind == terminate:
+		meas.Phase, meas.Message = v1alpha1.AnalysisPhaseSuccessful, "Metric Terminated: the run stopped before the measurement finished"
+		if t.err != nil {
+			meas.Message += " (" + t.err.Error() + ")"
+		}
+	case t.err != nil:
+		meas.Phase, meas.Message = v1alpha1.AnalysisPhaseError, t.err.Error()
+	case res.Phase == v1alpha1.AnalysisPhaseRunning:
+		meas.Phase = v1alpha1.AnalysisPhaseRunning
+		if res.ResumeAfter > 0 {
+			meas.ResumeAt = &metav1.Time{Time: now.Add(res.ResumeAfter)}
+			s.wakeAt(meas.ResumeAt.Time)
+		}
+	case res.Phase != "":
+		meas.Phase, meas.Message, meas.Value = res.Phase, res.Message, res.Display
+	default:
+		out := condition.Evaluate(m.resolved.SuccessCondition, m.resolved.FailureCondition, res.Value)
+		meas.Phase, meas.Value = out.Phase, res.Display
+		if out.Phase != v1alpha1.AnalysisPhaseSuccessful {
+			meas.Message = out.Reason
+		}
 	}
 }
 

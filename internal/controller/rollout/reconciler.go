@@ -57,11 +57,8 @@ type Reconciler struct {
 // makes it retry; events go out once the status they announce is stored.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, err error) {
 	ro := &v1alpha1.Rollout{}
-	if err := r.Client.Get(ctx, req.NamespacedName, ro); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	if ro.DeletionTimestamp != nil || ro.Labels[v1alpha1.InstanceIDLabel] != r.InstanceID {
-		return reconcile.Result{}, nil
+	if ok, err := kit.Fetch(ctx, r.Client, req, ro, r.InstanceID); !ok {
+		return reconcile.Result{}, err
 	}
 	sess := kit.Begin(ro, func(r *v1alpha1.Rollout) any { return r.Status })
 	// observed only when the whole status was computed for this generation (a reconcile cut

@@ -35,46 +35,9 @@ func (r *Reconciler) restart(ctx context.Context, s *syncState) (time.Duration, 
 	if err != nil {
 		return 0, err
 	}
-	// the pods are restarted in groups that each keep their own availability: all of them for
-	// a canary (they share its traffic), each ReplicaSet apart for blue/green (the active one
-	// and the preview serve different Services)
-	replicas := ro.Spec.EffectiveReplicas()
-	groups := map[string][]*corev1.Pod{}
-	desired := map[string]int32{"": replicas}
-	for _, rs := range s.sets {
-		desired[string(rs.UID)] = ptr.Deref(rs.Spec.Replicas, 1)
-	}
-	for _, p := range pods {
-		key := ""
-		if ro.Spec.Strategy.BlueGreen != nil {
-			key = string(metav1.GetControllerOf(p).UID)
-		}
-		groups[key] = append(groups[key], p)
-	}
-	done := true
-	var evict []*corev1.Pod
-	for key, group := range groups {
-		var old []*corev1.Pod
-		available := int32(0)
-		for _, p := range group {
-			if p.DeletionTimestamp != nil || !podReady(p) {
-				continue
-			}
-			available++
-			if p.CreationTimestamp.Before(at) {
-				old = append(old, p)
-			}
-		}
-		if len(old) > 0 || available != int32(len(group)) {
-			done = false
-		}
-		b, err := budget(ro, desired[key])
-		if err != nil {
-			return 0, err
-		}
-		// evict only while desired-max(maxUnavailable,1) pods stay available
-		allowed := available - (desired[key] - max(b.MaxUnavailable, 1))
-		evict = append(evict, old[:min(len(old), int(max(allowed, 0)))]...)
+	evict, done, err := podsToEvict(s, pods, at.Time)
+	if err != nil {
+		return 0, err
 	}
 	if done {
 		ro.Status.RestartedAt = at.DeepCopy()
@@ -93,6 +56,51 @@ func (r *Reconciler) restart(ctx context.Context, s *syncState) (time.Duration, 
 		}
 	}
 	return restartPollInterval, nil
+}
+
+// podsToEvict picks the pods created before at that may go now, group by group, each group
+// keeping its own availability: all the pods for a canary (they share its traffic), each
+// ReplicaSet apart for blue/green (the active one and the preview serve different Services).
+// done says every pod is newer than at and available.
+func podsToEvict(s *syncState, pods []*corev1.Pod, at time.Time) (evict []*corev1.Pod, done bool, err error) {
+	ro := s.ro
+	groups := map[string][]*corev1.Pod{}
+	desired := map[string]int32{"": ro.Spec.EffectiveReplicas()}
+	for _, rs := range s.sets {
+		desired[string(rs.UID)] = ptr.Deref(rs.Spec.Replicas, 1)
+	}
+	for _, p := range pods {
+		key := ""
+		if ro.Spec.Strategy.BlueGreen != nil {
+			key = string(metav1.GetControllerOf(p).UID)
+		}
+		groups[key] = append(groups[key], p)
+	}
+	done = true
+	for key, group := range groups {
+		var old []*corev1.Pod
+		available := int32(0)
+		for _, p := range group {
+			if p.DeletionTimestamp != nil || !podReady(p) {
+				continue
+			}
+			available++
+			if p.CreationTimestamp.Time.Before(at) {
+				old = append(old, p)
+			}
+		}
+		if len(old) > 0 || available != int32(len(group)) {
+			done = false
+		}
+		b, err := budget(ro, desired[key])
+		if err != nil {
+			return nil, false, err
+		}
+		// evict only while desired-max(maxUnavailable,1) pods stay available
+		allowed := available - (desired[key] - max(b.MaxUnavailable, 1))
+		evict = append(evict, old[:min(len(old), int(max(allowed, 0)))]...)
+	}
+	return evict, done, nil
 }
 
 // rolloutPods lists the pods of the rollout's ReplicaSets, straight from the API: the cache
