@@ -8,6 +8,8 @@ import (
 	"sort"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/vanedev/vane/api/v1alpha1"
 )
 
 // ActualWeight is the share of canary pods among all available pods, in percent.
@@ -266,4 +268,14 @@ func ScaleDownOlder(older []OlderSet, totalAvailable, replicas, maxUnavailable i
 		spare -= spec - keep
 	}
 	return out
+}
+
+// BudgetOf is the surge and unavailability budget of a rollout of replicas pods: a canary's
+// maxSurge and maxUnavailable, a blue/green's maxUnavailable (it never surges).
+func BudgetOf(ro *v1alpha1.Rollout, replicas int32) (Budget, error) {
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		return ResolveBudget(intstr.FromInt32(0), bg.EffectiveMaxUnavailable(), replicas)
+	}
+	c := ro.Spec.Strategy.Canary
+	return ResolveBudget(c.EffectiveMaxSurge(), c.EffectiveMaxUnavailable(), replicas)
 }

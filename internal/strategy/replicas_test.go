@@ -5,6 +5,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/vanedev/vane/api/v1alpha1"
 )
 
 func TestResolveBudget(t *testing.T) {
@@ -63,6 +65,36 @@ func TestBasicCanaryCountsArgoExamples(t *testing.T) {
 			sets := CanarySets{New: tc.newSet, Stable: tc.stable, Older: tc.older}
 			n, s := BasicCanaryCounts(sets, tc.replicas, tc.weight, 100, tc.budget)
 			if diff := cmp.Diff(tc.want, counts{n, s}); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestBudgetOf: a canary surges by maxSurge (rounded up) and loses at most maxUnavailable
+// (rounded down); a blue/green never surges; both zero leaves one pod unavailable (Argo).
+func TestBudgetOf(t *testing.T) {
+	pct := func(s string) *intstr.IntOrString { v := intstr.FromString(s); return &v }
+	num := func(n int) *intstr.IntOrString { v := intstr.FromInt(n); return &v }
+	cases := map[string]struct {
+		strategy v1alpha1.RolloutStrategy
+		replicas int32
+		want     Budget
+	}{
+		"canary defaults (25%/25%) of 10": {strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{}}, replicas: 10,
+			want: Budget{MaxSurge: 3, MaxUnavailable: 2}},
+		"canary 0/0 of 4": {strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{MaxSurge: num(0), MaxUnavailable: num(0)}},
+			replicas: 4, want: Budget{MaxSurge: 0, MaxUnavailable: 1}},
+		"blue/green never surges": {strategy: v1alpha1.RolloutStrategy{BlueGreen: &v1alpha1.BlueGreenStrategy{MaxUnavailable: pct("50%")}},
+			replicas: 4, want: Budget{MaxSurge: 0, MaxUnavailable: 2}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := BudgetOf(&v1alpha1.Rollout{Spec: v1alpha1.RolloutSpec{Strategy: tc.strategy}}, tc.replicas)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})

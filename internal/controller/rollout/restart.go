@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/strategy"
 )
 
 // restartPollInterval is how often a restart in progress is looked at again.
@@ -92,7 +93,7 @@ func podsToEvict(s *syncState, pods []*corev1.Pod, at time.Time) (evict []*corev
 		if len(old) > 0 || available != int32(len(group)) {
 			done = false
 		}
-		b, err := budget(ro, desired[key])
+		b, err := strategy.BudgetOf(ro, desired[key])
 		if err != nil {
 			return nil, false, err
 		}

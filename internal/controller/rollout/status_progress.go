@@ -7,10 +7,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/vanedev/vane/api/v1alpha1"
-	"github.com/vanedev/vane/internal/strategy"
 )
 
 // rolloutHealthy: every pod runs the new template and is available, the spec's generation is
@@ -108,16 +106,6 @@ func (s *syncState) setOf(hash string) *appsv1.ReplicaSet {
 		}
 	}
 	return nil
-}
-
-// budget resolves the strategy's maxSurge and maxUnavailable for replicas pods (blue/green has
-// no surge: its new ReplicaSet is sized as a whole).
-func budget(ro *v1alpha1.Rollout, replicas int32) (strategy.Budget, error) {
-	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
-		return strategy.ResolveBudget(intstr.FromInt32(0), bg.EffectiveMaxUnavailable(), replicas)
-	}
-	c := ro.Spec.Strategy.Canary
-	return strategy.ResolveBudget(c.EffectiveMaxSurge(), c.EffectiveMaxUnavailable(), replicas)
 }
 
 // setCondition sets a condition as Argo's SetRolloutCondition does, updated now.
