@@ -125,8 +125,7 @@ func (p *Plan) startCanaryAnalysis(in Input, runs *Runs) {
 		st.AbortedAt = nil
 		st.CurrentStepIndex = ptr32(0)
 		clearAnalysisRecords(st)
-		*runs = Runs{}
-		p.Events = append(p.Events, Event{Reason: "RolloutRetried", Message: "Rollout is retried"})
+		*runs = Runs{} // Argo records no event for a retry, only the Progressing condition
 	}
 	bg := in.Rollout.Spec.Strategy.Canary.Analysis
 	if bg == nil || st.Abort || st.PromoteFull || st.StableRS == in.NewHash || in.FastRollback {

@@ -154,7 +154,7 @@ func TestCanaryAnalysis(t *testing.T) {
 			})), nil),
 			runs: Runs{Background: run(v1alpha1.AnalysisPhaseFailed), Step: run(v1alpha1.AnalysisPhaseFailed), StepIndex: 1},
 			sets: []Set{{Hash: "n", Role: RoleNew}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
-			want: want{Analysis: AnalysisPlan{Background: true}, Replicas: map[string]int32{"n": 0, "s": 4}, Reasons: []string{"RolloutRetried"}},
+			want: want{Analysis: AnalysisPlan{Background: true}, Replicas: map[string]int32{"n": 0, "s": 4}, Reasons: nil},
 		},
 		"a new revision forgets the runs of the previous one": {
 			rollout: withBackground(rollout(5, analysisSteps, updating(1, recorded)), nil),
@@ -287,7 +287,7 @@ func TestBlueGreenAnalysis(t *testing.T) {
 		},
 		"post-promotion success completes": {
 			status: bgUpdating(switched), active: "n", runs: Runs{PostPromotion: run(v1alpha1.AnalysisPhaseSuccessful)},
-			want: want{Active: "n", Stable: "n", Replicas: map[string]int32{"n": 5, "a": 5}, Reasons: []string{"RolloutCompleted", "ScaleDownDelayed"}},
+			want: want{Active: "n", Stable: "n", Replicas: map[string]int32{"n": 5, "a": 5}, Reasons: []string{"RolloutCompleted"}},
 		},
 		"post-promotion failure switches back": {
 			status: bgUpdating(switched), active: "n", runs: Runs{PostPromotion: run(v1alpha1.AnalysisPhaseFailed)},
@@ -295,7 +295,7 @@ func TestBlueGreenAnalysis(t *testing.T) {
 		},
 		"promote full skips both": {
 			status: bgUpdating(func(st *v1alpha1.RolloutStatus) { st.PromoteFull = true }), active: "a",
-			want: want{Active: "n", Stable: "n", Replicas: map[string]int32{"n": 5, "a": 5}, Reasons: []string{"RolloutCompleted", "ScaleDownDelayed"}},
+			want: want{Active: "n", Stable: "n", Replicas: map[string]int32{"n": 5, "a": 5}, Reasons: []string{"RolloutCompleted"}},
 		},
 	}
 	for name, tc := range tests {

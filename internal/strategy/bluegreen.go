@@ -108,8 +108,7 @@ func BlueGreen(in BlueGreenInput) (BlueGreenPlan, error) {
 			st.ControllerPause = false
 			st.BlueGreen.ScaleUpPreviewCheckPoint = false
 			clearAnalysisRecords(st)
-			b.runs = Runs{}
-			b.event(false, "RolloutRetried", "Rollout is retried")
+			b.runs = Runs{} // Argo records no event for a retry, only the Progressing condition
 		}
 		b.update(active)
 	}
@@ -438,9 +437,7 @@ func (b *blueGreen) scaleDownOld() {
 			s.Hash == b.in.Rollout.Status.StableRS
 		if deadline.IsZero() && wasActive && s.Pods.Spec > 0 && st.BlueGreen.ActiveSelector != "" && delay > 0 {
 			deadline = ceilSecond(b.in.Now.Add(delay))
-			b.p.ScaleDownDeadlines[s.Hash] = deadline
-			b.event(false, "ScaleDownDelayed", "ReplicaSet with pod template hash %s keeps its pods until %s (scaleDownDelaySeconds)",
-				s.Hash, deadline.UTC().Format(time.RFC3339))
+			b.p.ScaleDownDeadlines[s.Hash] = deadline // the annotation says it; Argo records no event
 		}
 		left := deadline.Sub(b.in.Now)
 		if !deadline.IsZero() && left > 0 && s.Pods.Spec > 0 && (limit < 0 || kept < limit) {

@@ -122,14 +122,14 @@ func TestBlueGreen(t *testing.T) {
 			sets:    updateSets(ready(5)), active: "a", preview: "n", now: t0,
 			want: want{Replicas: map[string]int32{"n": 5, "a": 5}, Active: "n", Preview: "n", Stable: "n", Switched: true,
 				Completed: true, Deadlines: map[string]time.Time{"a": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
-				Reasons: []string{"RolloutCompleted", "ScaleDownDelayed"}},
+				Reasons: []string{"RolloutCompleted"}},
 		},
 		"the scale-down deadline is rounded up to a whole second (RFC3339)": {
 			rollout: bgRollout(nil, bgUpdating(bgPromoted)),
 			sets:    updateSets(ready(5)), active: "a", preview: "n", now: t0.Add(300 * time.Millisecond),
 			want: want{Replicas: map[string]int32{"n": 5, "a": 5}, Active: "n", Preview: "n", Stable: "n", Switched: true,
 				Completed: true, Deadlines: map[string]time.Time{"a": t0.Add(31 * time.Second)}, RequeueAfter: 30*time.Second + 700*time.Millisecond,
-				Reasons: []string{"RolloutCompleted", "ScaleDownDelayed"}},
+				Reasons: []string{"RolloutCompleted"}},
 		},
 		"promoted but a pod of the new ReplicaSet is not available: no switch": {
 			rollout: bgRollout(nil, bgUpdating(bgPromoted)),
@@ -141,7 +141,7 @@ func TestBlueGreen(t *testing.T) {
 			sets:    updateSets(ready(5)), active: "a", preview: "a", now: t0,
 			want: want{Replicas: map[string]int32{"n": 5, "a": 5}, Active: "n", Preview: "n", Stable: "n", Switched: true,
 				Completed: true, Deadlines: map[string]time.Time{"a": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
-				Reasons: []string{"RolloutCompleted", "ScaleDownDelayed"}},
+				Reasons: []string{"RolloutCompleted"}},
 		},
 		"autoPromotionSeconds pauses first": {
 			rollout: bgRollout(func(bg *v1alpha1.BlueGreenStrategy) { bg.AutoPromotionEnabled, bg.AutoPromotionSeconds = nil, 10 }, bgUpdating(nil)),
@@ -161,7 +161,7 @@ func TestBlueGreen(t *testing.T) {
 			sets:    updateSets(ready(5)), active: "a", preview: "n", now: t0.Add(10 * time.Second),
 			want: want{Replicas: map[string]int32{"n": 5, "a": 5}, Active: "n", Preview: "n", Stable: "n", Switched: true, Completed: true,
 				Deadlines: map[string]time.Time{"a": t0.Add(40 * time.Second)}, RequeueAfter: 30 * time.Second,
-				Reasons: []string{"RolloutResumed", "RolloutCompleted", "ScaleDownDelayed"}},
+				Reasons: []string{"RolloutResumed", "RolloutCompleted"}},
 		},
 		"autoPromotionSeconds is ignored when autoPromotionEnabled is false": {
 			rollout: bgRollout(func(bg *v1alpha1.BlueGreenStrategy) { bg.AutoPromotionSeconds = 10 }, bgUpdating(bgPaused)),
@@ -190,7 +190,7 @@ func TestBlueGreen(t *testing.T) {
 			sets: updateSets(ready(5)), active: "a", preview: "n", now: t0,
 			want: want{Replicas: map[string]int32{"n": 5, "a": 5}, Active: "n", Preview: "n", Stable: "n", Switched: true, Completed: true,
 				Deadlines: map[string]time.Time{"a": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
-				Reasons: []string{"RolloutCompleted", "ScaleDownDelayed"}},
+				Reasons: []string{"RolloutCompleted"}},
 		},
 		"previewReplicaCount with immediate auto-promotion: preview switches at once, active at full size": {
 			rollout: bgRollout(func(bg *v1alpha1.BlueGreenStrategy) {
@@ -220,14 +220,14 @@ func TestBlueGreen(t *testing.T) {
 			sets:         updateSets(ready(5)), active: "a", preview: "n", now: t0,
 			want: want{Replicas: map[string]int32{"n": 5, "a": 5}, Active: "n", Preview: "n", Stable: "n", Switched: true, Completed: true,
 				Deadlines: map[string]time.Time{"a": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
-				Reasons: []string{"RolloutCompleted", "ScaleDownDelayed"}},
+				Reasons: []string{"RolloutCompleted"}},
 		},
 		"controller stopped after the switch, before its status: the Service already selects the new ReplicaSet": {
 			rollout: bgRollout(nil, bgUpdating(bgPromoted)),
 			sets:    updateSets(ready(5)), active: "n", preview: "n", now: t0,
 			want: want{Replicas: map[string]int32{"n": 5, "a": 5}, Active: "n", Preview: "n", Stable: "n", Completed: true,
 				Deadlines: map[string]time.Time{"a": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
-				Reasons: []string{"RolloutCompleted", "ScaleDownDelayed"}},
+				Reasons: []string{"RolloutCompleted"}},
 		},
 		"the old active ReplicaSet keeps its pods until its deadline": {
 			rollout: bgRollout(nil, v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n",
@@ -301,7 +301,7 @@ func TestBlueGreen(t *testing.T) {
 			active:  "a", preview: "n", now: t0.Add(time.Second),
 			want: want{Replicas: map[string]int32{"n": 5, "a": 5}, Active: "a", Preview: "n", Stable: "a",
 				Pauses: []v1alpha1.PauseReason{v1alpha1.PauseReasonBlueGreenPause}, ControllerPause: true,
-				Deadlines: map[string]time.Time{"n": {}}, Reasons: []string{"RolloutRetried", "RolloutPaused"}},
+				Deadlines: map[string]time.Time{"n": {}}, Reasons: []string{"RolloutPaused"}},
 		},
 		"without a preview Service the preview selector stays empty": {
 			rollout: bgRollout(func(bg *v1alpha1.BlueGreenStrategy) { bg.PreviewService = "" }, bgUpdating(bgPaused)),

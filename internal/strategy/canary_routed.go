@@ -317,9 +317,7 @@ func (x *routed) scaleDownOld() {
 		deadline := s.ScaleDownDeadline
 		if deadline.IsZero() && s.Pods.Spec > 0 && delay > 0 {
 			deadline = x.in.Now.Add(delay)
-			x.p.ScaleDownDeadlines[s.Hash] = deadline
-			x.event(false, "ScaleDownDelayed", "ReplicaSet with pod template hash %s keeps its pods until %s (scaleDownDelaySeconds)",
-				s.Hash, deadline.UTC().Format(time.RFC3339))
+			x.p.ScaleDownDeadlines[s.Hash] = deadline // the annotation says it; Argo records no event
 		}
 		if left := deadline.Sub(x.in.Now); !deadline.IsZero() && left > 0 && s.Pods.Spec > 0 && (limit < 0 || kept < limit) {
 			kept++

@@ -165,7 +165,7 @@ func TestCanary(t *testing.T) {
 		"retry restarts the steps": {
 			rollout: rollout(5, demoSteps, updating(2, func(st *v1alpha1.RolloutStatus) { at := metav1.NewTime(t0); st.AbortedAt = &at })),
 			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: Pods{}}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
-			want:    want{Replicas: map[string]int32{"n": 0, "s": 4}, StepIndex: 0, StableRS: "s", Reasons: []string{"RolloutRetried"}},
+			want:    want{Replicas: map[string]int32{"n": 0, "s": 4}, StepIndex: 0, StableRS: "s", Reasons: nil},
 		},
 		"promote full skips the remaining steps": {
 			rollout: rollout(5, demoSteps, updating(1, func(st *v1alpha1.RolloutStatus) {
@@ -391,7 +391,7 @@ func TestCanaryTrafficRouted(t *testing.T) {
 			verified: true, now: t0,
 			want: want{Replicas: map[string]int32{"n": 5, "s": 5}, StepIndex: 4, StableRS: "n", Completed: true, RemoveRoutes: true,
 				Deadlines: map[string]time.Time{"s": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
-				Reasons: []string{"RolloutCompleted", "ScaleDownDelayed"}},
+				Reasons: []string{"RolloutCompleted"}},
 		},
 		"after completion the old stable waits for its deadline": {
 			rollout: routedRollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)}, nil),
@@ -420,7 +420,7 @@ func TestCanaryTrafficRouted(t *testing.T) {
 			now: t0,
 			want: want{Replicas: map[string]int32{"m": 1, "n": 3, "s": 5}, StepIndex: 0, StableRS: "s",
 				Deadlines: map[string]time.Time{"n": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
-				Reasons: []string{"ScaleDownDelayed"}},
+				Reasons: nil},
 		},
 		"scaleDownDelayRevisionLimit: only the newest old ReplicaSets wait": {
 			rollout: routedRollout(5, demoSteps, updating(0, nil), func(c *v1alpha1.CanaryStrategy) { c.ScaleDownDelayRevisionLimit = ptr32(1) }),
@@ -476,7 +476,7 @@ func TestCanaryTrafficRouted(t *testing.T) {
 			rollout: routedRollout(5, demoSteps, updating(2, func(st *v1alpha1.RolloutStatus) { at := metav1.NewTime(t0); st.AbortedAt = &at }), nil),
 			sets:    []Set{deadline(Set{Hash: "n", Role: RoleNew}, t0.Add(30*time.Second)), {Hash: "s", Role: RoleStable, Pods: ready(5)}},
 			want: want{Replicas: map[string]int32{"n": 1, "s": 5}, StepIndex: 0, StableRS: "s",
-				Deadlines: map[string]time.Time{"n": {}}, Reasons: []string{"RolloutRetried"}},
+				Deadlines: map[string]time.Time{"n": {}}, Reasons: nil},
 		},
 		"dynamicStableScale: the stable keeps its pods until the router carries the weight": {
 			rollout: routedRollout(10, []v1alpha1.CanaryStep{weight(30), pauseForever()}, updating(0, applied(0, "n")),

@@ -325,7 +325,7 @@ func TestSeedBlueGreenWorkloadRef(t *testing.T) {
 		t.Errorf("blue's scale-down deadline is %s after the promote, want about 30s", d)
 	}
 	reasons := eventReasons(t, env, ns, bgName)
-	for _, want := range []string{"NewReplicaSetCreated", "SwitchService", "RolloutPaused", "RolloutCompleted", "ScaleDownDelayed"} {
+	for _, want := range []string{"NewReplicaSetCreated", "SwitchService", "RolloutPaused", "RolloutCompleted"} {
 		if !slices.Contains(reasons, want) {
 			t.Errorf("no %s event; events: %v", want, reasons)
 		}

@@ -219,7 +219,7 @@ func TestTrafficRollouts(t *testing.T) {
 				t.Errorf("the aborted canary was scaled down %s after the abort, before abortScaleDownDelaySeconds (%ds)", d, abortDelay)
 			}
 			reasons := eventReasons(t, env, ns, "colorapi")
-			for _, want := range []string{"TrafficWeightUpdated", "ScaleDownDelayed", "RolloutCompleted", "RolloutAborted"} {
+			for _, want := range []string{"TrafficWeightUpdated", "RolloutCompleted", "RolloutAborted"} {
 				if !slices.Contains(reasons, want) {
 					t.Errorf("no %s event; events: %v", want, reasons)
 				}

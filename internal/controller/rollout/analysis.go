@@ -184,7 +184,12 @@ func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*
 	ro, newHash := s.ro, hashOf(s.newRS)
 	revision := s.newRS.Annotations[v1alpha1.RevisionAnnotation]
 	base := fmt.Sprintf("%s-%s-%s", ro.Name, newHash, revision)
-	labels := map[string]string{v1alpha1.PodTemplateHashLabel: newHash, rolloutTypeLabel: w.kind}
+	// the rollout's selector labels first, as Argo's runs carry them
+	labels := map[string]string{}
+	if s.selector != nil {
+		maps.Copy(labels, s.selector.MatchLabels)
+	}
+	labels[v1alpha1.PodTemplateHashLabel], labels[rolloutTypeLabel] = newHash, w.kind
 	switch w.kind {
 	case runStep:
 		base += fmt.Sprintf("-%d", w.step)

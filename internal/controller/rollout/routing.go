@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -45,7 +45,7 @@ func (r *Reconciler) prepareRouting(ctx context.Context, s *syncState) (*routing
 	ro := s.ro
 	router, err := traffic.New(ro, r.TrafficClient)
 	if err != nil {
-		res, err := s.routerFailed("trafficRouting", "configuring the router", err)
+		res, err := r.routerFailed(s, "trafficRouting", "configuring the router", err)
 		return nil, res, err
 	}
 	w := ro.Status.Canary.Weights
@@ -55,7 +55,7 @@ func (r *Reconciler) prepareRouting(ctx context.Context, s *syncState) (*routing
 	}
 	ok, err := router.VerifyWeight(ctx, ro, weight, nil)
 	if err != nil {
-		res, err := s.routerFailed(router.Type(), fmt.Sprintf("verifying weight %d", weight), err)
+		res, err := r.routerFailed(s, router.Type(), fmt.Sprintf("verifying weight %d", weight), err)
 		return nil, res, err
 	}
 	return &routing{router: router, verified: ok && w != nil}, reconcile.Result{}, nil
@@ -65,7 +65,7 @@ func (r *Reconciler) prepareRouting(ctx context.Context, s *syncState) (*routing
 // or someone else's) becomes the InvalidSpec condition with its text, and the rollout looks
 // again in routerRecheck; other errors are returned to be retried. Either way a Warning event
 // names the router and the error (for a router Error, when it is new).
-func (s *syncState) routerFailed(router, call string, err error) (reconcile.Result, error) {
+func (r *Reconciler) routerFailed(s *syncState, router, call string, err error) (reconcile.Result, error) {
 	if apierrors.IsConflict(err) {
 		return reconcile.Result{}, err // a router object changed under us: Reconcile retries at once
 	}
@@ -75,7 +75,8 @@ func (s *syncState) routerFailed(router, call string, err error) (reconcile.Resu
 		}
 		return reconcile.Result{RequeueAfter: routerRecheck}, nil
 	}
-	s.event(true, "TrafficRoutingError", "%s router: %s: %v", router, call, err)
+	// announced at once: a reconcile that returns an error emits none of its buffered events
+	r.Recorder.Eventf(s.ro, corev1.EventTypeWarning, "TrafficRoutingError", "%s router: %s: %v", router, call, err)
 	return reconcile.Result{}, fmt.Errorf("%s router: %s: %w", router, call, err)
 }
 
@@ -91,7 +92,7 @@ type routerEffects struct {
 func (r *Reconciler) applyRouter(ctx context.Context, s *syncState, x *routerEffects) (reconcile.Result, bool, error) {
 	router, plan := x.router, x.plan
 	fail := func(call string, err error) (reconcile.Result, bool, error) {
-		res, err := s.routerFailed(router.Type(), call, err)
+		res, err := r.routerFailed(s, router.Type(), call, err)
 		return res, true, err
 	}
 	if err := router.UpdateHash(ctx, s.ro, x.newHash, x.stableHash, nil); err != nil {
@@ -116,16 +117,4 @@ func (r *Reconciler) applyRouter(ctx context.Context, s *syncState, x *routerEff
 		}
 	}
 	return reconcile.Result{}, false, nil
-}
-
-// waitingForDeadline reports whether rs is an old ReplicaSet that keeps its pods until its
-// scale-down deadline (after a traffic-routed promotion): its pods are not "pending
-// termination", the router sends them nothing.
-func waitingForDeadline(rs *appsv1.ReplicaSet, newHash, stableHash string, now time.Time) bool {
-	h := hashOf(rs)
-	if h == newHash || h == stableHash {
-		return false
-	}
-	d, err := scaleDownDeadline(rs)
-	return err == nil && !d.IsZero() && d.After(now)
 }

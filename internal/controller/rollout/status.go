@@ -248,6 +248,11 @@ func (s *syncState) calculateConditions(detail string) {
 	s.availableCondition()
 	s.replicaFailureCondition()
 	if completed(st) {
+		if s.ro.Spec.Strategy.Canary != nil && findCondition(s.origStatus.Conditions, v1alpha1.RolloutCompleted) == nil {
+			// Argo's first reconciles of a canary see its first revision not completed yet (its
+			// stable ReplicaSet is set a reconcile later) and say so once; Vane does both in one
+			s.event(false, reasonNotCompleted, fmtNotCompleted, s.revision(), st.CurrentPodHash)
+		}
 		s.setCondition(v1alpha1.RolloutCompleted, corev1.ConditionTrue, reasonCompleted, reasonCompleted)
 	} else if s.setCondition(v1alpha1.RolloutCompleted, corev1.ConditionFalse, reasonCompleted, reasonCompleted) {
 		s.event(false, reasonNotCompleted, fmtNotCompleted, s.revision(), st.CurrentPodHash)

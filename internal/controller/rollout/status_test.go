@@ -188,7 +188,9 @@ func TestCanaryStatus(t *testing.T) {
 				st.StableRS, st.CurrentPodHash, st.CurrentStepIndex, st.CurrentStepHash = "h1", "h1", ptr.To[int32](2), "steps"
 			}},
 			want: statusWant{Phase: "Progressing", Message: "more replicas need to be updated", Conditions: []cond{
-				{v1alpha1.RolloutProgressing, "True", "NewReplicaSetCreated", `Created new replica set "app-h1"`}, notAvailable, completedTrue}},
+				{v1alpha1.RolloutProgressing, "True", "NewReplicaSetCreated", `Created new replica set "app-h1"`}, notAvailable, completedTrue},
+				// Argo's first reconciles see revision 1 not completed yet, once
+				Events: []string{"Normal RolloutNotCompleted: Rollout not completed, started update to revision 1 (h1)"}},
 		},
 		"first revision available": {
 			tc: statusCase{sets: []*appsv1.ReplicaSet{rs("h1", 1, 5, 5, 5)}, orig: v1alpha1.RolloutStatus{StableRS: "h1", CurrentPodHash: "h1",
