@@ -176,6 +176,11 @@ func (r *Reconciler) scale(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1
 		rs.Annotations = map[string]string{}
 	}
 	rs.Annotations[v1alpha1.DesiredReplicasAnnotation] = desired
+	if n == 0 && from != 0 {
+		// a ReplicaSet scaled down for good has no deadline left, as Argo's full scale-down says
+		delete(rs.Annotations, v1alpha1.ScaleDownDeadlineAnnotation)
+		delete(rs.Annotations, v1alpha1.LegacyScaleDownDeadlineAnnotation)
+	}
 	if err := r.Client.Patch(ctx, rs, patch); err != nil {
 		return false, fmt.Errorf("scaling ReplicaSet %s: %w", rs.Name, err)
 	}

@@ -137,8 +137,6 @@ var knownDivergences = map[string]string{
 	// Argo drops a completed update's background run from the status and leaves the run as it is
 	"Rollout/analysis status.canary.currentBackgroundAnalysisRunStatus.": "the finished background run stays recorded",
 	"AnalysisRun/analysis-67b5f594d-2 annotations.vane.dev/superseded:":  "the finished background run is annotated superseded",
-	// Argo takes the deadline annotation off the old ReplicaSet once it scaled it down
-	"ReplicaSet/promoted-5cd5f466c annotations.scale-down-deadline:": "the deadline annotation stays after the scale-down",
 }
 
 // unknown returns the lines that are not known divergences, and logs those that are.
