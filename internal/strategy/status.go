@@ -65,7 +65,7 @@ func RolloutPhase(spec *v1alpha1.RolloutSpec, st *v1alpha1.RolloutStatus) (v1alp
 // updatePending is the strategy's part of RolloutPhase: what is left of the update once every
 // pod runs the new template and is available ("" when nothing is).
 func updatePending(spec *v1alpha1.RolloutSpec, st *v1alpha1.RolloutStatus) string {
-	promoted := st.StableRS != "" && st.StableRS == st.CurrentPodHash
+	promoted := Completed(st)
 	if bg := spec.Strategy.BlueGreen; bg != nil {
 		if st.BlueGreen.ActiveSelector == "" || st.BlueGreen.ActiveSelector != st.CurrentPodHash {
 			return "active service cutover pending"
