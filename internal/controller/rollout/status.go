@@ -23,7 +23,7 @@ const (
 	reasonRSUpdated        = "ReplicaSetUpdated"
 	reasonRSNotAvailable   = "ReplicaSetNotAvailable"
 	reasonNewRSAvailable   = "NewReplicaSetAvailable"
-	reasonPaused           = "RolloutPaused"
+	reasonPaused           = strategy.ReasonPaused
 	reasonResumed          = "RolloutResumed"
 	reasonRetry            = "RolloutRetry"
 	reasonAborted          = strategy.ReasonAborted
@@ -48,7 +48,6 @@ const (
 	fmtFoundNewRS    = "Found new replica set %q"
 	fmtRSProgressing = "ReplicaSet %q is progressing."
 	fmtRSCompleted   = "ReplicaSet %q has successfully progressed."
-	fmtRSTimedOut    = "ReplicaSet %q has timed out progressing."
 	fmtNotCompleted  = "Rollout not completed, started update to revision %s (%s)"
 	fmtInvalidSpec   = "The Rollout %q is invalid: %s"
 )
@@ -118,7 +117,8 @@ func (s *syncState) canaryObserved() observed {
 // fields are in the status already) as Argo's persistRolloutStatus does, emits the events Argo
 // emits for the changes, and returns when to look again for the progress deadline (0: no
 // deadline running). Argo judges progress from the status alone, so whether this reconcile
-// scaled anything does not matter.
+// scaled anything does not matter; the engine judges it (strategy.JudgeProgress) and this
+// applies the verdict.
 //
 // Argo spreads this over reconciles: one creates the new ReplicaSet (and records
 // NewReplicaSetCreated), the next starts by updating the Paused and Progressing conditions for
@@ -137,14 +137,15 @@ func (s *syncState) updateStatus(o observed, _ bool) time.Duration {
 	*s.events = slices.DeleteFunc(*s.events, func(e kit.Event) bool { return e.Reason == reasonAborted })
 	s.newReplicaSetCondition()
 	s.checkPausedConditions()
-	detail := s.progressDeadlineAbort()
+	v := s.judgeProgress()
+	detail := s.deadlineAbort(v)
 	if detail == "" && st.Abort && !s.origStatus.Abort {
 		detail = strategy.AbortDetail(st)
 	}
-	s.calculateConditions(detail)
+	s.calculateConditions(v, detail)
 	st.Phase, st.Message = strategy.RolloutPhase(&ro.Spec, st)
 	s.stateChangeEvents()
-	return s.progressRecheck()
+	return strategy.ProgressRecheck(&ro.Spec, st, v, s.now)
 }
 
 // newReplicaSetCondition starts the Progressing condition of an update: NewReplicaSetCreated
@@ -177,7 +178,7 @@ func (s *syncState) checkPausedConditions() {
 	abortCond := prog != nil && prog.Reason == reasonAborted
 	paused := len(old.PauseConditions) > 0 || s.ro.Spec.Paused
 	changed := false
-	if paused != progPaused && !abortCond && !completed(old) {
+	if paused != progPaused && !abortCond && !strategy.Completed(old) {
 		if paused {
 			changed = s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionUnknown, reasonPaused, msgPaused)
 		} else {
@@ -200,41 +201,33 @@ func (s *syncState) checkPausedConditions() {
 	}
 }
 
-// completed: the new ReplicaSet is the stable one (Argo's conditions.RolloutCompleted).
-func completed(st *v1alpha1.RolloutStatus) bool {
-	return st.StableRS != "" && st.StableRS == st.CurrentPodHash
-}
-
-// progressDeadlineAbort aborts an update that made no progress for progressDeadlineSeconds
-// when spec.progressDeadlineAbort is set (Argo's evaluateProgressDeadlineAbort): the Warning
+// deadlineAbort applies the engine's progress-deadline abort (Argo's
+// evaluateProgressDeadlineAbort): the update is aborted, its pause lifted, and the Warning
 // event RolloutAborted says `ReplicaSet "<name>" has timed out progressing.`, which the abort
-// message then carries. It returns that text ("" when it does not abort).
-func (s *syncState) progressDeadlineAbort() string {
-	ro, old, st := s.ro, &s.origStatus, &s.ro.Status
-	if !ro.Spec.ProgressDeadlineAbort || old.Abort || st.Abort || completed(st) || s.progressing() ||
-		s.indefiniteStep() || s.waitingForScaleDown() || !s.timedOut(findCondition(old.Conditions, v1alpha1.RolloutProgressing)) {
+// message then carries. It returns that text ("" when the verdict does not abort).
+func (s *syncState) deadlineAbort(v strategy.Progress) string {
+	if !v.Abort {
 		return ""
 	}
-	msg := fmt.Sprintf(fmtRSTimedOut, s.newRS.Name)
+	st := &s.ro.Status
 	st.Abort = true
 	if st.AbortedAt == nil {
 		st.AbortedAt = ptrTime(nowTime(s.now))
 	}
 	st.PauseConditions, st.ControllerPause = nil, false
-	s.event(true, reasonAborted, "%s", msg)
-	return msg
+	s.event(true, reasonAborted, "%s", v.Message)
+	return v.Message
 }
 
 // calculateConditions is Argo's calculateRolloutConditions: Healthy, Progressing (aborted,
 // complete, progressing or timed out), Available, ReplicaFailure and Completed, each with
-// Argo's reason and message. detail is what the abort message adds when the update was
-// aborted in this reconcile.
-func (s *syncState) calculateConditions(detail string) {
+// Argo's reason and message, as the engine's verdict v says. detail is what the abort message
+// adds when the update was aborted in this reconcile.
+func (s *syncState) calculateConditions(v strategy.Progress, detail string) {
 	ro, st := s.ro, &s.ro.Status
 	paused := ro.Spec.Paused || len(st.PauseConditions) > 0
-	healthy := s.rolloutHealthy()
 	becameUnhealthy := false
-	if !paused && healthy {
+	if !paused && v.Healthy {
 		s.setCondition(v1alpha1.RolloutHealthy, corev1.ConditionTrue, reasonHealthy, msgHealthy)
 	} else if findCondition(s.origStatus.Conditions, v1alpha1.RolloutHealthy) != nil {
 		// never healthy yet: no Healthy condition at all
@@ -243,11 +236,11 @@ func (s *syncState) calculateConditions(detail string) {
 	if st.Abort {
 		s.abortCondition(detail)
 	} else if !s.created { // Argo's reconcile ends once it created the new ReplicaSet
-		s.progressCondition(healthy, becameUnhealthy)
+		s.progressCondition(v, becameUnhealthy)
 	}
 	s.availableCondition()
 	s.replicaFailureCondition()
-	if completed(st) {
+	if v.Completed {
 		if s.ro.Spec.Strategy.Canary != nil && findCondition(s.origStatus.Conditions, v1alpha1.RolloutCompleted) == nil {
 			// Argo's first reconciles of a canary see its first revision not completed yet (its
 			// stable ReplicaSet is set a reconcile later) and say so once; Vane does both in one
@@ -271,23 +264,21 @@ func (s *syncState) abortCondition(detail string) {
 
 // progressCondition: Progressing is NewReplicaSetAvailable once the update is done,
 // ReplicaSetUpdated (refreshed) while the status moves, ReplicaSetNotAvailable when a complete
-// rollout lost pods, and ProgressDeadlineExceeded (False) once nothing moved for
-// progressDeadlineSeconds outside a pause, an analysis or experiment step, or a scale-down
-// delay (no event, as in Argo).
-func (s *syncState) progressCondition(healthy, becameUnhealthy bool) {
-	st := &s.ro.Status
+// rollout lost pods, and ProgressDeadlineExceeded (False) once the engine finds the deadline
+// exceeded (no event, as in Argo).
+func (s *syncState) progressCondition(v strategy.Progress, becameUnhealthy bool) {
 	name := s.newRS.Name
 	switch {
-	case healthy:
+	case v.Healthy:
 		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionTrue, reasonNewRSAvailable, fmt.Sprintf(fmtRSCompleted, name))
-	case s.progressing() || becameUnhealthy:
+	case v.Progressing || becameUnhealthy:
 		reason, msg := reasonRSUpdated, fmt.Sprintf(fmtRSProgressing, name)
-		if completed(st) && becameUnhealthy {
+		if v.Completed && becameUnhealthy {
 			reason, msg = reasonRSNotAvailable, msgNotAvailable
 		}
 		s.refreshProgressing(reason, msg)
-	case !s.indefiniteStep() && !s.waitingForScaleDown() && s.timedOut(findCondition(st.Conditions, v1alpha1.RolloutProgressing)):
-		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, reasonDeadlineExceeded, fmt.Sprintf(fmtRSTimedOut, name))
+	case v.DeadlineExceeded:
+		s.setCondition(v1alpha1.RolloutProgressing, corev1.ConditionFalse, reasonDeadlineExceeded, v.Message)
 	}
 }
 
@@ -365,18 +356,4 @@ func (s *syncState) stateChangeEvents() {
 	case !is && st.AbortedAt == nil && !s.hasEvent(reasonResumed):
 		s.event(false, reasonResumed, "%s", msgResumed)
 	}
-}
-
-// progressRecheck returns when the progress deadline of the Progressing condition runs out
-// (Argo's requeueStuckRollout): never for a healthy, timed out, paused or aborted rollout, nor
-// in a step that does not count against the deadline.
-func (s *syncState) progressRecheck() time.Duration {
-	ro, st := s.ro, &s.ro.Status
-	cond := findCondition(st.Conditions, v1alpha1.RolloutProgressing)
-	if cond == nil || cond.Reason == reasonDeadlineExceeded || st.Abort || ro.Spec.Paused || len(st.PauseConditions) > 0 ||
-		s.rolloutHealthy() || s.indefiniteStep() {
-		return 0
-	}
-	deadline := time.Duration(ro.Spec.EffectiveProgressDeadlineSeconds()) * time.Second
-	return max(cond.LastUpdateTime.Add(deadline).Sub(s.now), 0) + time.Second
 }

@@ -103,7 +103,9 @@ type statusWant struct {
 	Abort      bool
 }
 
-func runStatus(t *testing.T, tc statusCase, bg bool) (statusWant, *syncState) {
+// runStatus runs updateStatus on the case: what it made, the state, and when it asks to look
+// again for the progress deadline.
+func runStatus(t *testing.T, tc statusCase, bg bool) (statusWant, *syncState, time.Duration) {
 	t.Helper()
 	spec := v1alpha1.RolloutSpec{Replicas: ptr.To[int32](5), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "app"}}}
 	if bg {
@@ -128,7 +130,7 @@ func runStatus(t *testing.T, tc statusCase, bg bool) (statusWant, *syncState) {
 	if bg {
 		o = s.blueGreenObserved()
 	}
-	s.updateStatus(o, false)
+	recheck := s.updateStatus(o, false)
 	got := statusWant{Phase: ro.Status.Phase, Message: ro.Status.Message, Abort: ro.Status.Abort}
 	for _, c := range ro.Status.Conditions {
 		got.Conditions = append(got.Conditions, cond{c.Type, c.Status, c.Reason, c.Message})
@@ -140,7 +142,7 @@ func runStatus(t *testing.T, tc statusCase, bg bool) (statusWant, *syncState) {
 		}
 		got.Events = append(got.Events, kind+" "+e.Reason+": "+e.Message)
 	}
-	return got, s
+	return got, s, recheck
 }
 
 // updating is the status of an update from h1 (stable) to h2 at step idx, as read after a
@@ -343,7 +345,7 @@ func TestCanaryStatus(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, _ := runStatus(t, tc.tc, false)
+			got, _, _ := runStatus(t, tc.tc, false)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
@@ -480,7 +482,7 @@ func TestBlueGreenStatus(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, _ := runStatus(t, tc.tc, true)
+			got, _, _ := runStatus(t, tc.tc, true)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
@@ -497,7 +499,7 @@ func TestConditionTimes(t *testing.T) {
 	orig := updating(0, [4]int32{5, 0, 5}, available, completedFalse, notHealthy, createdH2)
 	orig.Conditions = conds(before, available, completedFalse, notHealthy, createdH2)
 	orig.Conditions[0].Message = "an older text"
-	_, s := runStatus(t, statusCase{orig: orig, sets: []*appsv1.ReplicaSet{rs("h2", 2, 1, 1, 0), rs("h1", 1, 5, 5, 5)}}, false)
+	_, s, recheck := runStatus(t, statusCase{orig: orig, sets: []*appsv1.ReplicaSet{rs("h2", 2, 1, 1, 0), rs("h1", 1, 5, 5, 5)}}, false)
 	type times struct{ Update, Transition time.Time }
 	got := map[v1alpha1.RolloutConditionType]times{}
 	for _, c := range s.ro.Status.Conditions {
@@ -515,7 +517,7 @@ func TestConditionTimes(t *testing.T) {
 	if msg := s.ro.Status.Conditions[0].Message; msg != "an older text" {
 		t.Errorf("unchanged condition's message = %q", msg)
 	}
-	if d := s.progressRecheck(); d != 601*time.Second {
+	if d := recheck; d != 601*time.Second {
 		t.Errorf("progress recheck in %v, want the deadline (600s) after the refresh, and a second", d)
 	}
 }
