@@ -2,7 +2,6 @@ package strategy
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,15 +62,16 @@ const (
 
 // judge reads a run. Failed and Error abort the update; Inconclusive pauses it with
 // InconclusiveAnalysisRun until someone promotes (the run then passes) or aborts.
-func (p *Plan) judge(run *Run, what string, now time.Time) verdict {
-	return judgeRun(&p.Status, run, what, now, &p.Events)
+func (p *Plan) judge(run *Run, now time.Time) verdict {
+	return judgeRun(&p.Status, run, now, &p.Events)
 }
 
 // judgeRun is judge for any engine: st is the status the engine builds, events its events.
 // An inconclusive run pauses the rollout (InconclusiveAnalysisRun, controllerPause); the pause
 // is over once the condition is gone while controllerPause is still set and no other pause
-// holds the rollout (promote removes every pause condition).
-func judgeRun(st *v1alpha1.RolloutStatus, run *Run, what string, now time.Time, events *[]Event) verdict {
+// holds the rollout (promote removes every pause condition). The run's own phase change is
+// announced by runChangeEvents.
+func judgeRun(st *v1alpha1.RolloutStatus, run *Run, now time.Time, events *[]Event) verdict {
 	if run == nil {
 		return verdictWait
 	}
@@ -79,8 +79,6 @@ func judgeRun(st *v1alpha1.RolloutStatus, run *Run, what string, now time.Time, 
 	case v1alpha1.AnalysisPhaseSuccessful:
 		return verdictPass
 	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError:
-		*events = append(*events, Event{Warning: true, Reason: "AnalysisRun" + string(run.Phase),
-			Message: describeRun(what, run)})
 		st.Abort = true
 		return verdictAbort
 	case v1alpha1.AnalysisPhaseInconclusive:
@@ -93,19 +91,82 @@ func judgeRun(st *v1alpha1.RolloutStatus, run *Run, what string, now time.Time, 
 		st.PauseConditions = append(st.PauseConditions, v1alpha1.PauseCondition{
 			Reason: v1alpha1.PauseReasonInconclusiveAnalysis, StartTime: metav1.NewTime(now)})
 		st.ControllerPause = true
-		*events = append(*events, Event{Warning: true, Reason: "AnalysisRunInconclusive", Message: describeRun(what, run)},
+		*events = append(*events,
 			Event{Reason: "RolloutPaused", Message: "Rollout is paused (InconclusiveAnalysisRun): promote to go on, abort to roll back"})
 		return verdictPause
 	}
 	return verdictWait
 }
 
-func describeRun(what string, run *Run) string {
-	msg := fmt.Sprintf("%s %s %s", what, run.Name, strings.ToLower(string(run.Phase)))
-	if run.Message != "" {
-		msg += ": " + run.Message
+// runChange is one of the update's current runs (nil: none) with the record the status read
+// had of it.
+type runChange struct {
+	kind string // Argo's rollout-type label: Background, Step, PrePromotion, PostPromotion
+	prev *v1alpha1.RolloutAnalysisRunStatus
+	run  *Run
+}
+
+// runChangeEvents is Argo's reconcileAnalysisRunStatusChanges: an event
+// AnalysisRun<Phase> (Warning for Failed and Error) for each current run whose phase is not
+// the one its record had, saying `<kind> Analysis Run '<name>' Status New: '<phase>'
+// Previous: '<recorded phase>'` (NoPreviousStatus without a record). A run just created has
+// no phase yet and no event. Vane adds the run's verdict after Argo's text.
+func runChangeEvents(changes ...runChange) []Event {
+	var out []Event
+	for _, c := range changes {
+		r := c.run
+		if r == nil || r.Phase == "" || c.prev != nil && (c.prev.Name != r.Name || c.prev.Status == r.Phase) {
+			continue
+		}
+		prev := "NoPreviousStatus"
+		if c.prev != nil {
+			prev = string(c.prev.Status)
+		}
+		msg := fmt.Sprintf("%s Analysis Run '%s' Status New: '%s' Previous: '%s'", c.kind, r.Name, r.Phase, prev)
+		if r.Message != "" && r.Phase.Completed() {
+			msg += ": " + r.Message
+		}
+		out = append(out, Event{Warning: r.Phase == v1alpha1.AnalysisPhaseFailed || r.Phase == v1alpha1.AnalysisPhaseError,
+			Reason: "AnalysisRun" + string(r.Phase), Message: msg})
 	}
-	return msg
+	return out
+}
+
+// currentCanaryRuns is Argo's reconcileAnalysisRuns for a canary, before the engine plays
+// the update: once the update is fully promoted, aborted, promoted in full, a fast rollback or
+// the rollout's first revision (all as read), it has no current run: the status forgets them
+// and the controller terminates those still running. Otherwise it announces the phase changes
+// of the background run and of the step's run (while its analysis step is current or the
+// rollout holds).
+func (p *Plan) currentCanaryRuns(in Input, runs *Runs) {
+	read, st := &in.Rollout.Status, &p.Status
+	if read.StableRS == read.CurrentPodHash || read.Abort || read.PromoteFull || in.FastRollback || read.StableRS == "" {
+		st.Canary.CurrentBackgroundAnalysisRunStatus, st.Canary.CurrentStepAnalysisRunStatus = nil, nil
+		*runs = Runs{}
+		return
+	}
+	step := runs.Step
+	if step != nil && len(read.PauseConditions) == 0 && !currentAnalysisStep(in.Rollout, runs.StepIndex) {
+		step = nil
+	}
+	p.Events = append(p.Events, runChangeEvents(
+		runChange{"Step", read.Canary.CurrentStepAnalysisRunStatus, step},
+		runChange{"Background", read.Canary.CurrentBackgroundAnalysisRunStatus, runs.Background})...)
+}
+
+// currentAnalysisStep: the step the status read is at is the analysis step idx.
+func currentAnalysisStep(r *v1alpha1.Rollout, idx int32) bool {
+	steps := r.Spec.Strategy.Canary.Steps
+	cur := r.Status.CurrentStepIndex
+	return cur != nil && *cur == idx && int(idx) < len(steps) && steps[idx].Analysis != nil
+}
+
+// forgetPassedStepRun drops the record of a step's run once the rollout neither waits for it
+// nor holds (Argo records the step's run only while its step is current).
+func (p *Plan) forgetPassedStepRun() {
+	if st := &p.Status; p.Analysis.Step == nil && len(st.PauseConditions) == 0 && !st.Abort {
+		st.Canary.CurrentStepAnalysisRunStatus = nil
+	}
 }
 
 // clearAnalysisRecords forgets the runs of an earlier update (a new revision, or a retry).
@@ -146,7 +207,7 @@ func (p *Plan) startCanaryAnalysis(in Input, runs *Runs) {
 		}
 		return
 	}
-	p.judge(run, "background analysis", in.Now)
+	p.judge(run, in.Now)
 }
 
 // analysisStep plays an analysis step: it wants the step's run, and completes when the run is
@@ -157,7 +218,7 @@ func (p *Plan) analysisStep(runs Runs, idx int32, now time.Time) bool {
 	if runs.Step != nil && runs.StepIndex == idx {
 		run = runs.Step
 	}
-	if p.judge(run, fmt.Sprintf("analysis of step %d", idx+1), now) != verdictPass {
+	if p.judge(run, now) != verdictPass {
 		return false
 	}
 	if run.Phase == v1alpha1.AnalysisPhaseInconclusive {
@@ -171,24 +232,4 @@ func (p *Plan) analysisStep(runs Runs, idx int32, now time.Time) bool {
 // its pause is the rollout's own (see forgetStalePause).
 func inconclusiveStep(runs Runs, idx int32) bool {
 	return runs.Step != nil && runs.StepIndex == idx && runs.Step.Phase == v1alpha1.AnalysisPhaseInconclusive
-}
-
-// AnalysisVerdict explains why analysis aborted the update: the failed run recorded in st with
-// its message (which names the metric, the value and the condition), or "" when no recorded
-// run failed.
-func AnalysisVerdict(st *v1alpha1.RolloutStatus) string {
-	for _, r := range []struct {
-		what string
-		rec  *v1alpha1.RolloutAnalysisRunStatus
-	}{
-		{"background analysis", st.Canary.CurrentBackgroundAnalysisRunStatus},
-		{"step analysis", st.Canary.CurrentStepAnalysisRunStatus},
-		{"pre-promotion analysis", st.BlueGreen.PrePromotionAnalysisRunStatus},
-		{"post-promotion analysis", st.BlueGreen.PostPromotionAnalysisRunStatus},
-	} {
-		if r.rec != nil && (r.rec.Status == v1alpha1.AnalysisPhaseFailed || r.rec.Status == v1alpha1.AnalysisPhaseError) {
-			return describeRun(r.what, &Run{Name: r.rec.Name, Phase: r.rec.Status, Message: r.rec.Message})
-		}
-	}
-	return ""
 }

@@ -35,6 +35,19 @@ func recorded(st *v1alpha1.RolloutStatus) {
 	st.Canary.CurrentBackgroundAnalysisRunStatus, st.Canary.CurrentStepAnalysisRunStatus = rec, rec
 }
 
+// recordRuns records in st each run of runs with the phase it has.
+func recordRuns(st *v1alpha1.RolloutStatus, runs Runs) {
+	for _, x := range []struct {
+		rec **v1alpha1.RolloutAnalysisRunStatus
+		run *Run
+	}{{&st.Canary.CurrentBackgroundAnalysisRunStatus, runs.Background}, {&st.Canary.CurrentStepAnalysisRunStatus, runs.Step},
+		{&st.BlueGreen.PrePromotionAnalysisRunStatus, runs.PrePromotion}, {&st.BlueGreen.PostPromotionAnalysisRunStatus, runs.PostPromotion}} {
+		if x.run != nil {
+			*x.rec = &v1alpha1.RolloutAnalysisRunStatus{Name: x.run.Name, Status: x.run.Phase, Message: x.run.Message}
+		}
+	}
+}
+
 // analysisSteps: 20%, analysis, 60%, then done.
 var analysisSteps = []v1alpha1.CanaryStep{weight(20), analysisStep(), weight(60)}
 
@@ -74,39 +87,39 @@ func TestCanaryAnalysis(t *testing.T) {
 			rollout: withBackground(rollout(5, analysisSteps, updating(0, nil)), nil),
 			runs:    Runs{Background: run(v1alpha1.AnalysisPhaseFailed)},
 			sets:    at20,
-			want:    want{Abort: true, Replicas: map[string]int32{"n": 1, "s": 5}, Reasons: []string{"AnalysisRunFailed", "RolloutAborted"}},
+			want:    want{Records: true, Abort: true, Replicas: map[string]int32{"n": 1, "s": 5}, Reasons: []string{"RolloutAborted"}},
 		},
 		"background error aborts": {
 			rollout: withBackground(rollout(5, analysisSteps, updating(0, nil)), nil),
 			runs:    Runs{Background: run(v1alpha1.AnalysisPhaseError)},
 			sets:    at20,
-			want:    want{Abort: true, Replicas: map[string]int32{"n": 1, "s": 5}, Reasons: []string{"AnalysisRunError", "RolloutAborted"}},
+			want:    want{Records: true, Abort: true, Replicas: map[string]int32{"n": 1, "s": 5}, Reasons: []string{"RolloutAborted"}},
 		},
 		"inconclusive background pauses": {
 			rollout: withBackground(rollout(5, analysisSteps, updating(0, nil)), nil),
 			runs:    Runs{Background: run(v1alpha1.AnalysisPhaseInconclusive)},
 			sets:    at20,
-			want: want{Analysis: AnalysisPlan{Background: true, Step: ptr.To[int32](1)}, StepIndex: 1, Pauses: []v1alpha1.PauseReason{v1alpha1.PauseReasonInconclusiveAnalysis},
-				Replicas: map[string]int32{"n": 1, "s": 4}, Reasons: []string{"AnalysisRunInconclusive", "RolloutPaused", "RolloutStepCompleted"}},
+			want: want{Records: true, Analysis: AnalysisPlan{Background: true, Step: ptr.To[int32](1)}, StepIndex: 1, Pauses: []v1alpha1.PauseReason{v1alpha1.PauseReasonInconclusiveAnalysis},
+				Replicas: map[string]int32{"n": 1, "s": 4}, Reasons: []string{"RolloutPaused", "RolloutStepCompleted"}},
 		},
 		"inconclusive background promoted starts a new background run": {
 			rollout: withBackground(rollout(5, analysisSteps, updating(0, func(st *v1alpha1.RolloutStatus) { st.ControllerPause = true })), nil),
 			runs:    Runs{Background: run(v1alpha1.AnalysisPhaseInconclusive)},
 			sets:    at20,
-			want: want{Analysis: AnalysisPlan{Background: true, RestartBackground: true, Step: ptr.To[int32](1)}, StepIndex: 1,
+			want: want{Records: true, Analysis: AnalysisPlan{Background: true, RestartBackground: true, Step: ptr.To[int32](1)}, StepIndex: 1,
 				Replicas: map[string]int32{"n": 1, "s": 4}, Reasons: []string{"RolloutStepCompleted"}},
 		},
 		"analysis step waits for its run": {
 			rollout: rollout(5, analysisSteps, updating(1, nil)),
 			runs:    Runs{Step: run(v1alpha1.AnalysisPhaseRunning), StepIndex: 1},
 			sets:    at20,
-			want:    want{Analysis: AnalysisPlan{Step: ptr.To[int32](1)}, StepIndex: 1, Replicas: map[string]int32{"n": 1, "s": 4}},
+			want:    want{Records: true, Analysis: AnalysisPlan{Step: ptr.To[int32](1)}, StepIndex: 1, Replicas: map[string]int32{"n": 1, "s": 4}},
 		},
 		"a run of another step does not count": {
 			rollout: rollout(5, analysisSteps, updating(1, nil)),
 			runs:    Runs{Step: run(v1alpha1.AnalysisPhaseSuccessful), StepIndex: 0},
 			sets:    at20,
-			want:    want{Analysis: AnalysisPlan{Step: ptr.To[int32](1)}, StepIndex: 1, Replicas: map[string]int32{"n": 1, "s": 4}},
+			want:    want{Records: true, Analysis: AnalysisPlan{Step: ptr.To[int32](1)}, StepIndex: 1, Replicas: map[string]int32{"n": 1, "s": 4}},
 		},
 		"successful step analysis moves on": {
 			rollout: rollout(5, analysisSteps, updating(1, nil)),
@@ -118,20 +131,20 @@ func TestCanaryAnalysis(t *testing.T) {
 			rollout: rollout(5, analysisSteps, updating(1, nil)),
 			runs:    Runs{Step: run(v1alpha1.AnalysisPhaseFailed), StepIndex: 1},
 			sets:    at20,
-			want:    want{Abort: true, Replicas: map[string]int32{"n": 1, "s": 5}, StepIndex: 0, Reasons: []string{"AnalysisRunFailed", "RolloutAborted"}},
+			want:    want{Records: true, Abort: true, Replicas: map[string]int32{"n": 1, "s": 5}, StepIndex: 0, Reasons: []string{"RolloutAborted"}},
 		},
 		"inconclusive step analysis pauses": {
 			rollout: rollout(5, analysisSteps, updating(1, nil)),
 			runs:    Runs{Step: run(v1alpha1.AnalysisPhaseInconclusive), StepIndex: 1},
 			sets:    at20,
-			want: want{Analysis: AnalysisPlan{Step: ptr.To[int32](1)}, StepIndex: 1, Pauses: []v1alpha1.PauseReason{v1alpha1.PauseReasonInconclusiveAnalysis},
-				Replicas: map[string]int32{"n": 1, "s": 4}, Reasons: []string{"AnalysisRunInconclusive", "RolloutPaused"}},
+			want: want{Records: true, Analysis: AnalysisPlan{Step: ptr.To[int32](1)}, StepIndex: 1, Pauses: []v1alpha1.PauseReason{v1alpha1.PauseReasonInconclusiveAnalysis},
+				Replicas: map[string]int32{"n": 1, "s": 4}, Reasons: []string{"RolloutPaused"}},
 		},
 		"inconclusive step stays paused": {
 			rollout: rollout(5, analysisSteps, updating(1, inconclusivePause)),
 			runs:    Runs{Step: run(v1alpha1.AnalysisPhaseInconclusive), StepIndex: 1},
 			sets:    at20,
-			want: want{Analysis: AnalysisPlan{Step: ptr.To[int32](1)}, StepIndex: 1, Pauses: []v1alpha1.PauseReason{v1alpha1.PauseReasonInconclusiveAnalysis},
+			want: want{Records: true, Analysis: AnalysisPlan{Step: ptr.To[int32](1)}, StepIndex: 1, Pauses: []v1alpha1.PauseReason{v1alpha1.PauseReasonInconclusiveAnalysis},
 				Replicas: map[string]int32{"n": 1, "s": 4}},
 		},
 		"inconclusive step promoted moves on": {
@@ -144,7 +157,7 @@ func TestCanaryAnalysis(t *testing.T) {
 			rollout: withBackground(rollout(5, analysisSteps, updating(3, nil)), nil),
 			runs:    Runs{Background: run(v1alpha1.AnalysisPhaseRunning)},
 			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}, {Hash: "s", Role: RoleStable}},
-			want:    want{StepIndex: 3, Replicas: map[string]int32{"n": 5, "s": 0}, Reasons: []string{"RolloutCompleted"}},
+			want:    want{Records: true, StepIndex: 3, Replicas: map[string]int32{"n": 5, "s": 0}, Reasons: []string{"RolloutCompleted"}},
 		},
 		"retry forgets the failed runs and starts again": {
 			rollout: withBackground(rollout(5, analysisSteps, updating(1, func(st *v1alpha1.RolloutStatus) {
@@ -171,6 +184,8 @@ func TestCanaryAnalysis(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
+			// each run is recorded with the phase it has: its phase changes are TestAnalysisRunEvents's
+			recordRuns(&tc.rollout.Status, tc.runs)
 			p, err := Canary(Input{Rollout: tc.rollout, NewHash: tc.sets[0].Hash, StepsHash: "steps", Sets: tc.sets, Now: t0, Runs: tc.runs})
 			if err != nil {
 				t.Fatal(err)
@@ -190,25 +205,101 @@ func TestCanaryAnalysis(t *testing.T) {
 	}
 }
 
-func TestCanaryAnalysisVerdict(t *testing.T) {
-	p, err := Canary(Input{Rollout: rollout(5, analysisSteps, updating(1, nil)), NewHash: "n", StepsHash: "steps", Now: t0,
-		Sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(4)}},
-		Runs: Runs{Step: &Run{Name: "ro-n-2-1", Phase: v1alpha1.AnalysisPhaseFailed, Message: `metric "webcheck" failed: result "nok" does not satisfy result == "ok" (2 of limit 1)`}, StepIndex: 1}})
-	if err != nil {
-		t.Fatal(err)
+// TestAnalysisRunEvents: Argo's reconcileAnalysisRunStatusChanges announces each phase change
+// of a current run, and a canary's status forgets its runs once the update is over
+// (reconcileAnalysisRuns: fully promoted, aborted, promoted in full or the first revision).
+func TestAnalysisRunEvents(t *testing.T) {
+	type want struct {
+		Events           []Event
+		Background, Step string // the run each record names after the plan
 	}
-	wantEvent := `analysis of step 2 ro-n-2-1 failed: metric "webcheck" failed: result "nok" does not satisfy result == "ok" (2 of limit 1)`
-	if len(p.Events) == 0 || p.Events[0].Message != wantEvent || !p.Events[0].Warning {
-		t.Errorf("first event = %+v, want the Warning %q", p.Events, wantEvent)
+	verdict := `metric "webcheck" failed: result "nok" does not satisfy result == "ok" (2 of limit 1)`
+	rec := func(name string, phase v1alpha1.AnalysisPhase) *v1alpha1.RolloutAnalysisRunStatus {
+		return &v1alpha1.RolloutAnalysisRunStatus{Name: name, Status: phase}
 	}
-	// the controller records the run's phase; the rollout's message then carries the verdict
-	st := p.Status
-	st.Canary.CurrentStepAnalysisRunStatus = &v1alpha1.RolloutAnalysisRunStatus{Name: "ro-n-2-1", Status: v1alpha1.AnalysisPhaseFailed,
-		Message: `metric "webcheck" failed: result "nok" does not satisfy result == "ok" (2 of limit 1)`}
-	_, msg := Phase(rollout(5, analysisSteps, st), &st, Counts{5, 0, 5, 5}, Abort("2", AnalysisVerdict(&st)))
-	want := `RolloutAborted: Rollout aborted update to revision 2: step analysis ro-n-2-1 failed: metric "webcheck" failed: result "nok" does not satisfy result == "ok" (2 of limit 1)`
-	if msg != want {
-		t.Errorf("message = %q, want %q", msg, want)
+	at := func(idx int32, bg, step *v1alpha1.RolloutAnalysisRunStatus, mod func(*v1alpha1.RolloutStatus)) v1alpha1.RolloutStatus {
+		return updating(idx, func(st *v1alpha1.RolloutStatus) {
+			st.Canary.CurrentBackgroundAnalysisRunStatus, st.Canary.CurrentStepAnalysisRunStatus = bg, step
+			if mod != nil {
+				mod(st)
+			}
+		})
+	}
+	tests := map[string]struct {
+		status v1alpha1.RolloutStatus
+		runs   Runs
+		want   want
+	}{
+		"a new run has no phase: no event": {
+			status: at(1, rec("bg", ""), rec("st", ""), nil),
+			runs:   Runs{Background: &Run{Name: "bg"}, Step: &Run{Name: "st"}, StepIndex: 1},
+			want:   want{Background: "bg", Step: "st"},
+		},
+		"running, previously empty": {
+			status: at(1, rec("bg", ""), nil, nil),
+			runs:   Runs{Background: &Run{Name: "bg", Phase: v1alpha1.AnalysisPhaseRunning}},
+			want: want{Background: "bg", Events: []Event{{Reason: "AnalysisRunRunning",
+				Message: "Background Analysis Run 'bg' Status New: 'Running' Previous: ''"}}},
+		},
+		"unchanged phase: no event": {
+			status: at(1, rec("bg", v1alpha1.AnalysisPhaseRunning), nil, nil),
+			runs:   Runs{Background: &Run{Name: "bg", Phase: v1alpha1.AnalysisPhaseRunning}},
+			want:   want{Background: "bg"},
+		},
+		"step run failed: Argo's text, then the verdict; the update aborts": {
+			status: at(1, nil, rec("ro-n-2-1", v1alpha1.AnalysisPhaseRunning), nil),
+			runs:   Runs{Step: &Run{Name: "ro-n-2-1", Phase: v1alpha1.AnalysisPhaseFailed, Message: verdict}, StepIndex: 1},
+			want: want{Step: "ro-n-2-1", Events: []Event{
+				{Warning: true, Reason: "AnalysisRunFailed", Message: "Step Analysis Run 'ro-n-2-1' Status New: 'Failed' Previous: 'Running': " + verdict},
+				{Warning: true, Reason: "RolloutAborted", Message: "Rollout aborted update to revision 0: Step-based analysis phase error/failed: " + verdict + " (AnalysisRun ro-n-2-1)"}}},
+		},
+		"step run passed: announced, and the step's record goes with the step": {
+			status: at(1, nil, rec("st", v1alpha1.AnalysisPhaseRunning), nil),
+			runs:   Runs{Step: &Run{Name: "st", Phase: v1alpha1.AnalysisPhaseSuccessful}, StepIndex: 1},
+			want: want{Events: []Event{{Reason: "AnalysisRunSuccessful", Message: "Step Analysis Run 'st' Status New: 'Successful' Previous: 'Running'"},
+				{Reason: "RolloutStepCompleted", Message: "Rollout step 2/3 completed (analysis)"}}},
+		},
+		"inconclusive is a Normal event": {
+			status: at(1, nil, rec("st", v1alpha1.AnalysisPhaseRunning), nil),
+			runs:   Runs{Step: &Run{Name: "st", Phase: v1alpha1.AnalysisPhaseInconclusive}, StepIndex: 1},
+			want: want{Step: "st", Events: []Event{{Reason: "AnalysisRunInconclusive", Message: "Step Analysis Run 'st' Status New: 'Inconclusive' Previous: 'Running'"},
+				{Reason: "RolloutPaused", Message: "Rollout is paused (InconclusiveAnalysisRun): promote to go on, abort to roll back"}}},
+		},
+		"aborted as read: the runs are forgotten, no event": {
+			status: at(0, rec("bg", v1alpha1.AnalysisPhaseFailed), rec("st", v1alpha1.AnalysisPhaseRunning), func(st *v1alpha1.RolloutStatus) {
+				st.Abort, st.AbortedAt = true, &metav1.Time{Time: t0}
+			}),
+			runs: Runs{Background: &Run{Name: "bg", Phase: v1alpha1.AnalysisPhaseFailed}, Step: &Run{Name: "st", Phase: v1alpha1.AnalysisPhaseSuccessful}},
+			want: want{},
+		},
+		"fully promoted as read: the background run is forgotten unannounced": {
+			status: at(3, rec("bg", v1alpha1.AnalysisPhaseRunning), nil, func(st *v1alpha1.RolloutStatus) { st.StableRS = "n" }),
+			runs:   Runs{Background: &Run{Name: "bg", Phase: v1alpha1.AnalysisPhaseSuccessful}},
+			want:   want{},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := withBackground(rollout(5, analysisSteps, tc.status), nil)
+			sets := []Set{{Hash: "n", Role: RoleNew, Pods: ready(1)}, {Hash: "s", Role: RoleStable, Pods: ready(4)}}
+			if tc.status.StableRS == "n" {
+				sets = []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}}
+			}
+			p, err := Canary(Input{Rollout: r, NewHash: "n", StepsHash: "steps", Sets: sets, Now: t0, Runs: tc.runs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := want{Events: p.Events}
+			if rec := p.Status.Canary.CurrentBackgroundAnalysisRunStatus; rec != nil {
+				got.Background = rec.Name
+			}
+			if rec := p.Status.Canary.CurrentStepAnalysisRunStatus; rec != nil {
+				got.Step = rec.Name
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -274,12 +365,12 @@ func TestBlueGreenAnalysis(t *testing.T) {
 		},
 		"pre-promotion failure aborts": {
 			status: bgUpdating(nil), active: "a", runs: Runs{PrePromotion: run(v1alpha1.AnalysisPhaseFailed)},
-			want: want{Abort: true, Active: "a", Stable: "a", Replicas: map[string]int32{"n": 5, "a": 5}, Reasons: []string{"AnalysisRunFailed", "RolloutAborted"}},
+			want: want{Abort: true, Active: "a", Stable: "a", Replicas: map[string]int32{"n": 5, "a": 5}, Reasons: []string{"RolloutAborted"}},
 		},
 		"inconclusive pre-promotion pauses": {
 			status: bgUpdating(nil), active: "a", runs: Runs{PrePromotion: run(v1alpha1.AnalysisPhaseInconclusive)},
 			want: want{Analysis: AnalysisPlan{PrePromotion: true}, Active: "a", Stable: "a", Pauses: []v1alpha1.PauseReason{v1alpha1.PauseReasonInconclusiveAnalysis},
-				Replicas: map[string]int32{"n": 5, "a": 5}, Reasons: []string{"AnalysisRunInconclusive", "RolloutPaused"}},
+				Replicas: map[string]int32{"n": 5, "a": 5}, Reasons: []string{"RolloutPaused"}},
 		},
 		"inconclusive pre-promotion promoted switches": {
 			status: bgUpdating(bgPromoted), active: "a", runs: Runs{PrePromotion: run(v1alpha1.AnalysisPhaseInconclusive)},
@@ -291,7 +382,7 @@ func TestBlueGreenAnalysis(t *testing.T) {
 		},
 		"post-promotion failure switches back": {
 			status: bgUpdating(switched), active: "n", runs: Runs{PostPromotion: run(v1alpha1.AnalysisPhaseFailed)},
-			want: want{Abort: true, Active: "a", Stable: "a", Replicas: map[string]int32{"n": 5, "a": 5}, Reasons: []string{"AnalysisRunFailed", "RolloutAborted"}},
+			want: want{Abort: true, Active: "a", Stable: "a", Replicas: map[string]int32{"n": 5, "a": 5}, Reasons: []string{"RolloutAborted"}},
 		},
 		"promote full skips both": {
 			status: bgUpdating(func(st *v1alpha1.RolloutStatus) { st.PromoteFull = true }), active: "a",
@@ -301,6 +392,7 @@ func TestBlueGreenAnalysis(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			r := bgRollout(withAnalysis, tc.status)
+			recordRuns(&r.Status, tc.runs) // as they are: no phase change
 			p, err := BlueGreen(BlueGreenInput{Rollout: r, NewHash: "n", ActiveHash: tc.active, PreviewHash: "n", Sets: preview, Now: t0, Runs: tc.runs})
 			if err != nil {
 				t.Fatal(err)
@@ -316,5 +408,25 @@ func TestBlueGreenAnalysis(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestBlueGreenRunEvents: a blue/green announces its runs' phase changes as Argo does, kind
+// PrePromotion or PostPromotion.
+func TestBlueGreenRunEvents(t *testing.T) {
+	r := bgRollout(func(bg *v1alpha1.BlueGreenStrategy) {
+		bg.PrePromotionAnalysis = &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "check"}}}
+	}, bgUpdating(func(st *v1alpha1.RolloutStatus) {
+		st.BlueGreen.PrePromotionAnalysisRunStatus = &v1alpha1.RolloutAnalysisRunStatus{Name: "ro-n-2-pre", Status: v1alpha1.AnalysisPhaseRunning}
+	}))
+	p, err := BlueGreen(BlueGreenInput{Rollout: r, NewHash: "n", ActiveHash: "a", PreviewHash: "n", Now: t0,
+		Sets: []BlueGreenSet{set("n", 2, ready(5)), set("a", 1, ready(5))},
+		Runs: Runs{PrePromotion: &Run{Name: "ro-n-2-pre", Phase: v1alpha1.AnalysisPhaseFailed, Message: "m failed"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Event{Warning: true, Reason: "AnalysisRunFailed", Message: "PrePromotion Analysis Run 'ro-n-2-pre' Status New: 'Failed' Previous: 'Running': m failed"}
+	if len(p.Events) == 0 || !cmp.Equal(p.Events[0], want) {
+		t.Errorf("events %+v, want first %+v", p.Events, want)
 	}
 }

@@ -112,6 +112,10 @@ func BlueGreen(in BlueGreenInput) (BlueGreenPlan, error) {
 		}
 		b.update(active)
 	}
+	// Argo keeps a blue/green's runs recorded: each phase change is announced
+	read := &r.Status.BlueGreen
+	b.p.Events = append(runChangeEvents(runChange{"PostPromotion", read.PostPromotionAnalysisRunStatus, b.runs.PostPromotion},
+		runChange{"PrePromotion", read.PrePromotionAnalysisRunStatus, b.runs.PrePromotion}), b.p.Events...)
 	if st.Abort { // asked for, or an analysis failed
 		b.p.Replicas, b.p.ScaleDownDeadlines = map[string]int32{}, map[string]time.Time{}
 		b.p.Analysis = AnalysisPlan{} // the controller terminates every run
@@ -272,7 +276,7 @@ func (b *blueGreen) prePromotionAnalysis() bool {
 		return true
 	}
 	b.p.Analysis.PrePromotion = true
-	v := judgeRun(&b.p.Status, b.runs.PrePromotion, "pre-promotion analysis", b.in.Now, &b.p.Events)
+	v := judgeRun(&b.p.Status, b.runs.PrePromotion, b.in.Now, &b.p.Events)
 	// an inconclusive run that was promoted keeps controllerPause: the BlueGreenPause takes
 	// that promotion as its own
 	return v == verdictPass
@@ -292,7 +296,7 @@ func (b *blueGreen) postPromotionAnalysis() bool {
 		b.p.Replicas[stable.Hash] = b.replicas
 		b.clearDeadline(stable.Hash)
 	}
-	v := judgeRun(st, b.runs.PostPromotion, "post-promotion analysis", b.in.Now, &b.p.Events)
+	v := judgeRun(st, b.runs.PostPromotion, b.in.Now, &b.p.Events)
 	if v == verdictPass {
 		b.p.Analysis.PostPromotion = false
 		delete(b.p.Replicas, st.StableRS) // once no longer stable, scaleDownOld decides it

@@ -145,11 +145,13 @@ func Canary(in Input) (Plan, error) {
 	if p.observeRevision(in, int32(len(steps))) {
 		runs = Runs{}
 	}
+	p.currentCanaryRuns(in, &runs)
 	p.startCanaryAnalysis(in, &runs)
 	b := newBasicCanary(in, st, budget)
 	if !st.Abort {
 		p.runSteps(in, runs, b.atDesired)
 	}
+	p.forgetPassedStepRun()
 	if st.Abort { // asked for, or an analysis failed
 		p.abort(in, runs)
 		p.Weight = 0

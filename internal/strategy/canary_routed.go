@@ -36,6 +36,7 @@ func canaryRouted(in Input) Plan {
 	if x.p.observeRevision(in, int32(len(x.steps))) {
 		x.runs = Runs{}
 	}
+	x.p.currentCanaryRuns(in, &x.runs)
 	x.p.startCanaryAnalysis(in, &x.runs)
 	x.newSet = setOf(in, in.NewHash)
 	if st := x.p.Status.StableRS; st != in.NewHash {
@@ -47,6 +48,7 @@ func canaryRouted(in Input) Plan {
 	if !x.p.Status.Abort {
 		x.progress()
 	}
+	x.p.forgetPassedStepRun()
 	if x.p.Status.Abort { // asked for, or an analysis failed
 		x.p.Replicas = map[string]int32{}
 		x.p.ScaleDownDeadlines = map[string]time.Time{}

@@ -640,10 +640,12 @@ func TestCanaryEventMessages(t *testing.T) {
 			want:    []Event{{Warning: true, Reason: "RolloutAborted", Message: "Rollout aborted update to revision 2"}},
 		},
 		"aborted by the background analysis": {
-			rollout: withBackground(rollout(5, demoSteps, updating(0, nil)), nil),
-			sets:    []Set{{Hash: "n", Role: RoleNew, Pods: ready(1), Revision: 2}, {Hash: "s", Role: RoleStable, Pods: ready(4), Revision: 1}},
-			runs:    Runs{Background: failed},
-			want: []Event{{Warning: true, Reason: "AnalysisRunFailed", Message: `background analysis ro-n-2 failed: metric "m" assessed Failed`},
+			rollout: withBackground(rollout(5, demoSteps, updating(0, func(st *v1alpha1.RolloutStatus) {
+				st.Canary.CurrentBackgroundAnalysisRunStatus = &v1alpha1.RolloutAnalysisRunStatus{Name: "ro-n-2", Status: v1alpha1.AnalysisPhaseRunning}
+			})), nil),
+			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(1), Revision: 2}, {Hash: "s", Role: RoleStable, Pods: ready(4), Revision: 1}},
+			runs: Runs{Background: failed},
+			want: []Event{{Warning: true, Reason: "AnalysisRunFailed", Message: `Background Analysis Run 'ro-n-2' Status New: 'Failed' Previous: 'Running': metric "m" assessed Failed`},
 				{Warning: true, Reason: "RolloutAborted", Message: `Rollout aborted update to revision 2: Background analysis phase error/failed: metric "m" assessed Failed (AnalysisRun ro-n-2)`}},
 		},
 		"back to the stable template": {

@@ -128,16 +128,42 @@ func TestRolloutAnalysisColorapiSeed(t *testing.T) {
 	ro = waitState(t, env, ns, name, waitLong, snapshot{Phase: "Degraded", Step: anyStep, Stable: v2, Sets: v2 + "=5/5", Message: verdict})
 	t.Logf("3.0 rolled back %.1fs after the update; message: %s", time.Since(start).Seconds(), ro.Status.Message)
 	h3 := rsHashOfImage(t, env, ns, v3)
-	rec = ro.Status.Canary.CurrentBackgroundAnalysisRunStatus
+	run3 := fmt.Sprintf("colorapi-%s-3", h3)
 	// Argo's text (rollout/analysis.go reconcileBackgroundAnalysisRun, conditions.RolloutAbortedMessage)
 	// with the run's message, then the run's name
-	wantMsg := fmt.Sprintf("RolloutAborted: Rollout aborted update to revision 3: Background analysis phase error/failed: %s (AnalysisRun colorapi-%s-3)", verdict, h3)
-	if !ro.Status.Abort || ro.Status.Message != wantMsg || rec == nil || rec.Status != v1alpha1.AnalysisPhaseFailed {
-		t.Errorf("aborted status: abort=%v message %q\n want %q\n record %+v", ro.Status.Abort, ro.Status.Message, wantMsg, rec)
+	wantMsg := fmt.Sprintf("RolloutAborted: Rollout aborted update to revision 3: Background analysis phase error/failed: %s (AnalysisRun %s)", verdict, run3)
+	if !ro.Status.Abort || ro.Status.Message != wantMsg {
+		t.Errorf("aborted status: abort=%v message %q\n want %q", ro.Status.Abort, ro.Status.Message, wantMsg)
 	}
+	// as Argo's reconcileAnalysisRuns, an aborted update has no current run: the record goes
+	waitRollout(t, env, ns, name, "the aborted update's background run no longer recorded", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Canary.CurrentBackgroundAnalysisRunStatus == nil
+	})
+	if run := getRun(t, env, ns, run3); run.Status.Phase != v1alpha1.AnalysisPhaseFailed {
+		t.Errorf("run %s is %s, want Failed", run3, run.Status.Phase)
+	}
+	// Argo's reconcileAnalysisRunStatusChanges texts, the verdict after them
 	events := rolloutEvents(t, env, ns, name)
-	if !hasEvent(events, "Warning AnalysisRunFailed: ", verdict) || !hasEvent(events, "Warning RolloutAborted: ") {
-		t.Errorf("no Warning AnalysisRunFailed event with the verdict; events:\n  %s", strings.Join(events, "\n  "))
+	running := fmt.Sprintf("Normal AnalysisRunRunning: Background Analysis Run '%s' Status New: 'Running' Previous: ''", run3)
+	failed := fmt.Sprintf("Warning AnalysisRunFailed: Background Analysis Run '%s' Status New: 'Failed' Previous: 'Running': %s", run3, verdict)
+	if !hasEvent(events, running) || !hasEvent(events, failed) || !hasEvent(events, "Warning RolloutAborted: ") {
+		t.Errorf("want %q, %q and RolloutAborted; events:\n  %s", running, failed, strings.Join(events, "\n  "))
+	}
+}
+
+// waitRollout waits until cond holds for the Rollout, and returns it.
+func waitRollout(t *testing.T, env *testenv.Env, ns, name, what string, cond func(*v1alpha1.Rollout) bool) *v1alpha1.Rollout {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for {
+		ro := getRollout(t, env, ns, name)
+		if cond(ro) {
+			return ro
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s; status %+v", what, waitLong, ro.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -168,7 +194,7 @@ func analysisOf(template, host string) *v1alpha1.RolloutAnalysis {
 // A missing template is InvalidSpec until it is created. The step's arguments come from a field
 // of the Rollout (fieldRef) and from the new pod-template hash (podTemplateHashValue: Latest).
 // With unsuccessfulRunHistoryLimit 0, the inconclusive run goes once the status no longer
-// records it; the failed one it records stays.
+// records it, and the failed one once the aborted update forgot it (as in Argo).
 func TestRolloutStepAnalysis(t *testing.T) {
 	t.Parallel() // its own namespace and rollouts: runs beside the others
 	env := withController(t)
@@ -209,8 +235,9 @@ func TestRolloutStepAnalysis(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"host": app.host(), "hash": h2}, args); diff != "" {
 		t.Errorf("step run args (-want +got):\n%s", diff)
 	}
-	if !hasEvent(rolloutEvents(t, env, ns, "app"), "Warning AnalysisRunInconclusive: ") {
-		t.Error("no AnalysisRunInconclusive event")
+	// a Normal event in Argo: only Failed and Error are Warnings
+	if want := fmt.Sprintf("Normal AnalysisRunInconclusive: Step Analysis Run '%s' Status New: 'Inconclusive' Previous: ", rec.Name); !hasEvent(rolloutEvents(t, env, ns, "app"), want) {
+		t.Errorf("no event %q", want)
 	}
 	promote(t, env, ns, "app", false)
 	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Healthy", Step: 3, Stable: "app:2", Sets: "app:2=4/4"})
@@ -232,19 +259,20 @@ func TestRolloutStepAnalysis(t *testing.T) {
 	if got := ptr.Deref(ro.Status.CurrentStepIndex, -1); got != 0 {
 		t.Errorf("aborted at step %d, want 0", got)
 	}
-	failed := ro.Status.Canary.CurrentStepAnalysisRunStatus.Name
+	failed := fmt.Sprintf("app-%s-3-1", h3)
+	if want := fmt.Sprintf("Warning AnalysisRunFailed: Step Analysis Run '%s' Status New: 'Failed' Previous: ", failed); !hasEvent(rolloutEvents(t, env, ns, "app"), want) {
+		t.Errorf("no event %q", want)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		runs := rolloutRuns(t, env, ns)
 		_, inconclusiveKept := runs[stepRun.Name]
-		if _, ok := runs[failed]; !ok {
-			t.Fatalf("the recorded failed run %s was deleted; runs: %v", failed, runs)
-		}
-		if !inconclusiveKept {
+		_, failedKept := runs[failed]
+		if !inconclusiveKept && !failedKept {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the inconclusive run %s is still there with unsuccessfulRunHistoryLimit 0", stepRun.Name)
+			t.Fatalf("runs %v are still there with unsuccessfulRunHistoryLimit 0 (inconclusive %s, failed %s)", runs, stepRun.Name, failed)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

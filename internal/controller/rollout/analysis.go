@@ -27,11 +27,6 @@ const (
 	rolloutTypeLabel = "rollout-type"
 	stepIndexLabel   = "step-index"
 
-	// supersededAnnotation marks a run the rollout no longer waits for (its step passed, the
-	// update completed or was aborted, or a new background run replaced it): a retry starts
-	// new runs instead of taking it over.
-	supersededAnnotation = "vane.dev/superseded"
-
 	runBackground    = "Background"
 	runStep          = "Step"
 	runPrePromotion  = "PrePromotion"
@@ -168,9 +163,8 @@ func (r *Reconciler) syncAnalysis(ctx context.Context, s *syncState, want strate
 		if rec == nil {
 			continue
 		}
-		rec.Status, rec.Message = v1alpha1.AnalysisPhasePending, ""
-		if run := rs.byName[rec.Name]; run != nil && run.Status.Phase != "" {
-			rec.Status, rec.Message = run.Status.Phase, run.Status.Message
+		if run := rs.byName[rec.Name]; run != nil {
+			rec.Status, rec.Message = run.Status.Phase, run.Status.Message // "" until the run started, as in Argo
 		}
 	}
 	return r.pruneRuns(ctx, ro, rs)
@@ -178,8 +172,9 @@ func (r *Reconciler) syncAnalysis(ctx context.Context, s *syncState, want strate
 
 // startRun creates the AnalysisRun w asks for, named as Argo names them:
 // <rollout>-<hash>-<revision>, with -<step index> for a step, -pre or -post for blue/green.
-// A name taken by a superseded run (a retry, a restarted background analysis) gets a .1,
-// .2 ... suffix; a run of the same kind a reconcile started but did not record is taken over.
+// A name taken by an earlier run (a retry, a restarted background analysis) gets a .1, .2 ...
+// suffix; a running run of the same kind a reconcile started but did not record is taken
+// over (Argo's CreateWithCollisionCounter).
 func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*v1alpha1.AnalysisRun, error) {
 	ro, newHash := s.ro, hashOf(s.newRS)
 	revision := s.newRS.Annotations[v1alpha1.RevisionAnnotation]
@@ -222,7 +217,6 @@ func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*
 		}
 		err := r.Client.Create(ctx, run)
 		if err == nil {
-			s.event(false, "AnalysisRunCreated", "Created %s AnalysisRun %s", kindText(w.kind), run.Name)
 			return run, nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
@@ -233,28 +227,14 @@ func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*
 			return nil, fmt.Errorf("reading AnalysisRun %s: %w", run.Name, err)
 		}
 		// a run a reconcile started but could not record (its status write lost to a concurrent
-		// change) is taken over, even once completed
-		if metav1.IsControlledBy(existing, ro) && !existing.Spec.Terminate && existing.Annotations[supersededAnnotation] == "" &&
+		// change) is taken over while it runs
+		if metav1.IsControlledBy(existing, ro) && !existing.Spec.Terminate && !existing.Status.Phase.Completed() &&
 			existing.Labels[rolloutTypeLabel] == w.kind && existing.Labels[v1alpha1.PodTemplateHashLabel] == newHash &&
 			existing.Labels[stepIndexLabel] == labels[stepIndexLabel] {
-			// the reconcile that created it lost its events with its status write
-			s.event(false, "AnalysisRunCreated", "Created %s AnalysisRun %s", kindText(w.kind), existing.Name)
 			return existing, nil
 		}
 	}
 	return nil, fmt.Errorf("creating an AnalysisRun named %s: 100 names taken", base)
-}
-
-func kindText(kind string) string {
-	switch kind {
-	case runBackground:
-		return "background"
-	case runStep:
-		return "step"
-	case runPrePromotion:
-		return "pre-promotion"
-	}
-	return "post-promotion"
 }
 
 // buildRun builds (without creating) the AnalysisRun of spec: its templates' metrics, the
@@ -335,21 +315,15 @@ func runRecords(st *v1alpha1.RolloutStatus) []*v1alpha1.RolloutAnalysisRunStatus
 		st.Canary.CurrentStepAnalysisRunStatus, st.BlueGreen.PrePromotionAnalysisRunStatus, st.BlueGreen.PostPromotionAnalysisRunStatus}
 }
 
-// retireRun marks a run the rollout no longer waits for as superseded and, while it runs, asks
-// the AnalysisRun controller to stop it (it ends Successful unless a metric already failed).
+// retireRun asks the AnalysisRun controller to stop a run the rollout no longer waits for
+// while it runs (it ends Successful unless a metric already failed), as Argo's
+// cancelAnalysisRuns does.
 func (r *Reconciler) retireRun(ctx context.Context, run *v1alpha1.AnalysisRun) error {
-	stop := !run.Spec.Terminate && !run.Status.Phase.Completed()
-	if run.Annotations[supersededAnnotation] != "" && !stop {
+	if run.Spec.Terminate || run.Status.Phase.Completed() {
 		return nil
 	}
 	patch := client.MergeFrom(run.DeepCopy())
-	if run.Annotations == nil {
-		run.Annotations = map[string]string{}
-	}
-	run.Annotations[supersededAnnotation] = "true"
-	if stop {
-		run.Spec.Terminate = true
-	}
+	run.Spec.Terminate = true
 	if err := r.Client.Patch(ctx, run, patch); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("terminating AnalysisRun %s: %w", run.Name, err)
 	}

@@ -129,14 +129,8 @@ func compareControllers(t *testing.T) {
 // a reported line, with why it is not fixed yet (issue #12 stays open for them). They are
 // logged, not failed; anything else that differs fails the test.
 var knownDivergences = map[string]string{
-	// Argo records the run's first phase change; Vane announces the run when it creates it
-	"Normal AnalysisRunRunning: Background Analysis Run 'analysis-":       "AnalysisRun events keep Vane's texts",
-	"Normal AnalysisRunCreated: Created background AnalysisRun analysis-": "AnalysisRun events keep Vane's texts",
 	// Argo's first reconcile of a workloadRef Rollout ends before it records the creation
 	"Normal NewReplicaSetCreated: Created ReplicaSet rollouts-demo-rollout-": "workloadRef's first revision announces its ReplicaSet",
-	// Argo drops a completed update's background run from the status and leaves the run as it is
-	"Rollout/analysis status.canary.currentBackgroundAnalysisRunStatus.": "the finished background run stays recorded",
-	"AnalysisRun/analysis-67b5f594d-2 annotations.vane.dev/superseded:":  "the finished background run is annotated superseded",
 }
 
 // unknown returns the lines that are not known divergences, and logs those that are.
