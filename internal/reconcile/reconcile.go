@@ -3,13 +3,20 @@
 // emits the events that announce what the status now says. A conflict (someone wrote the object
 // meanwhile) is a requeue, not an error; a retried reconcile repeats no event.
 //
-// A reconciler uses it like this:
+// A reconciler embeds Settings (configured by Configure and its options) and runs each
+// reconcile like this:
 //
-//	obj := &v1alpha1.AnalysisRun{}
-//	if err := c.Get(ctx, req.NamespacedName, obj); err != nil { ... }
-//	s := reconcile.Begin(obj, statusOf)
-//	defer s.End(ctx, c, recorder, &res, &err)
-//	s.Events.Add(false, "Reason", "message %d", n)
+//	func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+//		return reconcile.Run(ctx, r.Client, r.Recorder, r.InstanceID, req, &v1alpha1.AnalysisRun{}, statusOf, r.sync)
+//	}
+//
+//	func (r *Reconciler) sync(ctx context.Context, s *reconcile.Session[*v1alpha1.AnalysisRun]) (ctrl.Result, error) {
+//		// decide and act on s.Obj
+//		s.Events.Add(false, "Reason", "message %d", n)
+//		...
+//	}
+//
+// Fetch, Begin and End are Run's steps, for a reconciler that needs them apart.
 package reconcile
 
 import (
@@ -123,6 +130,20 @@ func (s *Session[T]) End(ctx context.Context, c client.Client, rec record.EventR
 		}
 	}
 	s.Events.Emit(rec, s.Obj)
+}
+
+// Run is one reconcile of the object req names, as each of Vane's reconcilers runs one: it
+// reads the object into obj through c (nothing more to do when Fetch says so; instanceID is
+// the reconciler's), begins a session on it (Begin, with status), lets sync decide and act,
+// and ends the session (End: the status written once, then the events recorded by rec).
+func Run[T client.Object](ctx context.Context, c client.Client, rec record.EventRecorder, instanceID string, req ctrl.Request,
+	obj T, status func(T) any, sync func(context.Context, *Session[T]) (ctrl.Result, error)) (res ctrl.Result, err error) {
+	if ok, err := Fetch(ctx, c, req, obj, instanceID); !ok {
+		return ctrl.Result{}, err
+	}
+	s := Begin(obj, status)
+	defer s.End(ctx, c, rec, &res, &err)
+	return sync(ctx, s)
 }
 
 // Fetch reads the object a request names into obj. It reports false when there is nothing to

@@ -20,6 +20,16 @@ import (
 
 func statusOf(r *v1alpha1.AnalysisRun) any { return r.Status }
 
+// fakeClient is a client of a fake API server that stores obj (with a status subresource).
+func fakeClient(t *testing.T, obj client.Object) client.Client {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	return fake.NewClientBuilder().WithScheme(scheme).WithObjects(obj).WithStatusSubresource(obj).Build()
+}
+
 // TestEnd: the status is written once when it changed, events follow only a stored status, and
 // conflicts become requeues.
 func TestEnd(t *testing.T) {
@@ -53,12 +63,8 @@ func TestEnd(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			scheme := runtime.NewScheme()
-			if err := v1alpha1.AddToScheme(scheme); err != nil {
-				t.Fatal(err)
-			}
 			stored := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Name: "run", Namespace: "ns"}}
-			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(stored).WithStatusSubresource(stored).Build()
+			c := fakeClient(t, stored)
 			run := &v1alpha1.AnalysisRun{}
 			if err := c.Get(ctx, client.ObjectKeyFromObject(stored), run); err != nil {
 				t.Fatal(err)

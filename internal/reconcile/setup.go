@@ -1,0 +1,58 @@
+package reconcile
+
+import (
+	"fmt"
+
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	ctrl "sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// Settings are what each of Vane's reconcilers is configured with besides its clients: the
+// clock of its decisions and the controller instance it serves. A reconciler embeds them;
+// Configure gives them their defaults and applies the options (WithClock, WithInstanceID and
+// the reconciler's own).
+type Settings struct {
+	// Clock is the time source of every decision.
+	Clock clock.PassiveClock
+	// InstanceID limits the reconciler to objects labelled with it (empty: unlabelled ones).
+	InstanceID string
+}
+
+func (s *Settings) settings() *Settings { return s }
+
+// Configurable is a reconciler that embeds Settings.
+type Configurable interface{ settings() *Settings }
+
+// Option configures a reconciler R.
+type Option[R Configurable] func(R)
+
+// WithClock sets the reconciler's clock (tests use a fake one).
+func WithClock[R Configurable](c clock.PassiveClock) Option[R] {
+	return func(r R) { r.settings().Clock = c }
+}
+
+// WithInstanceID limits the reconciler to objects labelled with id.
+func WithInstanceID[R Configurable](id string) Option[R] {
+	return func(r R) { r.settings().InstanceID = id }
+}
+
+// Configure puts r on the real clock, applies opts in order, and returns r.
+func Configure[R Configurable](r R, opts ...Option[R]) R {
+	r.settings().Clock = clock.RealClock{}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Complete finishes the controller b builds for r: named name, running workers reconciles at
+// once (at least one).
+func Complete(b *builder.Builder, name string, workers int, r ctrl.Reconciler) error {
+	err := b.WithOptions(controller.Options{MaxConcurrentReconciles: max(workers, 1)}).Named(name).Complete(r)
+	if err != nil {
+		return fmt.Errorf("setting up the %s controller: %w", name, err)
+	}
+	return nil
+}
