@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -34,20 +33,16 @@ type Reconciler struct {
 	APIReader client.Reader
 	// Recorder emits events.
 	Recorder record.EventRecorder
-	// Clock is the time source of every decision.
-	Clock clock.PassiveClock
-	// InstanceID limits the reconciler to AnalysisRuns labelled with it (empty: unlabelled ones).
-	InstanceID string
+	// Settings are the clock and the controller instance (it serves only the AnalysisRuns
+	// labelled with it).
+	kit.Settings
 	// Providers by name: "web", "prometheus", "job".
 	Providers map[string]provider.Provider
 }
 
 // New returns a Reconciler with the web, prometheus and job providers.
 func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opts ...Option) *Reconciler {
-	r := &Reconciler{Client: c, APIReader: apiReader, Recorder: rec, Clock: clock.RealClock{}}
-	for _, o := range opts {
-		o(r)
-	}
+	r := kit.Configure(&Reconciler{Client: c, APIReader: apiReader, Recorder: rec}, opts...)
 	defaults := map[string]provider.Provider{
 		"web":        web.New(),
 		"prometheus": prometheus.New(r.Clock),
@@ -74,13 +69,17 @@ func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opt
 
 // Reconcile takes the measurements that are due and judges the run. Status is written once, at
 // the end, with an optimistic lock; events are emitted only once it is stored.
-func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, err error) {
-	run := &v1alpha1.AnalysisRun{}
-	if ok, err := kit.Fetch(ctx, r.Client, req, run, r.InstanceID); !ok {
-		return reconcile.Result{}, err
-	}
-	sess := kit.Begin(run, func(r *v1alpha1.AnalysisRun) any { return r.Status })
-	defer sess.End(ctx, r.Client, r.Recorder, &res, &err)
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	return kit.Run(ctx, r.Client, r.Recorder, r.InstanceID, req, &v1alpha1.AnalysisRun{}, runStatus, r.reconcileRun)
+}
+
+// runStatus is the part of an AnalysisRun a reconcile writes.
+func runStatus(run *v1alpha1.AnalysisRun) any { return run.Status }
+
+// reconcileRun is one reconcile of the AnalysisRun in the session sess: a completed run waits
+// for its ttlStrategy, another one is measured and judged.
+func (r *Reconciler) reconcileRun(ctx context.Context, sess *kit.Session[*v1alpha1.AnalysisRun]) (reconcile.Result, error) {
+	run := sess.Obj
 	s := &syncState{run: run, now: r.Clock.Now(), events: &sess.Events}
 	if run.Status.Phase.Completed() {
 		return r.expire(ctx, s)

@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/utils/clock"
 	client "sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -35,10 +34,9 @@ type Reconciler struct {
 	TrafficClient client.Client
 	// Recorder emits events.
 	Recorder record.EventRecorder
-	// Clock is the time source of every decision.
-	Clock clock.PassiveClock
-	// InstanceID limits the reconciler to Rollouts labelled with it (empty: unlabelled ones).
-	InstanceID string
+	// Settings are the clock and the controller instance (it serves only the Rollouts
+	// labelled with it).
+	kit.Settings
 }
 
 // +kubebuilder:rbac:groups=argoproj.io,resources=rollouts,verbs=get;list;watch;patch
@@ -55,16 +53,19 @@ type Reconciler struct {
 // Reconcile brings one Rollout a step closer to its desired state. Status is written once, at
 // the end, with an optimistic lock (internal/reconcile): a concurrent change (a user's promote)
 // makes it retry; events go out once the status they announce is stored.
-func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (res reconcile.Result, err error) {
-	ro := &v1alpha1.Rollout{}
-	if ok, err := kit.Fetch(ctx, r.Client, req, ro, r.InstanceID); !ok {
-		return reconcile.Result{}, err
-	}
-	sess := kit.Begin(ro, func(r *v1alpha1.Rollout) any { return r.Status })
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	return kit.Run(ctx, r.Client, r.Recorder, r.InstanceID, req, &v1alpha1.Rollout{}, rolloutStatus, r.reconcileRollout)
+}
+
+// rolloutStatus is the part of a Rollout a reconcile writes.
+func rolloutStatus(ro *v1alpha1.Rollout) any { return ro.Status }
+
+// reconcileRollout is one reconcile of the Rollout in the session sess.
+func (r *Reconciler) reconcileRollout(ctx context.Context, sess *kit.Session[*v1alpha1.Rollout]) (reconcile.Result, error) {
+	ro := sess.Obj
 	// observed only when the whole status was computed for this generation (a reconcile cut
 	// short by an error writes nothing, so Argo CD never sees a half-made status)
 	sess.BeforePatch = func() { ro.Status.ObservedGeneration = fmt.Sprint(ro.Generation) }
-	defer sess.End(ctx, r.Client, r.Recorder, &res, &err)
 	s := &syncState{ro: ro, orig: sess.Orig, now: r.Clock.Now(), origStatus: *sess.Orig.Status.DeepCopy(), events: &sess.Events}
 	if errs := v1alpha1.ValidateRollout(ro); len(errs) > 0 {
 		s.invalid(validationMessage(errs))

@@ -6,27 +6,24 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	kit "github.com/vanedev/vane/internal/reconcile"
 )
 
-// Option configures a Reconciler.
-type Option func(*Reconciler)
+// Option configures a Reconciler: WithClock (tests use a fake clock), WithInstanceID (it
+// serves only the Rollouts labelled with the id).
+type Option = kit.Option[*Reconciler]
 
-// WithClock sets the reconciler's clock (tests use a fake one).
-func WithClock(c clock.PassiveClock) Option { return func(r *Reconciler) { r.Clock = c } }
-
-// WithInstanceID limits the reconciler to Rollouts labelled with id.
-func WithInstanceID(id string) Option { return func(r *Reconciler) { r.InstanceID = id } }
+// WithClock and WithInstanceID are the reconcile kit's options.
+var WithClock, WithInstanceID = kit.WithClock[*Reconciler], kit.WithInstanceID[*Reconciler]
 
 // Setup registers a Rollout reconciler with mgr, running workers reconciles at once.
 func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
@@ -36,16 +33,12 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 	if err != nil {
 		return fmt.Errorf("creating the traffic routers' client: %w", err)
 	}
-	r := &Reconciler{
+	r := kit.Configure(&Reconciler{
 		Client:        mgr.GetClient(),
 		APIReader:     mgr.GetAPIReader(),
 		TrafficClient: tc,
 		Recorder:      mgr.GetEventRecorderFor("rollouts-controller"),
-		Clock:         clock.RealClock{},
-	}
-	for _, o := range opts {
-		o(r)
-	}
+	}, opts...)
 	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, workloadIndex, indexWorkload)
 	if err != nil {
 		return fmt.Errorf("indexing rollouts by workload: %w", err)
@@ -62,7 +55,7 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 	if err != nil {
 		return fmt.Errorf("indexing AnalysisRuns by rollout: %w", err)
 	}
-	err = ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}, builder.WithPredicates(predicate.Funcs{CreateFunc: r.announceAdded})).
 		Owns(&appsv1.ReplicaSet{}).
 		// a run's verdict moves the rollout on
@@ -73,14 +66,8 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.namingService)).
 		// a template created after its Rollout (or fixed) is looked at again
 		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.usingTemplate("AnalysisTemplate"))).
-		Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.usingTemplate("ClusterAnalysisTemplate"))).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(workers, 1)}).
-		Named("rollout").
-		Complete(r)
-	if err != nil {
-		return fmt.Errorf("setting up the rollout controller: %w", err)
-	}
-	return nil
+		Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.usingTemplate("ClusterAnalysisTemplate")))
+	return kit.Complete(b, "rollout", workers, r)
 }
 
 // workloadIndex indexes Rollouts by the workload they reference, as "Kind/name".
