@@ -20,6 +20,7 @@ import (
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/controller/analysisrun"
+	"github.com/vanedev/vane/internal/controller/experiment"
 	"github.com/vanedev/vane/internal/controller/rollout"
 	"github.com/vanedev/vane/internal/traffic"
 )
@@ -31,7 +32,8 @@ import (
 type Options struct {
 	// Namespace limits the controllers to one namespace (empty: all).
 	Namespace string
-	// InstanceID limits them to Rollouts labelled with it (empty: unlabelled ones).
+	// InstanceID limits them to Rollouts, AnalysisRuns and Experiments labelled with it
+	// (empty: unlabelled ones).
 	InstanceID string
 	// LeaderElection elects a leader through a Lease in LeaderElectionNamespace.
 	LeaderElection          bool
@@ -42,6 +44,8 @@ type Options struct {
 	Workers int
 	// RolloutOptions are passed to the rollout reconciler (a clock, in tests).
 	RolloutOptions []rollout.Option
+	// ExperimentOptions are passed to the experiment reconciler (a clock, in tests).
+	ExperimentOptions []experiment.Option
 }
 
 // Scheme returns a scheme with the built-in kinds, Vane's API and the typed API the traffic
@@ -56,8 +60,9 @@ func Scheme() (*runtime.Scheme, error) {
 	return scheme, nil
 }
 
-// NewManager builds a manager running every Vane controller. Its cache holds only the
-// ReplicaSets that carry the rollouts-pod-template-hash label (a cluster's Deployments own many
+// NewManager builds a manager running every Vane controller (Rollouts, AnalysisRuns,
+// Experiments). Its cache holds only the ReplicaSets that carry the rollouts-pod-template-hash
+// label (Rollouts' and Experiments' ReplicaSets carry it; a cluster's Deployments own many
 // more, and the controller needs none of them), and the Rollouts, Services, Deployments and
 // PodTemplates in scope; pods are read directly, and only for restarts and metadata changes.
 func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
@@ -107,6 +112,10 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	if err := analysisrun.Setup(mgr, o.Workers, analysisrun.WithInstanceID(o.InstanceID)); err != nil {
+		return nil, err
+	}
+	eopts := append([]experiment.Option{experiment.WithInstanceID(o.InstanceID)}, o.ExperimentOptions...)
+	if err := experiment.Setup(mgr, o.Workers, eopts...); err != nil {
 		return nil, err
 	}
 	if o.HealthAddr != "" && o.HealthAddr != "0" {
