@@ -7,7 +7,7 @@
 // reconcile like this:
 //
 //	func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-//		return reconcile.Run(ctx, r.Client, r.Recorder, r.InstanceID, req, &v1alpha1.AnalysisRun{}, statusOf, r.sync)
+//		return reconcile.Run(ctx, r.Client, r.Recorder, &r.Settings, req, &v1alpha1.AnalysisRun{}, statusOf, r.sync)
 //	}
 //
 //	func (r *Reconciler) sync(ctx context.Context, s *reconcile.Session[*v1alpha1.AnalysisRun]) (ctrl.Result, error) {
@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -83,7 +84,9 @@ type Session[T client.Object] struct {
 	// BeforePatch, when set, runs just before the status is compared and written (to stamp
 	// observedGeneration, say).
 	BeforePatch func()
-	status      func(T) any
+	// Writes, when set, learns the resourceVersion the status write replaced.
+	Writes *Written
+	status func(T) any
 }
 
 // Begin starts a session on obj. status returns the part of an object the session writes (its
@@ -128,20 +131,31 @@ func (s *Session[T]) End(ctx context.Context, c client.Client, rec record.EventR
 			*err = errors.Join(*err, fmt.Errorf("writing the status of %s: %w", s.Obj.GetName(), perr))
 			return
 		}
+		s.Writes.Replaced(s.Obj, s.Orig.GetResourceVersion())
 	}
 	s.Events.Emit(rec, s.Obj)
 }
 
+// staleRecheck is when Run looks again at an object whose cached copy its own write replaced,
+// should the write's watch event not come first.
+const staleRecheck = time.Second
+
 // Run is one reconcile of the object req names, as each of Vane's reconcilers runs one: it
-// reads the object into obj through c (nothing more to do when Fetch says so; instanceID is
-// the reconciler's), begins a session on it (Begin, with status), lets sync decide and act,
-// and ends the session (End: the status written once, then the events recorded by rec).
-func Run[T client.Object](ctx context.Context, c client.Client, rec record.EventRecorder, instanceID string, req ctrl.Request,
+// reads the object into obj through c (nothing more to do when Fetch says so, for the
+// reconciler's instance ID), skips a copy older than the reconciler's own last write (see
+// Written: the write's watch event brings the object back, and staleRecheck is the safety
+// net), begins a session on it (Begin, with status), lets sync decide and act, and ends the
+// session (End: the status written once, then the events recorded by rec).
+func Run[T client.Object](ctx context.Context, c client.Client, rec record.EventRecorder, set *Settings, req ctrl.Request,
 	obj T, status func(T) any, sync func(context.Context, *Session[T]) (ctrl.Result, error)) (res ctrl.Result, err error) {
-	if ok, err := Fetch(ctx, c, req, obj, instanceID); !ok {
+	if ok, err := Fetch(ctx, c, req, obj, set.InstanceID); !ok {
 		return ctrl.Result{}, err
 	}
+	if set.Writes.Stale(obj) {
+		return ctrl.Result{RequeueAfter: staleRecheck}, nil
+	}
 	s := Begin(obj, status)
+	s.Writes = &set.Writes
 	defer s.End(ctx, c, rec, &res, &err)
 	return sync(ctx, s)
 }

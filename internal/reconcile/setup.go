@@ -18,6 +18,8 @@ type Settings struct {
 	Clock clock.PassiveClock
 	// InstanceID limits the reconciler to objects labelled with it (empty: unlabelled ones).
 	InstanceID string
+	// Writes are the resourceVersions the reconciler's own writes replaced (see Run).
+	Writes Written
 }
 
 func (s *Settings) settings() *Settings { return s }

@@ -86,7 +86,7 @@ func TestRun(t *testing.T) {
 				return ctrl.Result{RequeueAfter: time.Minute}, nil
 			}
 			req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: tc.name}}
-			res, err := Run(ctx, c, rec, "", req, &v1alpha1.AnalysisRun{}, statusOf, sync)
+			res, err := Run(ctx, c, rec, &Settings{}, req, &v1alpha1.AnalysisRun{}, statusOf, sync)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,5 +104,55 @@ func TestRun(t *testing.T) {
 				t.Errorf("stored phase %q and %d events, want %q and %d", got.Status.Phase, len(rec.Events), tc.wantPhase, tc.wantEvents)
 			}
 		})
+	}
+}
+
+// staleReader serves the copy of an object it was given, as a cache that has not seen the
+// latest write would.
+type staleReader struct {
+	client.Client
+	old *v1alpha1.AnalysisRun
+}
+
+func (r staleReader) Get(_ context.Context, _ client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	r.old.DeepCopyInto(obj.(*v1alpha1.AnalysisRun))
+	return nil
+}
+
+// TestRunSkipsStaleCopy: after a reconcile wrote the status, a copy older than that write is
+// not reconciled (it would lose its write to a conflict); the current one is.
+func TestRunSkipsStaleCopy(t *testing.T) {
+	ctx := context.Background()
+	stored := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Name: "run", Namespace: "ns", UID: "u1"}}
+	c := fakeClient(t, stored)
+	before := &v1alpha1.AnalysisRun{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(stored), before); err != nil {
+		t.Fatal(err)
+	}
+	set := &Settings{}
+	syncs := 0
+	sync := func(_ context.Context, s *Session[*v1alpha1.AnalysisRun]) (ctrl.Result, error) {
+		syncs++
+		s.Obj.Status.Message = fmt.Sprintf("reconcile %d", syncs)
+		return ctrl.Result{}, nil
+	}
+	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "run"}}
+	run := func(c client.Client) ctrl.Result {
+		res, err := Run(ctx, c, record.NewFakeRecorder(10), set, req, &v1alpha1.AnalysisRun{}, statusOf, sync)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	run(c)
+	if res := run(staleReader{c, before}); syncs != 1 || res.RequeueAfter != staleRecheck {
+		t.Errorf("the copy the write replaced: %d reconciles, result %+v; want 1 and a recheck in %s", syncs, res, staleRecheck)
+	}
+	run(c)
+	if syncs != 2 {
+		t.Errorf("the current copy: %d reconciles, want 2", syncs)
+	}
+	if set.Writes.Stale(before) {
+		t.Error("a cache that caught up still makes the old copy stale")
 	}
 }

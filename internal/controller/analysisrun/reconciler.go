@@ -70,7 +70,7 @@ func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opt
 // Reconcile takes the measurements that are due and judges the run. Status is written once, at
 // the end, with an optimistic lock; events are emitted only once it is stored.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	return kit.Run(ctx, r.Client, r.Recorder, r.InstanceID, req, &v1alpha1.AnalysisRun{}, runStatus, r.reconcileRun)
+	return kit.Run(ctx, r.Client, r.Recorder, &r.Settings, req, &v1alpha1.AnalysisRun{}, runStatus, r.reconcileRun)
 }
 
 // runStatus is the part of an AnalysisRun a reconcile writes.

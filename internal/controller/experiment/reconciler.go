@@ -55,7 +55,7 @@ func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opt
 // Reconcile moves one Experiment on. Status is written once, at the end, with an optimistic
 // lock (internal/reconcile); events that announce it go out once it is stored.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	return kit.Run(ctx, r.Client, r.Recorder, r.InstanceID, req, &v1alpha1.Experiment{}, experimentStatus, r.reconcileExperiment)
+	return kit.Run(ctx, r.Client, r.Recorder, &r.Settings, req, &v1alpha1.Experiment{}, experimentStatus, r.reconcileExperiment)
 }
 
 // experimentStatus is the part of an Experiment a reconcile writes.

@@ -40,6 +40,7 @@ func (r *Reconciler) annotate(ctx context.Context, s *syncState, key, value stri
 	if err := r.Client.Patch(ctx, patched, patch); err != nil {
 		return false, fmt.Errorf("setting annotation %s on the rollout: %w", key, err)
 	}
+	r.Writes.Replaced(patched, ro.ResourceVersion)
 	ro.Annotations, ro.ResourceVersion = patched.Annotations, patched.ResourceVersion
 	s.orig.Annotations, s.orig.ResourceVersion = patched.Annotations, patched.ResourceVersion
 	return true, nil

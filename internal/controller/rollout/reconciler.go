@@ -54,7 +54,7 @@ type Reconciler struct {
 // the end, with an optimistic lock (internal/reconcile): a concurrent change (a user's promote)
 // makes it retry; events go out once the status they announce is stored.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	return kit.Run(ctx, r.Client, r.Recorder, r.InstanceID, req, &v1alpha1.Rollout{}, rolloutStatus, r.reconcileRollout)
+	return kit.Run(ctx, r.Client, r.Recorder, &r.Settings, req, &v1alpha1.Rollout{}, rolloutStatus, r.reconcileRollout)
 }
 
 // rolloutStatus is the part of a Rollout a reconcile writes.
