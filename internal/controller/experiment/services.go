@@ -85,15 +85,14 @@ func (r *Reconciler) syncService(ctx context.Context, s *syncState, t *v1alpha1.
 	case t.Service != nil && rs.Status.AvailableReplicas != 0:
 		return nil
 	}
-	svc := s.services[t.Name]
-	if svc == nil {
-		return nil
+	if svc := s.services[t.Name]; svc != nil {
+		if err := r.Client.Delete(ctx, svc, client.Preconditions{UID: &svc.UID}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting Service %s: %w", svc.Name, err)
+		}
+		log.FromContext(ctx).Info("deleted Service", "service", svc.Name, "template", t.Name)
+		delete(s.services, t.Name)
 	}
-	if err := r.Client.Delete(ctx, svc, client.Preconditions{UID: &svc.UID}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting Service %s: %w", svc.Name, err)
-	}
-	log.FromContext(ctx).Info("deleted Service", "service", svc.Name, "template", t.Name)
-	delete(s.services, t.Name)
+	// also when it is gone already (a reconcile deleted it and lost its status write)
 	ts.ServiceName, ts.PodTemplateHash = "", ""
 	return nil
 }
