@@ -73,6 +73,36 @@ type CanaryStrategy struct {
 	// canary ReplicaSet gets with trafficRouting. Defaults to 1.
 	// +optional
 	MinPodsPerReplicaSet *int32 `json:"minPodsPerReplicaSet,omitempty"`
+	// ReplicaProgressThreshold is how many of the canary's pods must be
+	// available, as a number or a percentage of those the step wants, for
+	// the canary to count as scaled and the rollout to move on. Defaults to
+	// all of them. Vane stores it but does not act on it yet: it always
+	// waits for all of them (RolloutWarnings says so).
+	// +optional
+	ReplicaProgressThreshold *ReplicaProgressThreshold `json:"replicaProgressThreshold,omitempty"`
+}
+
+// ProgressType says how a ReplicaProgressThreshold's value counts: Percent
+// or Pods.
+type ProgressType string
+
+// The progress types Argo Rollouts knows. Argo counts any other value as
+// Pods.
+const (
+	// ProgressTypePercentage counts the value as a percentage of the pods
+	// wanted.
+	ProgressTypePercentage ProgressType = "Percent"
+	// ProgressTypePods counts the value as a number of pods.
+	ProgressTypePods ProgressType = "Pods"
+)
+
+// ReplicaProgressThreshold is the share of a canary's pods that must be
+// available before the rollout goes on.
+type ReplicaProgressThreshold struct {
+	// Type is Percent or Pods.
+	Type ProgressType `json:"type"`
+	// Value is the percentage or the number of pods.
+	Value int32 `json:"value"`
 }
 
 // PingPongSpec names the two Services used by the ping-pong feature.

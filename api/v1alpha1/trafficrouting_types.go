@@ -107,6 +107,13 @@ type IstioDestinationRule struct {
 	CanarySubsetName string `json:"canarySubsetName"`
 	// StableSubsetName is the subset for the stable pods.
 	StableSubsetName string `json:"stableSubsetName"`
+	// AdditionalSubsetNames are subsets of the DestinationRule that the
+	// rollout does not manage: Argo Rollouts keeps the weight of a route
+	// destination with one of these subsets and takes it from the stable
+	// subset's share. Vane stores them but does not act on them yet
+	// (RolloutWarnings says so).
+	// +optional
+	AdditionalSubsetNames []string `json:"additionalSubsetNames,omitempty"`
 }
 
 // NginxTrafficRouting configures ingress-nginx.
