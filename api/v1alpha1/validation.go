@@ -4,7 +4,9 @@ package v1alpha1
 //
 // Each kind has a pure validation function (ValidateRollout,
 // ValidateAnalysisTemplate, ValidateClusterAnalysisTemplate,
-// ValidateAnalysisRun, ValidateExperiment) that returns a field.ErrorList:
+// ValidateAnalysisRun, ValidateExperiment) that returns a field.ErrorList
+// (and RolloutWarnings, in validation_warnings.go, for the fields of a valid
+// Rollout that Vane stores but does not act on):
 // every error names the field path (e.g. spec.strategy.canary.steps[2].setWeight)
 // and says what is wrong in words a person understands. The functions read
 // the object only; they never change it and need no cluster access, so the
