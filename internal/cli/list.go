@@ -7,7 +7,9 @@ import (
 	"io"
 	"sort"
 	"text/tabwriter"
+	"time"
 
+	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -95,4 +97,65 @@ func renderList(w io.Writer, items []v1alpha1.Rollout, withNamespace bool) {
 			ro.Status.ReadyReplicas, ro.Status.Replicas, ro.Spec.EffectiveReplicas(), ro.Status.UpdatedReplicas, ro.Status.AvailableReplicas)
 	}
 	_ = tw.Flush()
+}
+
+// ListExperiments prints a table of the experiments in the namespace (or all, with -A), with
+// Argo's columns: NAME, STATUS, DURATION, REMAINING (of a running experiment's duration), AGE.
+func ListExperiments(ctx context.Context, o *Options) error {
+	var list v1alpha1.ExperimentList
+	var opts []client.ListOption
+	if !o.AllNamespaces {
+		opts = append(opts, client.InNamespace(o.Namespace))
+	}
+	if err := o.Client.List(ctx, &list, opts...); err != nil {
+		return o.Explain(err, "experiments", "")
+	}
+	renderExperimentList(o.Out, list.Items, o.AllNamespaces, o.Clock.Now())
+	return nil
+}
+
+func renderExperimentList(w io.Writer, items []v1alpha1.Experiment, withNamespace bool, now time.Time) {
+	if len(items) == 0 {
+		fmt.Fprintln(w, "No experiments found.")
+		return
+	}
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].Namespace != items[j].Namespace {
+			return items[i].Namespace < items[j].Namespace
+		}
+		return items[i].Name < items[j].Name
+	})
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if withNamespace {
+		fmt.Fprint(tw, "NAMESPACE\t")
+	}
+	fmt.Fprintln(tw, "NAME\tSTATUS\tDURATION\tREMAINING\tAGE")
+	for _, ex := range items {
+		if withNamespace {
+			fmt.Fprintf(tw, "%s\t", ex.Namespace)
+		}
+		dur, remaining := experimentDuration(&ex, now)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ex.Name, analysisPhase(ex.Status.Phase), dur, remaining,
+			duration.HumanDuration(now.Sub(ex.CreationTimestamp.Time)))
+	}
+	_ = tw.Flush()
+}
+
+// experimentDuration is the experiment's duration and, while it runs, the time left of it
+// ("-" when there is none, or none left).
+func experimentDuration(ex *v1alpha1.Experiment, now time.Time) (string, string) {
+	if ex.Spec.Duration == nil {
+		return "-", "-"
+	}
+	d, err := ex.Spec.Duration.Duration()
+	if err != nil {
+		return "-", "-"
+	}
+	remaining := "-"
+	if at := ex.Status.AvailableAt; !ex.Status.Phase.Completed() && at != nil {
+		if left := d - now.Sub(at.Time); left > 0 {
+			remaining = duration.HumanDuration(left)
+		}
+	}
+	return duration.HumanDuration(d), remaining
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/vanedev/vane/api/v1alpha1"
@@ -173,6 +175,9 @@ func imagesWithRoles(info *RolloutInfo) []string {
 // row is one line of the tree.
 type row struct {
 	prefix, icon, name, kind, status, age, info string
+	// statusIcon, when set, replaces the status word's own icon: an Experiment's and its
+	// AnalysisRuns' phases take Argo's analysis icons (Running is ◌ there, not a pod's ✔).
+	statusIcon string
 }
 
 func renderTree(w io.Writer, info *RolloutInfo, now time.Time, p painter) {
@@ -181,7 +186,7 @@ func renderTree(w io.Writer, info *RolloutInfo, now time.Time, p painter) {
 	if phase == "" {
 		phase = stProgressing
 	}
-	rows := []row{{icon: "⟳", name: ro.Name, kind: "Rollout", status: phase, age: age(now, ro.CreationTimestamp.Time)}}
+	root := row{icon: "⟳", name: ro.Name, kind: "Rollout", status: phase, age: age(now, ro.CreationTimestamp.Time)}
 	var children [][]row
 	for _, s := range info.ReplicaSets {
 		children = append(children, replicaSetRows(info, s, now))
@@ -189,6 +194,13 @@ func renderTree(w io.Writer, info *RolloutInfo, now time.Time, p painter) {
 	for _, r := range info.Runs {
 		children = append(children, runRows(r, now))
 	}
+	writeRows(w, tree(root, children), p)
+}
+
+// tree hangs each group of rows under root: the group's first row on a branch, the others
+// indented under it.
+func tree(root row, children [][]row) []row {
+	rows := []row{root}
 	for i, group := range children {
 		last := i == len(children)-1
 		for j, r := range group {
@@ -205,35 +217,53 @@ func renderTree(w io.Writer, info *RolloutInfo, now time.Time, p painter) {
 			rows = append(rows, r)
 		}
 	}
-	writeRows(w, rows, p)
+	return rows
 }
 
 // replicaSetRows: "# revision:N", the ReplicaSet under it, its pods under that.
 func replicaSetRows(info *RolloutInfo, s ReplicaSetInfo, now time.Time) []row {
 	rs := s.RS
-	status := stHealthy
-	switch {
-	case ptr.Deref(rs.Spec.Replicas, 0) == 0 && rs.Status.Replicas == 0:
-		status = stScaledDown
-	case rs.Status.ReadyReplicas < ptr.Deref(rs.Spec.Replicas, 0) || rs.Status.Replicas != ptr.Deref(rs.Spec.Replicas, 0):
-		status = stProgressing
-	}
 	inf := strings.Join(roles(info, s), ",")
-	if d := v1alpha1.ScaleDownDeadlineOf(rs.Annotations); d != "" {
-		if t, err := time.Parse(time.RFC3339, d); err == nil && t.After(now) {
-			inf = strings.TrimPrefix(inf+",delay:"+t.Sub(now).Round(time.Second).String(), ",")
-		}
+	if d := scaleDownDelay(rs, now); d != "" {
+		inf = strings.TrimPrefix(inf+","+d, ",")
 	}
 	rows := []row{
 		{icon: "#", name: fmt.Sprintf("revision:%d", s.Revision)},
-		{prefix: "└──", icon: "⧉", name: rs.Name, kind: "ReplicaSet", status: status, age: age(now, rs.CreationTimestamp.Time), info: inf},
+		{prefix: "└──", icon: "⧉", name: rs.Name, kind: "ReplicaSet", status: replicaSetStatus(rs), age: age(now, rs.CreationTimestamp.Time), info: inf},
 	}
-	for i, pod := range s.Pods {
+	return append(rows, podRows(s.Pods, "   ", now)...)
+}
+
+// replicaSetStatus is Healthy, ScaledDown or Progressing.
+func replicaSetStatus(rs *appsv1.ReplicaSet) string {
+	switch {
+	case ptr.Deref(rs.Spec.Replicas, 0) == 0 && rs.Status.Replicas == 0:
+		return stScaledDown
+	case rs.Status.ReadyReplicas < ptr.Deref(rs.Spec.Replicas, 0) || rs.Status.Replicas != ptr.Deref(rs.Spec.Replicas, 0):
+		return stProgressing
+	}
+	return stHealthy
+}
+
+// scaleDownDelay is "delay:<time left>" while a ReplicaSet's scale-down deadline is ahead.
+func scaleDownDelay(rs *appsv1.ReplicaSet, now time.Time) string {
+	if d := v1alpha1.ScaleDownDeadlineOf(rs.Annotations); d != "" {
+		if t, err := time.Parse(time.RFC3339, d); err == nil && t.After(now) {
+			return "delay:" + t.Sub(now).Round(time.Second).String()
+		}
+	}
+	return ""
+}
+
+// podRows are the pods under a ReplicaSet, each on a branch after indent.
+func podRows(pods []*corev1.Pod, indent string, now time.Time) []row {
+	var rows []row
+	for i, pod := range pods {
 		branch := "├──"
-		if i == len(s.Pods)-1 {
+		if i == len(pods)-1 {
 			branch = "└──"
 		}
-		rows = append(rows, row{prefix: "   " + branch, icon: "□", name: pod.Name, kind: "Pod", status: podStatus(pod),
+		rows = append(rows, row{prefix: indent + branch, icon: "□", name: pod.Name, kind: "Pod", status: podStatus(pod),
 			age: age(now, pod.CreationTimestamp.Time), info: podInfo(pod)})
 	}
 	return rows
@@ -283,17 +313,17 @@ func writeRows(w io.Writer, rows []row, p painter) {
 		nameW = max(nameW, width(r.prefix+r.icon+" "+r.name))
 		kindW = max(kindW, width(r.kind))
 		if r.status != "" {
-			statusW = max(statusW, width(p.plain(r.status)))
+			statusW = max(statusW, width(p.rowPlain(r)))
 		}
 	}
 	fmt.Fprintf(w, "%s  %s  %s  %s  %s\n", pad("NAME", nameW), pad("KIND", kindW), pad("STATUS", statusW), pad("AGE", 4), "INFO")
 	for _, r := range rows {
 		status := ""
 		if r.status != "" {
-			status = p.status(r.status)
+			status = p.rowStatus(r)
 		}
 		line := fmt.Sprintf("%s  %s  %s  %s  %s", pad(r.prefix+r.icon+" "+r.name, nameW), pad(r.kind, kindW),
-			padVisible(status, p.plain(r.status), statusW, r.status != ""), pad(r.age, 4), r.info)
+			padVisible(status, p.rowPlain(r), statusW, r.status != ""), pad(r.age, 4), r.info)
 		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 }
@@ -304,6 +334,29 @@ func (painter) plain(s string) string {
 		icon = icons[stUnknown]
 	}
 	return icon + " " + s
+}
+
+// rowStatus and rowPlain are a row's status with its icon (statusIcon when set), coloured or
+// not.
+func (p painter) rowStatus(r row) string {
+	if r.statusIcon == "" {
+		return p.status(r.status)
+	}
+	return p.paint(r.statusIcon+" "+r.status, analysisColors[r.status])
+}
+
+func (p painter) rowPlain(r row) string {
+	if r.statusIcon == "" {
+		return p.plain(r.status)
+	}
+	return r.statusIcon + " " + r.status
+}
+
+func (p painter) paint(txt, color string) string {
+	if p.color && color != "" {
+		return "\x1b[" + color + "m" + txt + "\x1b[0m"
+	}
+	return txt
 }
 
 func padVisible(s, plain string, n int, has bool) string {
