@@ -82,7 +82,7 @@ func verb(cf *genericclioptions.ConfigFlags, use, short string, run func(cmd *co
 
 func newGetCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	var watch, noColor bool
-	get := &cobra.Command{Use: "get", Short: "Show a rollout and what it owns"}
+	get := &cobra.Command{Use: "get", Short: "Show a rollout or an experiment and what it owns"}
 	ro := verb(cf, "rollout NAME", "Show a rollout: status, steps, images, ReplicaSets, pods and analyses",
 		func(cmd *cobra.Command, o *cli.Options, name string) error {
 			o.Color = o.Color && !noColor
@@ -92,13 +92,41 @@ func newGetCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	ro.Args = cobra.ExactArgs(1)
 	ro.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching: redrawn in place on a terminal")
 	ro.Flags().BoolVar(&noColor, "no-color", false, "no colours")
-	get.AddCommand(ro)
+	get.AddCommand(ro, newGetExperimentCommand(cf))
 	return get
+}
+
+func newGetExperimentCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
+	var watch, noColor bool
+	cmd := named(cf, "experiment NAME", "Show an experiment: status, images, ReplicaSets, pods and analyses", cobra.ExactArgs(1),
+		func(cmd *cobra.Command, o *cli.Options, names []string) error {
+			o.Color = o.Color && !noColor
+			return cli.GetExperiment(cmd.Context(), o, names[0], watch)
+		})
+	cmd.Aliases = []string{"exp", "experiments"}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching: redrawn in place on a terminal")
+	cmd.Flags().BoolVar(&noColor, "no-color", false, "no colours")
+	return cmd
+}
+
+// named is a command acting on objects given by name (an experiment, analysis runs...).
+func named(cf *genericclioptions.ConfigFlags, use, short string, args cobra.PositionalArgs,
+	run func(cmd *cobra.Command, o *cli.Options, names []string) error) *cobra.Command {
+	return &cobra.Command{
+		Use: use, Short: short, Args: args,
+		RunE: func(cmd *cobra.Command, names []string) error {
+			o, err := options(cmd, cf)
+			if err != nil {
+				return err
+			}
+			return run(cmd, o, names)
+		},
+	}
 }
 
 func newListCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	var watch, all bool
-	list := &cobra.Command{Use: "list", Short: "List rollouts"}
+	list := &cobra.Command{Use: "list", Short: "List rollouts or experiments"}
 	ro := &cobra.Command{
 		Use: "rollouts", Aliases: []string{"rollout", "ro"}, Short: "List rollouts in the namespace (-A: all)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -112,7 +140,15 @@ func newListCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	}
 	ro.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching")
 	ro.Flags().BoolVarP(&all, "all-namespaces", "A", false, "every namespace")
-	list.AddCommand(ro)
+	var allExp bool
+	exp := named(cf, "experiments", "List experiments in the namespace (-A: all)", cobra.NoArgs,
+		func(cmd *cobra.Command, o *cli.Options, _ []string) error {
+			o.AllNamespaces = allExp
+			return cli.ListExperiments(cmd.Context(), o)
+		})
+	exp.Aliases = []string{"experiment", "exp"}
+	exp.Flags().BoolVarP(&allExp, "all-namespaces", "A", false, "every namespace")
+	list.AddCommand(ro, exp)
 	return list
 }
 
@@ -144,8 +180,68 @@ func newAbortCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 }
 
 func newRetryCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
-	return verb(cf, "retry rollout NAME", "Start an aborted update again from its first step",
+	retry := verb(cf, "retry rollout NAME", "Start an aborted update again from its first step",
 		func(cmd *cobra.Command, o *cli.Options, name string) error { return cli.Retry(cmd.Context(), o, name) })
+	exp := named(cf, "experiment NAME...", "Run an experiment again from the start (its status is cleared)", cobra.MinimumNArgs(1),
+		func(cmd *cobra.Command, o *cli.Options, names []string) error {
+			return cli.RetryExperiment(cmd.Context(), o, names)
+		})
+	exp.Aliases = []string{"exp", "experiments"}
+	retry.AddCommand(exp)
+	return retry
+}
+
+func newTerminateCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
+	terminate := &cobra.Command{Use: "terminate", Short: "Stop an experiment or an analysis run (spec.terminate)"}
+	exp := named(cf, "experiment NAME...", "End an experiment: its runs are terminated, its ReplicaSets scaled down", cobra.MinimumNArgs(1),
+		func(cmd *cobra.Command, o *cli.Options, names []string) error {
+			return cli.TerminateExperiment(cmd.Context(), o, names)
+		})
+	exp.Aliases = []string{"exp", "experiments"}
+	run := named(cf, "analysisrun NAME...", "End an analysis run on the measurements it has", cobra.MinimumNArgs(1),
+		func(cmd *cobra.Command, o *cli.Options, names []string) error {
+			return cli.TerminateAnalysisRun(cmd.Context(), o, names)
+		})
+	run.Aliases = []string{"ar", "analysisruns"}
+	terminate.AddCommand(exp, run)
+	return terminate
+}
+
+func newCreateCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
+	var files []string
+	var watch, noColor bool
+	create := named(cf, "create -f FILE", "Create Rollouts, Experiments, AnalysisRuns and analysis templates from files", cobra.NoArgs,
+		func(cmd *cobra.Command, o *cli.Options, _ []string) error {
+			if len(files) == 0 {
+				return fmt.Errorf("create needs -f FILE (or the subcommand analysisrun)")
+			}
+			o.Color = o.Color && !noColor
+			return cli.Create(cmd.Context(), o, files, watch)
+		})
+	create.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifest file (repeatable)")
+	create.Flags().BoolVarP(&watch, "watch", "w", false, "then watch the Rollout or Experiment created")
+	create.Flags().BoolVar(&noColor, "no-color", false, "no colours")
+	create.AddCommand(newCreateAnalysisRunCommand(cf))
+	return create
+}
+
+func newCreateAnalysisRunCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
+	var f cli.RunFlags
+	cmd := named(cf, "analysisrun --from TEMPLATE", "Create an AnalysisRun from an AnalysisTemplate or a ClusterAnalysisTemplate", cobra.NoArgs,
+		func(cmd *cobra.Command, o *cli.Options, _ []string) error {
+			return cli.CreateAnalysisRun(cmd.Context(), o, f)
+		})
+	cmd.Aliases = []string{"ar"}
+	fl := cmd.Flags()
+	fl.StringVar(&f.From, "from", "", "an AnalysisTemplate of the namespace (a ClusterAnalysisTemplate with --global)")
+	fl.StringVar(&f.FromClusterTemplate, "from-cluster-template", "", "a ClusterAnalysisTemplate (same as --global --from)")
+	fl.StringVar(&f.FromFile, "from-file", "", "a file holding an AnalysisTemplate or a ClusterAnalysisTemplate")
+	fl.BoolVar(&f.Global, "global", false, "--from names a ClusterAnalysisTemplate")
+	fl.StringArrayVarP(&f.Args, "argument", "a", nil, "NAME=VALUE for a template argument (repeatable)")
+	fl.StringVar(&f.Name, "name", "", "the run's name")
+	fl.StringVar(&f.GenerateName, "generate-name", "", "the run's name prefix (default: the template's name and -)")
+	fl.StringVar(&f.InstanceID, "instance-id", "", "label the run for the controller with this instance id")
+	return cmd
 }
 
 func newPauseCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {

@@ -1,7 +1,7 @@
 // Command vane is Vane's one binary: `vane controller` runs the controller, and the other
 // subcommands are the CLI (get, list, status, promote, abort, retry, pause, restart, undo, set
-// image, lint, migrate check, version, completion). Installed as kubectl-vane it is also a
-// kubectl plugin (`kubectl vane promote my-app`).
+// image, create, terminate, lint, migrate check, version, completion). Installed as
+// kubectl-vane it is also a kubectl plugin (`kubectl vane promote my-app`).
 package main
 
 import (
@@ -52,7 +52,8 @@ func newRootCommand(invokedAs string) *cobra.Command {
 		newControllerCommand(cf),
 		newGetCommand(cf), newListCommand(cf), newStatusCommand(cf),
 		newPromoteCommand(cf), newAbortCommand(cf), newRetryCommand(cf), newPauseCommand(cf),
-		newRestartCommand(cf), newUndoCommand(cf), newSetCommand(cf), newLintCommand(), newMigrateCommand(cf),
+		newRestartCommand(cf), newUndoCommand(cf), newSetCommand(cf), newCreateCommand(cf), newTerminateCommand(cf),
+		newLintCommand(), newMigrateCommand(cf),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",
