@@ -202,7 +202,7 @@ func (s *syncState) recordRun(name string, rs v1alpha1.ExperimentAnalysisRunStat
 
 // syncAnalysis reconciles one analysis (Argo's reconcileAnalysisRun): nothing before the
 // experiment is available; then its run is started (unless the experiment is ending) and
-// followed until it completes; an ending experiment terminates it and stops following it.
+// followed until it completes; an ending experiment terminates it and follows it to its end.
 func (r *Reconciler) syncAnalysis(ctx context.Context, s *syncState, a *v1alpha1.ExperimentAnalysisTemplateRef) error {
 	rs := v1alpha1.ExperimentAnalysisRunStatus{Name: a.Name}
 	if prev := findRunStatus(s.read.Status.AnalysisRuns, a.Name); prev != nil {
@@ -234,11 +234,14 @@ func (r *Reconciler) syncAnalysis(ctx context.Context, s *syncState, a *v1alpha1
 			rs.Phase, rs.Message = v1alpha1.AnalysisPhaseError, err.Error()
 		case err != nil:
 			return err
-		case s.ending:
-			if err := r.terminateRun(ctx, s.ex, a.Name, run); err != nil {
-				return err
-			}
 		default:
+			if s.ending {
+				if err := r.terminateRun(ctx, s.ex, a.Name, run); err != nil {
+					return err
+				}
+			}
+			// followed until it ends, also once the experiment is ending (Argo stops following
+			// it then, and its experiment can stay Running for good)
 			rs.Phase, rs.Message = run.Status.Phase, run.Status.Message
 		}
 	}

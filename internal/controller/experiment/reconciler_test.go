@@ -348,3 +348,49 @@ func TestTerminate(t *testing.T) {
 		}
 	}
 }
+
+// TestEndingFollowsRuns: an ending experiment terminates the runs still going and follows
+// them to their end, so that its status says how they ended and it completes (Argo stops
+// following them: a terminated experiment whose required run was going stays Running for good).
+func TestEndingFollowsRuns(t *testing.T) {
+	cases := map[string]struct {
+		end  func(f *fixture)
+		runs []string
+	}{
+		"the required run succeeded": {
+			end:  func(f *fixture) { f.finish("example-experiment-compare-results", successful, "") },
+			runs: []string{"purple", "orange"},
+		},
+		"terminated while the required run goes on": {
+			end: func(f *fixture) {
+				f.ex.Spec.Terminate = true
+				if err := f.c.Update(context.Background(), f.ex); err != nil {
+					f.t.Fatal(err)
+				}
+			},
+			runs: []string{"purple", "orange", "compare-results"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.toRunning()
+			tc.end(f)
+			f.reconcile()
+			f.reconcile()
+			for _, name := range tc.runs {
+				run := &v1alpha1.AnalysisRun{}
+				if err := f.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "example-experiment-" + name}, run); err != nil {
+					t.Fatal(err)
+				}
+				f.want(name+" terminated", true, run.Spec.Terminate)
+				f.finish(run.Name, successful, "Run Terminated")
+			}
+			f.reconcile()
+			f.reconcile()
+			f.want("runs", []string{"purple=example-experiment-purple:Successful", "orange=example-experiment-orange:Successful",
+				"compare-results=example-experiment-compare-results:Successful"}, runPhases(f.ex))
+			f.want("phase", successful, f.ex.Status.Phase)
+		})
+	}
+}
