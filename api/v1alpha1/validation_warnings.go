@@ -15,7 +15,9 @@ package v1alpha1
 import "k8s.io/apimachinery/pkg/util/validation/field"
 
 // FieldWarning is a field an object sets that Vane stores but does not act
-// on, and what Vane does instead.
+// on, and what Vane does instead. It is not an API type (no deepcopy).
+//
+// +kubebuilder:object:generate=false
 type FieldWarning struct {
 	// Field is the field's path, e.g. spec.strategy.canary.antiAffinity.
 	Field string
