@@ -166,8 +166,9 @@ func instanceID(labels map[string]string) []difference {
 		fmt.Sprintf("reconciled only by a Vane controller started with --instance-id %s (without it Vane acts on unlabelled objects only)", id)}}
 }
 
-// rollout checks a Rollout: validation (InvalidSpec), steps, routers, canary anti-affinity,
-// notification subscriptions and the instance id.
+// rollout checks a Rollout: validation (InvalidSpec), steps, routers, the fields Vane stores
+// but does not act on (v1alpha1.RolloutWarnings), notification subscriptions and the instance
+// id.
 func (ch *migrateChecker) rollout(ro *v1alpha1.Rollout) []difference {
 	var out []difference
 	for _, e := range v1alpha1.ValidateRollout(ro) {
@@ -178,10 +179,9 @@ func (ch *migrateChecker) rollout(ro *v1alpha1.Rollout) []difference {
 			out = append(out, difference{u.Field, "InvalidSpec (Degraded, not updated): " + u.Why})
 		}
 		out = append(out, ch.trafficRouters(ro)...)
-		if c.AntiAffinity != nil {
-			out = append(out, difference{"spec.strategy.canary.antiAffinity",
-				"ignored: Vane adds anti-affinity to blue/green ReplicaSets only"})
-		}
+	}
+	for _, w := range v1alpha1.RolloutWarnings(ro) {
+		out = append(out, difference{w.Field, w.Message})
 	}
 	var keys []string
 	for k := range ro.Annotations {

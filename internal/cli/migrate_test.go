@@ -199,11 +199,11 @@ spec:
         - {setWeight: 20}
 `,
 			want: []Finding{
-				shop("Rollout", "app", "spec.strategy.canary.antiAffinity", "ignored: Vane adds anti-affinity to blue/green ReplicaSets only"),
+				shop("Rollout", "app", "spec.strategy.canary.antiAffinity", antiAffinityWarning),
+				shop("Rollout", "app", "spec.strategy.canary.replicaProgressThreshold", thresholdWarning),
 				shop("Rollout", "app", "metadata.annotations[notifications.argoproj.io/subscribe.on-rollout-aborted.slack]", "ignored: Vane sends no notifications"),
 				shop("Rollout", "app", "metadata.annotations[notifications.argoproj.io/subscribe.on-rollout-completed.slack]", "ignored: Vane sends no notifications"),
 				shop("Rollout", "app", "metadata.labels[argo-rollouts.argoproj.io/controller-instance-id]", "reconciled only by a Vane controller started with --instance-id blue (without it Vane acts on unlabelled objects only)"),
-				shop("Rollout", "app", "spec.strategy.canary.replicaProgressThreshold", "not in Vane's API: ignored, and not kept once Vane's CRDs replace Argo's"),
 			},
 		},
 		"metric providers and authentication Vane lacks, in templates and runs in progress": {
@@ -557,3 +557,10 @@ No differences: Vane would act on these objects as Argo Rollouts does.
 		})
 	}
 }
+
+// The texts v1alpha1.RolloutWarnings gives for a canary's antiAffinity and
+// replicaProgressThreshold, spelled out so that a change of either shows here.
+const (
+	antiAffinityWarning = "stored but not acted on: Vane adds no anti-affinity to a canary's ReplicaSets (Argo Rollouts makes the new pods avoid the nodes of the stable ReplicaSet's pods; Vane does so for blue/green only)"
+	thresholdWarning    = "stored but not acted on: Vane waits until all the canary pods a step asks for are available before going on (Argo Rollouts goes on once this threshold is met)"
+)
