@@ -58,6 +58,9 @@ type Input struct {
 	// Runs are the AnalysisRuns the status records for this update, as the controller found
 	// them (see AnalysisPlan for how they come to exist).
 	Runs Runs
+	// Experiment is the Experiment status.canary.currentExperiment names, as the controller
+	// found it (nil: none, or not found; see ExperimentPlan for how it comes to exist).
+	Experiment *Experiment
 	// RouterWeightVerified (trafficRouting only) says the traffic router reports the weights
 	// recorded in status.canary.weights as applied (Router.VerifyWeight of
 	// status.canary.weights.canary.weight). A setWeight step, and the update, complete only
@@ -78,7 +81,8 @@ type Plan struct {
 	Replicas map[string]int32
 	// Status is the rollout's status fields the engine owns: currentPodHash, currentStepHash,
 	// currentStepIndex, stableRS, pauseConditions, controllerPause, abort bookkeeping,
-	// promoteFull. The controller adds counts, conditions and phase.
+	// promoteFull, and which runs and Experiment it still records (the controller records
+	// those it starts). The controller adds counts, conditions and phase.
 	Status v1alpha1.RolloutStatus
 	// Weight is the canary weight of the current step (100 once the steps are done).
 	Weight int32
@@ -90,6 +94,12 @@ type Plan struct {
 	Events []Event
 	// Analysis says which AnalysisRuns the update needs now.
 	Analysis AnalysisPlan
+	// Experiment says which Experiment the update needs now.
+	Experiment ExperimentPlan
+	// AbortDetail is what the abort message adds after "Rollout aborted update to revision N"
+	// when a failed run or Experiment aborted the update in this plan (see AbortDetail and
+	// experimentDetail); "" otherwise.
+	AbortDetail string
 
 	// The fields below are set with trafficRouting only.
 
@@ -100,7 +110,11 @@ type Plan struct {
 	// pods are available), and is 0 once the update is complete (both Services select the
 	// new pods).
 	RouterWeight int32
-	// Weights is status.canary.weights for RouterWeight.
+	// AdditionalDestinations are the destinations of the running Experiment's weighted
+	// templates (see experimentDestinations): the reconciler passes them to the router with
+	// RouterWeight, and the stable gets what the canary and they leave.
+	AdditionalDestinations []v1alpha1.WeightDestination
+	// Weights is status.canary.weights for RouterWeight and AdditionalDestinations.
 	Weights *v1alpha1.TrafficWeights
 	// WaitingForRouter is set when a step (or the completion) waits only for the router to
 	// apply the weight: the reconciler should look again soon (a second or so).
@@ -147,20 +161,23 @@ func Canary(in Input) (Plan, error) {
 	}
 	p.currentCanaryRuns(in, &runs)
 	p.startCanaryAnalysis(in, &runs)
+	p.judgeExperiment(in)
 	b := newBasicCanary(in, st, budget)
 	if !st.Abort {
 		p.runSteps(in, runs, b.atDesired)
 	}
 	p.forgetPassedStepRun()
-	if st.Abort { // asked for, or an analysis failed
+	if st.Abort { // asked for, or an analysis or the Experiment failed
 		p.abort(in, runs)
 		p.Weight = 0
 		p.scaleBasic(in, b)
+		p.planExperiment(in)
 		return p, nil
 	}
 	p.Weight = DesiredCanaryWeight(b.c, b.replicas, st, b.sets.New, b.sets.Stable)
 	p.scaleBasic(in, b)
 	p.complete(in, b.sets.New, b.replicas)
+	p.planExperiment(in)
 	return p, nil
 }
 
@@ -244,6 +261,9 @@ func (p *Plan) observeRevision(in Input, nSteps int32) bool {
 		clearAnalysisRecords(st)
 	}
 	stepsChanged := st.CurrentStepHash != in.StepsHash
+	if newRevision || stepsChanged {
+		st.Canary.CurrentExperiment = "" // Argo's resetRolloutStatus: the steps start over
+	}
 	st.CurrentStepHash = in.StepsHash
 	switch {
 	case st.StableRS == "" || (st.StableRS != in.NewHash && !hasSet(in, st.StableRS)):
@@ -307,7 +327,10 @@ func (p *Plan) abort(in Input, runs Runs) {
 	if st.AbortedAt == nil {
 		at := metav1.NewTime(in.Now)
 		st.AbortedAt = &at
-		msg := Abort(fmt.Sprint(revisionOf(in)), abortVerdict(runs)).Message
+		if d := abortVerdict(runs); d != "" {
+			p.AbortDetail = d // Argo judges the runs after the Experiment: their verdict wins
+		}
+		msg := Abort(fmt.Sprint(revisionOf(in)), p.AbortDetail).Message
 		p.Events = append(p.Events, Event{Warning: true, Reason: "RolloutAborted", Message: msg})
 	}
 	st.PauseConditions, st.ControllerPause, st.PromoteFull = nil, false, false
@@ -340,10 +363,12 @@ func (p *Plan) runStep(in Input, runs Runs, idx int32, atDesired func(*v1alpha1.
 		return p.pause(in, step.Pause)
 	case step.Analysis != nil:
 		return p.analysisStep(runs, idx, in.Now)
+	case step.Experiment != nil:
+		return p.experimentStep(in)
 	default:
-		// never skipped: experiment and plugin steps make the rollout InvalidSpec before the
-		// engine runs (the controller checks), the routing steps need trafficRouting
-		// (validation); a step the engine cannot play holds the rollout where it is
+		// never skipped: plugin steps make the rollout InvalidSpec before the engine runs (the
+		// controller checks), the routing steps need trafficRouting (validation); a step the
+		// engine cannot play holds the rollout where it is
 		return false
 	}
 }

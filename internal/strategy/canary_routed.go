@@ -2,7 +2,9 @@ package strategy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/vanedev/vane/api/v1alpha1"
@@ -38,6 +40,7 @@ func canaryRouted(in Input) Plan {
 	}
 	x.p.currentCanaryRuns(in, &x.runs)
 	x.p.startCanaryAnalysis(in, &x.runs)
+	x.p.judgeExperiment(in)
 	x.newSet = setOf(in, in.NewHash)
 	if st := x.p.Status.StableRS; st != in.NewHash {
 		x.stable = setOf(in, st)
@@ -49,12 +52,13 @@ func canaryRouted(in Input) Plan {
 		x.progress()
 	}
 	x.p.forgetPassedStepRun()
-	if x.p.Status.Abort { // asked for, or an analysis failed
+	if x.p.Status.Abort { // asked for, or an analysis or the Experiment failed
 		x.p.Replicas = map[string]int32{}
 		x.p.ScaleDownDeadlines = map[string]time.Time{}
 		x.p.HeaderRoutes, x.p.MirrorRoutes = nil, nil
 		x.abort()
 	}
+	x.p.planExperiment(in)
 	x.scaleDownOld()
 	x.finish()
 	return x.p
@@ -218,9 +222,11 @@ func (x *routed) runSteps() (canary, stable, w, routerW int32) {
 			done = true
 		case step.Analysis != nil:
 			done = x.p.analysisStep(x.runs, idx, x.in.Now)
+		case step.Experiment != nil:
+			done = x.p.experimentStep(x.in)
 		default:
-			// never skipped: experiment and plugin steps make the rollout InvalidSpec before
-			// the engine runs (the controller checks); the step holds the rollout where it is
+			// never skipped: plugin steps make the rollout InvalidSpec before the engine runs
+			// (the controller checks); the step holds the rollout where it is
 			done = false
 		}
 		if !done || st.Abort {
@@ -331,12 +337,19 @@ func (x *routed) scaleDownOld() {
 	}
 }
 
-// finish fills the weights to record and the managed routes in effect.
+// finish fills the weights to record (the stable gets what the canary and the Experiment's
+// destinations leave, as Argo's calculateWeightStatus has it) and the managed routes in effect.
 func (x *routed) finish() {
 	st := &x.p.Status
+	x.p.AdditionalDestinations = experimentDestinations(x.in, st)
+	stable := x.maxW - x.p.RouterWeight
+	for _, d := range x.p.AdditionalDestinations {
+		stable -= d.Weight
+	}
 	x.p.Weights = &v1alpha1.TrafficWeights{
-		Canary: v1alpha1.WeightDestination{Weight: x.p.RouterWeight, ServiceName: x.c.CanaryService, PodTemplateHash: x.in.NewHash},
-		Stable: v1alpha1.WeightDestination{Weight: x.maxW - x.p.RouterWeight, ServiceName: x.c.StableService, PodTemplateHash: st.StableRS},
+		Canary:     v1alpha1.WeightDestination{Weight: x.p.RouterWeight, ServiceName: x.c.CanaryService, PodTemplateHash: x.in.NewHash},
+		Stable:     v1alpha1.WeightDestination{Weight: max(stable, 0), ServiceName: x.c.StableService, PodTemplateHash: st.StableRS},
+		Additional: x.p.AdditionalDestinations,
 	}
 	st.Canary.Weights = x.p.Weights
 	x.weightEvent()
@@ -368,14 +381,22 @@ func (x *routed) finish() {
 	}
 }
 
-// weightEvent announces a change of the weight the router carries (Argo's
-// TrafficWeightUpdated).
+// weightEvent announces a change of the weights the router carries (Argo's
+// TrafficWeightUpdated): "Traffic weight updated to N", "... from N to M", and ", additional:
+// [...]" (Argo's %v of the destinations) when the Experiment's destinations changed.
 func (x *routed) weightEvent() {
 	w := x.in.Rollout.Status.Canary.Weights
+	var details []string
 	switch {
 	case w == nil:
-		x.event(false, "TrafficWeightUpdated", "Traffic weight updated to %d", x.p.RouterWeight)
+		details = append(details, fmt.Sprintf("to %d", x.p.RouterWeight))
 	case w.Canary.Weight != x.p.RouterWeight:
-		x.event(false, "TrafficWeightUpdated", "Traffic weight updated from %d to %d", w.Canary.Weight, x.p.RouterWeight)
+		details = append(details, fmt.Sprintf("from %d to %d", w.Canary.Weight, x.p.RouterWeight))
+	}
+	if add := x.p.AdditionalDestinations; w != nil && !slices.Equal(w.Additional, add) {
+		details = append(details, fmt.Sprintf("additional: %v", add))
+	}
+	if len(details) > 0 {
+		x.event(false, "TrafficWeightUpdated", "Traffic weight updated %s", strings.Join(details, ", "))
 	}
 }
