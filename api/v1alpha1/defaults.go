@@ -72,8 +72,8 @@ const (
 	// DefaultMeasurementRetention is how many measurements of a metric are
 	// kept when no measurementRetention entry applies.
 	DefaultMeasurementRetention int32 = 10
-	// DisabledLimit is the value of failureLimit or inconclusiveLimit that
-	// turns the limit off.
+	// DisabledLimit is the value of failureLimit that turns the limit off
+	// (inconclusiveLimit has no such value: Argo requires it to be >= 0).
 	DisabledLimit int32 = -1
 
 	// DefaultWebMetricMethod is web.method when unset.

@@ -165,7 +165,7 @@ func analysisTemplate() *AnalysisTemplate {
 					Name:                  "web",
 					Interval:              ptr(DurationFromInt(5)),
 					FailureLimit:          ios("{{args.limit}}"),
-					InconclusiveLimit:     ioi(-1),
+					InconclusiveLimit:     ioi(0),
 					ConsecutiveErrorLimit: ios("{{ args.limit }}"),
 					Provider: MetricProvider{Web: &WebMetric{
 						Method:   WebMetricMethodPost,

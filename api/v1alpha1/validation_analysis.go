@@ -87,7 +87,7 @@ func validateMetric(m *Metric, p *field.Path) field.ErrorList {
 
 	allErrs = append(allErrs, validateLimit(m.Count, p.Child("count"), 0)...)
 	allErrs = append(allErrs, validateLimit(m.FailureLimit, p.Child("failureLimit"), DisabledLimit)...)
-	allErrs = append(allErrs, validateLimit(m.InconclusiveLimit, p.Child("inconclusiveLimit"), DisabledLimit)...)
+	allErrs = append(allErrs, validateLimit(m.InconclusiveLimit, p.Child("inconclusiveLimit"), 0)...)
 	allErrs = append(allErrs, validateLimit(m.ConsecutiveErrorLimit, p.Child("consecutiveErrorLimit"), 0)...)
 	allErrs = append(allErrs, validateLimit(m.ConsecutiveSuccessLimit, p.Child("consecutiveSuccessLimit"), 0)...)
 

@@ -21,7 +21,7 @@ type Limits struct {
 	Count *int32
 	// FailureLimit is the number of failed measurements tolerated (-1: no limit).
 	FailureLimit int32
-	// InconclusiveLimit is the number of inconclusive measurements tolerated (-1: no limit).
+	// InconclusiveLimit is the number of inconclusive measurements tolerated (>= 0).
 	InconclusiveLimit int32
 	// ConsecutiveErrorLimit is the number of errors in a row tolerated.
 	ConsecutiveErrorLimit int32
@@ -42,6 +42,9 @@ func MetricLimits(m *v1alpha1.Metric) (Limits, error) {
 	}
 	if l.InconclusiveLimit, err = m.EffectiveInconclusiveLimit(); err != nil {
 		return l, fmt.Errorf("inconclusiveLimit: %w", err)
+	}
+	if l.InconclusiveLimit < 0 { // from an argument: validation checks the numbers it sees
+		return l, fmt.Errorf("inconclusiveLimit must be >= 0 (it is %d)", l.InconclusiveLimit)
 	}
 	if l.ConsecutiveErrorLimit, err = m.EffectiveConsecutiveErrorLimit(); err != nil {
 		return l, fmt.Errorf("consecutiveErrorLimit: %w", err)
@@ -83,7 +86,7 @@ func AssessMetric(name string, l Limits, r *v1alpha1.MetricResult, terminating b
 	if l.successApplies() && r.ConsecutiveSuccess >= l.ConsecutiveSuccessLimit {
 		return v1alpha1.AnalysisPhaseSuccessful, ""
 	}
-	if l.InconclusiveLimit >= 0 && r.Inconclusive > l.InconclusiveLimit {
+	if r.Inconclusive > l.InconclusiveLimit {
 		return v1alpha1.AnalysisPhaseInconclusive, fmt.Sprintf("metric %q is inconclusive: %s (%s, limit %d)",
 			name, lastReason(r, v1alpha1.AnalysisPhaseInconclusive),
 			plural(r.Inconclusive, "inconclusive measurement", "inconclusive measurements"), l.InconclusiveLimit)

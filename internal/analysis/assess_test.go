@@ -70,7 +70,7 @@ func TestAssessMetricMatrix(t *testing.T) {
 		{name: "inconclusive above limit", l: def(three), seq: "I", want: inconclusive,
 			msg: `metric "m" is inconclusive: I-reason-0 (1 inconclusive measurement, limit 0)`},
 		{name: "inconclusive within limit", l: limits(three, 0, 1, 4, 0), seq: "IS", want: running},
-		{name: "inconclusiveLimit -1 disables", l: limits(three, 0, -1, 4, 0), seq: "III", want: successful},
+		{name: "inconclusiveLimit 2 tolerates two", l: limits(three, 0, 2, 4, 0), seq: "III", want: inconclusive},
 		{name: "failure checked before inconclusive", l: def(three), seq: "IF", want: failed},
 		{name: "errors within consecutiveErrorLimit", l: def(one), seq: "EEEE", want: running},
 		{name: "errors above consecutiveErrorLimit", l: def(one), seq: "EEEEE", want: errored,

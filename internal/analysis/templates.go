@@ -1,8 +1,10 @@
 package analysis
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,8 +33,9 @@ func (t Template) String() string {
 
 // ResolveTemplates reads the templates that refs name (AnalysisTemplates in namespace,
 // ClusterAnalysisTemplates for refs with clusterScope) and, after each, the templates it
-// includes through spec.templates, depth first. A template included several times is used
-// once; a template that includes itself, directly or not, is an error.
+// includes through spec.templates, depth first; the AnalysisTemplates come first, then the
+// ClusterAnalysisTemplates (Argo's order). A template included several times is used once; a
+// template that includes itself, directly or not, is an error.
 func ResolveTemplates(ctx context.Context, c client.Reader, namespace string, refs []v1alpha1.AnalysisTemplateRef) ([]Template, error) {
 	var out []Template
 	done := map[string]bool{}
@@ -76,7 +79,18 @@ func ResolveTemplates(ctx context.Context, c client.Reader, namespace string, re
 	if err := visit(refs, nil); err != nil {
 		return nil, err
 	}
+	// the AnalysisTemplates first, then the ClusterAnalysisTemplates, each in the order found,
+	// as Argo's FlattenTemplates orders the metrics and arguments of a run
+	slices.SortStableFunc(out, func(a, b Template) int { return cmp.Compare(a.clusterScoped(), b.clusterScoped()) })
 	return out, nil
+}
+
+// clusterScoped is 1 for a ClusterAnalysisTemplate, 0 for an AnalysisTemplate.
+func (t Template) clusterScoped() int {
+	if t.Kind == "ClusterAnalysisTemplate" {
+		return 1
+	}
+	return 0
 }
 
 // RunOptions are what goes into an AnalysisRun besides its templates.
@@ -100,8 +114,8 @@ type RunOptions struct {
 }
 
 // NewRunFromTemplates builds an AnalysisRun (not created) from templates, in order: their
-// metrics, their arguments merged and given the caller's values, their dryRun and
-// measurementRetention settings. Placeholders stay in the metrics: the controller substitutes
+// metrics, their arguments merged and given the caller's values, the caller's then their
+// dryRun and measurementRetention settings. Placeholders stay in the metrics: the controller substitutes
 // them each time it measures, so a secret's value is never stored. It is an error when two
 // templates define a metric of the same name, give one argument two different values, when an
 // argument ends up without a value, or when a metric refers to an undeclared argument.
@@ -145,8 +159,9 @@ func NewRunFromTemplates(templates []Template, o RunOptions) (*v1alpha1.Analysis
 		run.Spec.DryRun = append(run.Spec.DryRun, t.Spec.DryRun...)
 		run.Spec.MeasurementRetention = append(run.Spec.MeasurementRetention, t.Spec.MeasurementRetention...)
 	}
-	run.Spec.DryRun = append(run.Spec.DryRun, o.DryRun...)
-	run.Spec.MeasurementRetention = append(run.Spec.MeasurementRetention, o.MeasurementRetention...)
+	// the caller's settings before the templates', as Argo's mergeDryRunMetrics puts them
+	run.Spec.DryRun = append(slices.Clone(o.DryRun), run.Spec.DryRun...)
+	run.Spec.MeasurementRetention = append(slices.Clone(o.MeasurementRetention), run.Spec.MeasurementRetention...)
 
 	for _, a := range o.Args {
 		i := argIndex(run.Spec.Args, a.Name)

@@ -196,8 +196,22 @@ func TestNestedAndClusterTemplates(t *testing.T) {
 	if token.Value != nil || token.ValueFrom == nil || token.ValueFrom.SecretKeyRef.Name != "creds" {
 		t.Errorf("a secret argument stays a reference: %+v", token)
 	}
-	if len(run.Spec.DryRun) != 2 || len(run.Spec.MeasurementRetention) != 1 {
-		t.Errorf("dryRun %v and measurementRetention %v are merged", run.Spec.DryRun, run.Spec.MeasurementRetention)
+	if len(run.Spec.DryRun) != 2 || run.Spec.DryRun[0].MetricName != "base-check" || len(run.Spec.MeasurementRetention) != 1 {
+		t.Errorf("dryRun %v (the caller's first, as Argo's mergeDryRunMetrics) and measurementRetention %v are merged",
+			run.Spec.DryRun, run.Spec.MeasurementRetention)
+	}
+	// a cluster template named first still comes after the namespaced ones (Argo's flattenMetrics)
+	templates, err = ResolveTemplates(context.Background(), c, "ns",
+		[]v1alpha1.AnalysisTemplateRef{{TemplateName: "base", ClusterScope: ptr.To(true)}, {TemplateName: "mid"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names = nil
+	for _, tm := range templates {
+		names = append(names, tm.String())
+	}
+	if want := []string{"AnalysisTemplate mid", "ClusterAnalysisTemplate base"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("templates %v, want %v (namespaced first)", names, want)
 	}
 
 	// a cycle
