@@ -1,6 +1,6 @@
 module github.com/vanedev/vane
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc
@@ -9,6 +9,7 @@ require (
 	github.com/spf13/cobra v1.9.1
 	github.com/yuin/gopher-lua v1.1.2
 	go.uber.org/zap v1.27.0
+	golang.org/x/crypto/x509roots/fallback v0.0.0-20261030153154-30a33513ff6d
 	golang.org/x/oauth2 v0.30.0
 	golang.org/x/term v0.34.0
 	k8s.io/api v0.34.4

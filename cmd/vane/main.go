@@ -18,7 +18,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
 	"github.com/vanedev/vane/internal/cli"
-	"github.com/vanedev/vane/internal/version"
 )
 
 func main() {
@@ -53,15 +52,7 @@ func newRootCommand(invokedAs string) *cobra.Command {
 		newGetCommand(cf), newListCommand(cf), newStatusCommand(cf),
 		newPromoteCommand(cf), newAbortCommand(cf), newRetryCommand(cf), newPauseCommand(cf),
 		newRestartCommand(cf), newUndoCommand(cf), newSetCommand(cf), newCreateCommand(cf), newTerminateCommand(cf),
-		newLintCommand(), newMigrateCommand(cf),
-		&cobra.Command{
-			Use:   "version",
-			Short: "Print the version",
-			Args:  cobra.NoArgs,
-			Run: func(cmd *cobra.Command, _ []string) {
-				fmt.Fprintln(cmd.OutOrStdout(), "vane", version.String())
-			},
-		},
+		newLintCommand(), newMigrateCommand(cf), newVersionCommand(),
 	)
 	return root
 }
