@@ -172,7 +172,7 @@ func describe(all []manifest) string {
 	if len(all) != 1 {
 		return fmt.Sprintf("%d objects", len(all))
 	}
-	return "a " + all[0].kind
+	return "one " + all[0].kind
 }
 
 // explainWrite is Explain for a write: a NotFound there is the namespace missing, not the

@@ -99,9 +99,11 @@ func runTemplates(ctx context.Context, o *Options, f RunFlags) ([]analysis.Templ
 			sources = append(sources, s.flag)
 		}
 	}
-	if len(sources) != 1 {
-		return nil, fmt.Errorf("give the template with one of --from, --from-cluster-template or --from-file (got %d: %s)",
-			len(sources), strings.Join(sources, ", "))
+	switch {
+	case len(sources) == 0:
+		return nil, fmt.Errorf("no template: give one with --from, --from-cluster-template or --from-file")
+	case len(sources) > 1:
+		return nil, fmt.Errorf("%s exclude each other: give the template with one of them", strings.Join(sources, " and "))
 	}
 	if f.FromFile != "" {
 		return templateFromFile(ctx, o, f.FromFile)

@@ -106,7 +106,7 @@ func TestCreateBadInput(t *testing.T) {
 		"unknown field": {strings.Replace(experimentYAML, "duration:", "durration:", 1), false, `:1: Experiment: error unmarshaling JSON: while decoding JSON: json: unknown field "durration"`},
 		"invalid":       {invalid, false, ":1: Experiment/exp: spec.duration: Invalid value"},
 		"empty":         {"---\n", false, ": no object to create"},
-		"watch a run":   {templateYAML, true, "-w watches one Rollout or Experiment: the files hold a AnalysisTemplate"},
+		"watch a run":   {templateYAML, true, "-w watches one Rollout or Experiment: the files hold one AnalysisTemplate"},
 		"watch two":     {experimentYAML + "---\n" + templateYAML, true, "-w watches one Rollout or Experiment: the files hold 2 objects"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -202,15 +202,15 @@ func TestCreateAnalysisRunBadInput(t *testing.T) {
 		want  string
 	}{
 		"missing arg":      {RunFlags{From: "check"}, `argument "host" of AnalysisTemplate check has no value: pass it with -a host=VALUE`},
-		"no template":      {RunFlags{}, "give the template with one of --from, --from-cluster-template or --from-file (got 0: )"},
-		"two templates":    {RunFlags{From: "a", FromFile: "b"}, "(got 2: --from, --from-file)"},
+		"no template":      {RunFlags{}, "no template: give one with --from, --from-cluster-template or --from-file"},
+		"two templates":    {RunFlags{From: "a", FromFile: "b"}, "--from and --from-file exclude each other: give the template with one of them"},
 		"bad argument":     {RunFlags{From: "check", Args: []string{"host"}}, `--argument "host": expected NAME=VALUE`},
 		"empty arg name":   {RunFlags{From: "check", Args: []string{"=x"}}, `--argument "=x": expected NAME=VALUE`},
 		"argument twice":   {RunFlags{From: "check", Args: []string{"host=a", "host=b"}}, "--argument host is given twice"},
 		"both names":       {RunFlags{From: "check", Args: []string{"host=a"}, Name: "a", GenerateName: "b-"}, "--name and --generate-name exclude each other"},
 		"unknown template": {RunFlags{From: "nope"}, `--from nope (namespace "default"): reading AnalysisTemplate nope: analysistemplates.argoproj.io "nope" not found`},
 		"unknown cluster":  {RunFlags{FromClusterTemplate: "nope"}, `--from-cluster-template nope: reading ClusterAnalysisTemplate nope: clusteranalysistemplates.argoproj.io "nope" not found`},
-		"file of a run":    {RunFlags{FromFile: writeFile(t, experimentYAML)}, "expected one AnalysisTemplate or ClusterAnalysisTemplate, found a Experiment"},
+		"file of a run":    {RunFlags{FromFile: writeFile(t, experimentYAML)}, "expected one AnalysisTemplate or ClusterAnalysisTemplate, found one Experiment"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := fakeClient(t, checkTemplate())

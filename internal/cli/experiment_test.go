@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,6 +211,37 @@ func TestGetExperimentWatch(t *testing.T) {
 	frames := strings.Split(out.String(), "\n\nName:")
 	if len(frames) != 2 || !strings.Contains(frames[0], "◌ Running") || !strings.Contains(frames[1], "✔ Successful") {
 		t.Errorf("want 2 frames, Running then Successful; got:\n%s", out.String())
+	}
+}
+
+// TestGetExperimentWatchTerminal: on a terminal every frame replaces the previous one: the
+// cursor goes up over it and the screen below is cleared.
+func TestGetExperimentWatchTerminal(t *testing.T) {
+	o, out, _ := testOptions(fakeClient(t, newExp(v1alpha1.AnalysisPhaseRunning, "")))
+	o.Terminal = true
+	clock := o.Clock.(*clocktesting.FakeClock)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- GetExperiment(ctx, o, "example", true) }()
+	for i := 0; i < 2; i++ {
+		for !clock.HasWaiters() {
+			time.Sleep(time.Millisecond)
+		}
+		clock.Step(time.Second)
+	}
+	for !clock.HasWaiters() {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var one bytes.Buffer
+	RenderExperiment(&one, &ExperimentInfo{Experiment: newExp(v1alpha1.AnalysisPhaseRunning, "")}, now, false)
+	lines := strings.Count(one.String(), "\n")
+	frames := strings.Split(out.String(), fmt.Sprintf("\x1b[%dA\x1b[J", lines))
+	if len(frames) != 3 {
+		t.Errorf("want 3 frames, each after the escape that erases the previous one; got:\n%q", out.String())
 	}
 }
 
