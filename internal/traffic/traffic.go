@@ -45,7 +45,9 @@ type Router interface {
 	// (Istio DestinationRule subsets); the others have nothing to do.
 	UpdateHash(ctx context.Context, ro *v1alpha1.Rollout, canaryHash, stableHash string, additional []v1alpha1.WeightDestination) error
 	// SetWeight sends weight (out of maxTrafficWeight) to the canary, the additional
-	// destinations their weights, and the rest to the stable.
+	// destinations (a running Experiment's Services) their weights, and the rest to the
+	// stable; destinations it was given before and no longer is stop getting traffic
+	// (ingress-nginx, which splits between two Services only, ignores them, as Argo's does).
 	SetWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int32, additional []v1alpha1.WeightDestination) error
 	// SetHeaderRoute adds (or, without match, removes) a managed route that sends requests
 	// matching headers to the canary.

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -207,9 +210,12 @@ func sources(l *loaded, tr *v1alpha1.RolloutTrafficRouting, s services) ([]sourc
 		"no rule has backendRefs to both the canary Service %q and the stable Service %q (namespace %q)", s.canary, s.stable, s.ns)
 }
 
-// SetWeight sends weight (out of maxTrafficWeight) to the canary Service and the rest to the
-// stable Service (less the additional destinations) in every rule of every configured route
-// that routes to both, including the managed mirror rules.
+// SetWeight sends weight (out of maxTrafficWeight) to the canary Service, their weights to the
+// additional destinations (an Experiment's Services) and the rest to the stable Service, in
+// every rule of every configured route that routes to both, including the managed mirror
+// rules. The additional destinations status.canary.weights recorded that are no longer given
+// are taken out of those rules, as Argo's Gateway API plugin does; one whose Service does not
+// exist (any more) is left out, as the plugin skips it.
 func (r *Router) SetWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int32, additional []v1alpha1.WeightDestination) error {
 	cfg, err := ParseConfig(ro)
 	if err != nil {
@@ -217,7 +223,11 @@ func (r *Router) SetWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int
 	}
 	_, tr, _ := common.Canary(ro)
 	s := servicesOf(ro)
-	w := common.Split(ro, weight, additional)
+	add, ports, err := r.destinations(ctx, ro, additional)
+	if err != nil {
+		return err
+	}
+	x := weighing{w: common.Split(ro, weight, add), ports: ports, stale: staleDestinations(ro, add)}
 	ls, err := r.load(ctx, ro, cfg, nil)
 	if err != nil {
 		return err
@@ -227,33 +237,95 @@ func (r *Router) SetWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int
 			return err
 		}
 		for i := range l.spec.Rules {
-			weigh(&l.spec.Rules[i], l.orig.GetNamespace(), s, w)
+			x.weigh(&l.spec.Rules[i], l.orig.GetNamespace(), s)
 		}
 		if key, value, ok := cfg.inProgressLabel(); ok {
-			setLabel(l.obj, key, value, w.Canary > 0 || w.Stable < w.Total)
+			setLabel(l.obj, key, value, x.w.Canary > 0 || x.w.Stable < x.w.Total)
 		}
 	}
 	return r.save(ctx, ls)
 }
 
+// destinations returns the additional destinations whose Service exists, with the port a new
+// backendRef to each takes: the Service's port named "http", else its first (Argo's Gateway
+// API plugin's choice).
+func (r *Router) destinations(ctx context.Context, ro *v1alpha1.Rollout, additional []v1alpha1.WeightDestination) (
+	[]v1alpha1.WeightDestination, map[string]*int32, error) {
+	var out []v1alpha1.WeightDestination
+	ports := map[string]*int32{}
+	for _, a := range additional {
+		svc := &corev1.Service{}
+		err := r.c.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: a.ServiceName}, svc)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading Service %s/%s: %w", ro.Namespace, a.ServiceName, err)
+		}
+		out = append(out, a)
+		for i, p := range svc.Spec.Ports {
+			if p.Name == "http" || i == 0 {
+				ports[a.ServiceName] = ptr.To(p.Port)
+			}
+			if p.Name == "http" {
+				break
+			}
+		}
+	}
+	return out, ports, nil
+}
+
+// staleDestinations are the Services of the additional destinations status.canary.weights
+// recorded that add no longer has (never the canary or the stable Service).
+func staleDestinations(ro *v1alpha1.Rollout, add []v1alpha1.WeightDestination) map[string]bool {
+	out := map[string]bool{}
+	if w := ro.Status.Canary.Weights; w != nil {
+		for _, a := range w.Additional {
+			out[a.ServiceName] = true
+		}
+	}
+	for _, a := range add {
+		delete(out, a.ServiceName)
+	}
+	s := servicesOf(ro)
+	delete(out, s.canary)
+	delete(out, s.stable)
+	return out
+}
+
+// weighing is what SetWeight writes into each rule: the weights, the ports of new additional
+// backendRefs, and the additional destinations to take out.
+type weighing struct {
+	w     common.Weights
+	ports map[string]*int32
+	stale map[string]bool
+}
+
 // weigh sets the weights of a rule that routes to both Services (others are left alone): the
 // canary's, the stable's and the additional destinations' (a new one copies the canary's
-// backendRef).
-func weigh(r *rule, routeNS string, s services, w common.Weights) {
+// backendRef, with its Service's port), and takes the stale destinations out.
+func (x weighing) weigh(r *rule, routeNS string, s services) {
 	ci := findRef(r.BackendRefs, routeNS, s.canary, s.ns)
 	si := findRef(r.BackendRefs, routeNS, s.stable, s.ns)
 	if ci < 0 || si < 0 {
 		return
 	}
-	r.BackendRefs[ci].Weight = ptr.To(w.Canary)
-	r.BackendRefs[si].Weight = ptr.To(w.Stable)
-	for _, a := range w.Additional {
+	r.BackendRefs[ci].Weight = ptr.To(x.w.Canary)
+	r.BackendRefs[si].Weight = ptr.To(x.w.Stable)
+	r.BackendRefs = slices.DeleteFunc(r.BackendRefs, func(b backendRef) bool {
+		return x.stale[b.Name] && refersTo(b, routeNS, b.Name, s.ns)
+	})
+	ci = findRef(r.BackendRefs, routeNS, s.canary, s.ns)
+	for _, a := range x.w.Additional {
 		if ai := findRef(r.BackendRefs, routeNS, a.ServiceName, s.ns); ai >= 0 {
 			r.BackendRefs[ai].Weight = ptr.To(a.Weight)
 			continue
 		}
 		extra := r.BackendRefs[ci]
 		extra.Name, extra.Weight = a.ServiceName, ptr.To(a.Weight)
+		if p := x.ports[a.ServiceName]; p != nil {
+			extra.Port = p
+		}
 		r.BackendRefs = append(r.BackendRefs, extra)
 	}
 }

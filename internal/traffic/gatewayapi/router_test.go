@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -62,6 +65,17 @@ func run(t *testing.T, cfg string, max *int32, objs []client.Object, f call, wan
 	t.Helper()
 	ro := routertest.Rollout(v1alpha1.RolloutTrafficRouting{Plugins: config(cfg), MaxTrafficWeight: max}, "mirror", "header")
 	routertest.RunRouter(t, ro, objs, New, f, want, wantErr)
+}
+
+// service is the Service name of the rollout's namespace with ports "name:port".
+func service(name string, ports ...string) client.Object {
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: routertest.Namespace}}
+	for _, p := range ports {
+		n, port, _ := strings.Cut(p, ":")
+		number, _ := strconv.Atoi(port)
+		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: n, Port: int32(number)})
+	}
+	return svc
 }
 
 func setWeight(w int32, add ...v1alpha1.WeightDestination) call {
@@ -120,14 +134,34 @@ rules:
 			want: map[string]string{"HTTPRoute/web": "metadata: {namespace: edge, labels: {team: colors, example.com/canary: \"yes\"}}\n" + routertest.Spec(
 				`rules: [{backendRefs: [{name: stable, namespace: shop, weight: 995}, {name: canary, namespace: shop, kind: Service, group: "", weight: 5}]}]`)},
 		},
-		"additional destinations: an existing one weighed, a new one copied from the canary's": {
+		"additional destinations: an existing one weighed, a new one copied from the canary's with its Service's http port": {
 			cfg: `{"httpRoute":"web","disableInProgressLabel":true}`,
 			objs: func(t *testing.T) []client.Object {
-				return []client.Object{httpRoute(t, "web", `rules: [{backendRefs: [{name: stable, weight: 100}, {name: canary, port: 80, weight: 0}, {name: exp-a, weight: 0}]}]`, "")}
+				return []client.Object{httpRoute(t, "web", `rules: [{backendRefs: [{name: stable, weight: 100}, {name: canary, port: 80, weight: 0}, {name: exp-a, weight: 0}]}]`, ""),
+					service("exp-a", "http:9090"), service("exp-b", "metrics:9100", "http:8080")}
 			},
 			call: setWeight(20, v1alpha1.WeightDestination{ServiceName: "exp-a", Weight: 5}, v1alpha1.WeightDestination{ServiceName: "exp-b", Weight: 10}),
 			want: map[string]string{"HTTPRoute/web": routertest.Spec(
-				`rules: [{backendRefs: [{name: stable, weight: 65}, {name: canary, port: 80, weight: 20}, {name: exp-a, weight: 5}, {name: exp-b, port: 80, weight: 10}]}]`)},
+				`rules: [{backendRefs: [{name: stable, weight: 65}, {name: canary, port: 80, weight: 20}, {name: exp-a, weight: 5}, {name: exp-b, port: 8080, weight: 10}]}]`)},
+		},
+		"an additional destination whose Service has no http port: its first": {
+			cfg: `{"httpRoute":"web","disableInProgressLabel":true}`,
+			objs: func(t *testing.T) []client.Object {
+				return []client.Object{httpRoute(t, "web", `rules: [{backendRefs: [{name: stable, weight: 100}, {name: canary, port: 80, weight: 0}]}]`, ""),
+					service("exp", "grpc:7070", "admin:7071")}
+			},
+			call: setWeight(20, v1alpha1.WeightDestination{ServiceName: "exp", Weight: 5}),
+			want: map[string]string{"HTTPRoute/web": routertest.Spec(
+				`rules: [{backendRefs: [{name: stable, weight: 75}, {name: canary, port: 80, weight: 20}, {name: exp, port: 7070, weight: 5}]}]`)},
+		},
+		"an additional destination whose Service does not exist is left out, as Argo's plugin skips it": {
+			cfg: `{"httpRoute":"web","disableInProgressLabel":true}`,
+			objs: func(t *testing.T) []client.Object {
+				return []client.Object{httpRoute(t, "web", `rules: [{backendRefs: [{name: stable, weight: 100}, {name: canary, port: 80, weight: 0}]}]`, "")}
+			},
+			call: setWeight(20, v1alpha1.WeightDestination{ServiceName: "exp", Weight: 5}),
+			want: map[string]string{"HTTPRoute/web": routertest.Spec(
+				`rules: [{backendRefs: [{name: stable, weight: 80}, {name: canary, port: 80, weight: 20}]}]`)},
 		},
 		"several routes": {
 			cfg: `{"httpRoutes":[{"name":"web","useHeaderRoutes":true},{"name":"internal"}]}`,
@@ -191,6 +225,28 @@ rules:
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) { run(t, tc.cfg, tc.max, tc.objs(t), tc.call, tc.want, tc.wantErr) })
 	}
+}
+
+// TestSetWeightExperimentGone: the additional destinations status.canary.weights recorded and
+// SetWeight no longer gets are taken out of the rules that split the traffic (Argo's Gateway
+// API plugin removes the Experiment's backends it added); the canary, the stable and other
+// backends stay.
+func TestSetWeightExperimentGone(t *testing.T) {
+	ro := routertest.Rollout(v1alpha1.RolloutTrafficRouting{Plugins: config(`{"httpRoute":"web","disableInProgressLabel":true}`)})
+	ro.Status.Canary.Weights = &v1alpha1.TrafficWeights{Canary: v1alpha1.WeightDestination{Weight: 20},
+		Stable: v1alpha1.WeightDestination{Weight: 70}, Additional: []v1alpha1.WeightDestination{
+			{ServiceName: "exp-a", Weight: 5}, {ServiceName: "exp-b", Weight: 5}, {ServiceName: "stable", Weight: 1}}}
+	route := httpRoute(t, "web", `rules:
+- backendRefs: [{name: stable, weight: 70}, {name: canary, weight: 20}, {name: exp-a, weight: 5}, {name: exp-b, weight: 5}]
+- backendRefs: [{name: exp-a, port: 80}]`, "")
+	routertest.RunRouter(t, ro, []client.Object{route, service("exp-b", "http:8080")}, New, setWeight(20, v1alpha1.WeightDestination{ServiceName: "exp-b", Weight: 5}),
+		map[string]string{"HTTPRoute/web": routertest.Spec(`rules:
+- backendRefs: [{name: stable, weight: 75}, {name: canary, weight: 20}, {name: exp-b, weight: 5}]
+- backendRefs: [{name: exp-a, port: 80}]`)}, "")
+	routertest.RunRouter(t, ro, []client.Object{route}, New, setWeight(20),
+		map[string]string{"HTTPRoute/web": routertest.Spec(`rules:
+- backendRefs: [{name: stable, weight: 80}, {name: canary, weight: 20}]
+- backendRefs: [{name: exp-a, port: 80}]`)}, "")
 }
 
 func TestVerifyWeight(t *testing.T) {

@@ -314,10 +314,10 @@ func equalSpec(a, b *networkingv1.Ingress) bool {
 }
 
 // SetWeight sets canary-weight on every canary Ingress, creating those that do not exist.
-func (r *Router) SetWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int32, additional []v1alpha1.WeightDestination) error {
-	if len(additional) > 0 {
-		return common.Unsupportedf(ro, nginxPath, "ingress-nginx splits traffic between two Services only; additional destinations (experiments) are not supported")
-	}
+// ingress-nginx splits traffic between two Services only: additional destinations (an
+// Experiment's) are ignored, as Argo's nginx router ignores them (validation refuses
+// experiment template weights when nginx is the only router).
+func (r *Router) SetWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int32, _ []v1alpha1.WeightDestination) error {
 	w := common.Split(ro, weight, nil)
 	return r.apply(ctx, ro, true, func(st *state) { st.weight = w.Canary })
 }

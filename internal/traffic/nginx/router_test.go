@@ -149,10 +149,12 @@ spec:
 				"Ingress/web-api-canary": `{metadata: {annotations: {` + prefix + `canary: "true", ` + prefix + `canary-weight: "10", ` + prefix + `canary-by-header: X-Always, example.com/team: colors}}}`,
 			},
 		},
-		"additional destinations": {
+		"additional destinations are ignored, as Argo's nginx router ignores them": {
 			nginx: nginx(nil), objs: []client.Object{stable("web")},
-			call:    setWeight(10, v1alpha1.WeightDestination{ServiceName: "exp", Weight: 10}),
-			wantErr: `Unsupported: Rollout shop/web: spec.strategy.canary.trafficRouting.nginx: ingress-nginx splits traffic between two Services only; additional destinations (experiments) are not supported`,
+			call: setWeight(10, v1alpha1.WeightDestination{ServiceName: "exp", Weight: 10}),
+			want: map[string]string{
+				"Ingress/web-web-canary": `{metadata: {annotations: {` + prefix + `canary: "true", ` + prefix + `canary-weight: "10", ` + prefix + `canary-by-header: X-Always, example.com/team: colors}}}`,
+			},
 		},
 		"a missing stable Ingress": {
 			nginx: nginx(nil), call: setWeight(10),
