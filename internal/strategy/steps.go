@@ -12,10 +12,10 @@ type Unsupported struct {
 	Why   string
 }
 
-// UnsupportedSteps lists the canary steps Vane cannot run yet. The controller makes such a
-// Rollout InvalidSpec (naming the first) before anything changes, so that a step a team relies
-// on for safety (an experiment comparing baseline and canary, a plugin's check) is never
-// skipped; `vane migrate check` reports each.
+// UnsupportedSteps lists the canary steps Vane cannot run yet: step plugins. The controller
+// makes such a Rollout InvalidSpec (naming the first) before anything changes, so that a step a
+// team relies on for safety (a plugin's check) is never skipped; `vane migrate check` reports
+// each.
 func UnsupportedSteps(ro *v1alpha1.Rollout) []Unsupported {
 	c := ro.Spec.Strategy.Canary
 	if c == nil {
@@ -23,11 +23,7 @@ func UnsupportedSteps(ro *v1alpha1.Rollout) []Unsupported {
 	}
 	var out []Unsupported
 	for i, step := range c.Steps {
-		switch {
-		case step.Experiment != nil:
-			out = append(out, Unsupported{fmt.Sprintf("spec.strategy.canary.steps[%d].experiment", i),
-				"experiment steps are not supported by Vane yet"})
-		case step.Plugin != nil:
+		if step.Plugin != nil {
 			out = append(out, Unsupported{fmt.Sprintf("spec.strategy.canary.steps[%d].plugin", i),
 				fmt.Sprintf("step plugins are not supported by Vane yet (plugin %q)", step.Plugin.Name)})
 		}

@@ -14,8 +14,8 @@ import (
 	"github.com/vanedev/vane/internal/testenv"
 )
 
-// TestUnsupportedStepIsInvalidSpec: an update whose steps include one Vane cannot run yet (an
-// experiment step) is InvalidSpec with the step's field path, and nothing changes: no new
+// TestUnsupportedStepIsInvalidSpec: an update whose steps include one Vane cannot run yet (a
+// step plugin) is InvalidSpec with the step's field path, and nothing changes: no new
 // ReplicaSet, the stable keeps its pods. Taking the step out lets the update go on.
 func TestUnsupportedStepIsInvalidSpec(t *testing.T) {
 	env := withController(t)
@@ -31,8 +31,7 @@ func TestUnsupportedStepIsInvalidSpec(t *testing.T) {
 	patch := client.MergeFrom(ro.DeepCopy())
 	ro.Spec.Template.Spec.Containers[0].Image = "app:2"
 	ro.Spec.Strategy.Canary.Steps = append(ro.Spec.Strategy.Canary.Steps[:1], append([]v1alpha1.CanaryStep{{
-		Experiment: &v1alpha1.RolloutExperimentStep{Templates: []v1alpha1.RolloutExperimentTemplate{
-			{Name: "baseline", SpecRef: v1alpha1.StableSpecRef}, {Name: "canary", SpecRef: v1alpha1.CanarySpecRef}}},
+		Plugin: &v1alpha1.PluginStep{Name: "acme/approval"},
 	}}, ro.Spec.Strategy.Canary.Steps[1:]...)...)
 	if err := env.Client.Patch(ctx, ro, patch); err != nil {
 		t.Fatal(err)
@@ -41,7 +40,8 @@ func TestUnsupportedStepIsInvalidSpec(t *testing.T) {
 	ro = waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: anyStep, Stable: "app:1", Sets: "app:1=4/4",
 		Message: "InvalidSpec: "})
 	c := condition(ro, v1alpha1.InvalidSpec)
-	if c == nil || c.Status != corev1.ConditionTrue || !strings.Contains(c.Message, "spec.strategy.canary.steps[1].experiment") {
+	if c == nil || c.Status != corev1.ConditionTrue || !strings.Contains(c.Message,
+		`spec.strategy.canary.steps[1].plugin: step plugins are not supported by Vane yet (plugin "acme/approval")`) {
 		t.Fatalf("InvalidSpec condition: %+v", c)
 	}
 	if ro.Status.ObservedGeneration != fmt.Sprint(ro.Generation) {

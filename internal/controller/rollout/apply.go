@@ -24,6 +24,11 @@ type effects struct {
 	// deadlines are scale-down-deadline annotations to set (zero time: to remove)
 	deadlines map[string]time.Time
 	analysis  strategy.AnalysisPlan
+	// experiment is the canary's Experiment plan (nil: the strategy runs none)
+	experiment *strategy.ExperimentPlan
+	// abortDetail is what the abort message adds when a failed run or Experiment aborted the
+	// update in this reconcile
+	abortDetail string
 	// services are the Service selectors to set first (nil: none); servicesAfter those to set
 	// once the router (if any) carries the new weights
 	services, servicesAfter map[string]string
@@ -42,7 +47,7 @@ type effects struct {
 // traffic router, the other Services, scale-down deadlines (so that a ReplicaSet is never scaled
 // down early because a reconcile stopped half way), role metadata (so that the pods a scale-up
 // creates carry it already), replicas, then the status, events and AnalysisRuns the engine
-// decided, old ReplicaSets, restarts, and the status the controller computes.
+// decided, the Experiment, old ReplicaSets, restarts, and the status the controller computes.
 func (r *Reconciler) apply(ctx context.Context, s *syncState, e *effects) (reconcile.Result, error) {
 	if err := r.applyServices(ctx, s, e.services); err != nil {
 		return reconcile.Result{}, err
@@ -65,6 +70,11 @@ func (r *Reconciler) apply(ctx context.Context, s *syncState, e *effects) (recon
 	if err := r.syncAnalysis(ctx, s, e.analysis); err != nil {
 		return reconcile.Result{}, err
 	}
+	if e.experiment != nil {
+		if err := r.syncExperiments(ctx, s, *e.experiment); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
 	if err := r.prune(ctx, s.ro, s.sets, e.keep...); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -72,6 +82,7 @@ func (r *Reconciler) apply(ctx context.Context, s *syncState, e *effects) (recon
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	s.abortDetail = e.abortDetail
 	progress := s.updateStatus(e.observed(), false)
 	if err := r.scaleDownWorkload(ctx, s); err != nil {
 		return reconcile.Result{}, err

@@ -19,7 +19,7 @@ import (
 )
 
 // syncCanary runs one canary reconcile: it checks what the rollout names (Services, router
-// objects, steps, analysis templates) before anything changes, finds or creates the new
+// objects, steps, analysis templates, experiment steps) before anything changes, finds or creates the new
 // ReplicaSet, asks the engine (internal/strategy) and applies its plan (apply). With
 // trafficRouting the router splits the traffic.
 func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Result, error) {
@@ -64,6 +64,9 @@ func (r *Reconciler) prepareCanary(ctx context.Context, s *syncState) (*routing,
 	if done, res, err := r.prepareAnalysis(ctx, s); done {
 		return nil, "", res, err
 	}
+	if done, res, err := r.prepareExperiments(ctx, s); done {
+		return nil, "", res, err
+	}
 	steps, err := podhash.Steps(ro.Spec.Strategy.Canary.Steps)
 	if err != nil {
 		s.invalid("spec.strategy.canary.steps: " + err.Error())
@@ -79,7 +82,7 @@ func (r *Reconciler) prepareCanary(ctx context.Context, s *syncState) (*routing,
 func canaryInput(s *syncState, steps string) strategy.Input {
 	ro := s.ro
 	in := strategy.Input{Rollout: ro, NewHash: hashOf(s.newRS), StepsHash: steps, FastRollback: s.fastRollback,
-		Now: s.now, Runs: s.runs.engineRuns(&ro.Status)}
+		Now: s.now, Runs: s.runs.engineRuns(&ro.Status), Experiment: s.exps.engineExperiment(&ro.Status)}
 	for _, rs := range s.sets {
 		h := hashOf(rs)
 		deadline, _ := scaleDownDeadline(rs) // a malformed deadline counts as none (and is replaced)
@@ -97,7 +100,8 @@ func canaryEffects(s *syncState, newHash string, plan strategy.Plan, rt *routing
 	c := s.ro.Spec.Strategy.Canary
 	stable := plan.Status.StableRS
 	e := &effects{sets: bySet(s.sets), status: &plan.Status, events: plan.Events, replicas: plan.Replicas,
-		deadlines: plan.ScaleDownDeadlines, analysis: plan.Analysis, keep: []string{newHash, stable},
+		deadlines: plan.ScaleDownDeadlines, analysis: plan.Analysis, experiment: &plan.Experiment, abortDetail: plan.AbortDetail,
+		keep:          []string{newHash, stable},
 		servicesAfter: canaryServiceTargets(c, newHash, stable, plan.Status.Abort),
 		metadata:      func(h string) v1alpha1.PodTemplateMetadata { return roleMetadata(c, h, newHash, stable) },
 		observed:      s.canaryObserved, requeue: []time.Duration{plan.RequeueAfter}}

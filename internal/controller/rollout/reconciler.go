@@ -105,6 +105,11 @@ type syncState struct {
 	fastRollback bool
 	// runs are the AnalysisRuns the rollout controls
 	runs *runSet
+	// exps are the Experiments the rollout controls (canary)
+	exps *expSet
+	// abortDetail is what the abort message adds when the engine found that a failed run or
+	// Experiment aborted the update (canary; see strategy.Plan.AbortDetail)
+	abortDetail string
 	// events are emitted once the status is stored (internal/reconcile)
 	events *kit.Events
 }

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/strategy"
 	"github.com/vanedev/vane/internal/traffic"
 )
@@ -50,10 +51,11 @@ func (r *Reconciler) prepareRouting(ctx context.Context, s *syncState) (*routing
 	}
 	w := ro.Status.Canary.Weights
 	var weight int32
+	var additional []v1alpha1.WeightDestination
 	if w != nil {
-		weight = w.Canary.Weight
+		weight, additional = w.Canary.Weight, w.Additional
 	}
-	ok, err := router.VerifyWeight(ctx, ro, weight, nil)
+	ok, err := router.VerifyWeight(ctx, ro, weight, additional)
 	if err != nil {
 		res, err := r.routerFailed(s, router.Type(), fmt.Sprintf("verifying weight %d", weight), err)
 		return nil, res, err
@@ -87,7 +89,8 @@ type routerEffects struct {
 	plan                *strategy.Plan
 }
 
-// applyRouter points the router at the plan's hashes, weight and managed routes. It reports
+// applyRouter points the router at the plan's hashes, weights (the canary's and the running
+// Experiment's destinations) and managed routes. It reports
 // stop when the reconcile ends here (a router object is unusable, or the API failed).
 func (r *Reconciler) applyRouter(ctx context.Context, s *syncState, x *routerEffects) (reconcile.Result, bool, error) {
 	router, plan := x.router, x.plan
@@ -95,10 +98,11 @@ func (r *Reconciler) applyRouter(ctx context.Context, s *syncState, x *routerEff
 		res, err := r.routerFailed(s, router.Type(), call, err)
 		return res, true, err
 	}
-	if err := router.UpdateHash(ctx, s.ro, x.newHash, x.stableHash, nil); err != nil {
+	add := plan.AdditionalDestinations
+	if err := router.UpdateHash(ctx, s.ro, x.newHash, x.stableHash, add); err != nil {
 		return fail("pointing the subsets at the pod-template hashes", err)
 	}
-	if err := router.SetWeight(ctx, s.ro, plan.RouterWeight, nil); err != nil {
+	if err := router.SetWeight(ctx, s.ro, plan.RouterWeight, add); err != nil {
 		return fail(fmt.Sprintf("setting weight %d", plan.RouterWeight), err)
 	}
 	if plan.ResetManagedRoutes || plan.RemoveManagedRoutes {

@@ -55,11 +55,17 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 	if err != nil {
 		return fmt.Errorf("indexing AnalysisRuns by rollout: %w", err)
 	}
+	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Experiment{}, ownerIndex, indexOwner)
+	if err != nil {
+		return fmt.Errorf("indexing Experiments by rollout: %w", err)
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}, builder.WithPredicates(predicate.Funcs{CreateFunc: r.announceAdded})).
 		Owns(&appsv1.ReplicaSet{}).
 		// a run's verdict moves the rollout on
 		Owns(&v1alpha1.AnalysisRun{}).
+		// so does an Experiment's phase
+		Owns(&v1alpha1.Experiment{}, builder.WithPredicates(predicate.Funcs{UpdateFunc: experimentPhaseChanged})).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.referencing("Deployment"))).
 		Watches(&corev1.PodTemplate{}, handler.EnqueueRequestsFromMapFunc(r.referencing("PodTemplate"))).
 		// a Service created after its Rollout (or edited by someone) is looked at again
@@ -122,7 +128,8 @@ func (r *Reconciler) namingService(ctx context.Context, o client.Object) []recon
 	return r.rolloutsMatching(ctx, client.InNamespace(o.GetNamespace()), client.MatchingFields{serviceIndex: o.GetName()})
 }
 
-// templateIndex indexes Rollouts by the analysis templates they name directly, as
+// templateIndex indexes Rollouts by the analysis templates they name directly (their experiment
+// steps' included), as
 // "AnalysisTemplate/name" or "ClusterAnalysisTemplate/name".
 const templateIndex = "spec.strategy.analysisTemplates"
 
@@ -131,17 +138,42 @@ func indexTemplates(o client.Object) []string {
 	if !ok {
 		return nil
 	}
-	var out []string
+	var refs []v1alpha1.AnalysisTemplateRef
 	for _, ref := range analysisRefs(ro) {
-		for _, t := range ref.spec.Templates {
-			kind := "AnalysisTemplate"
-			if t.IsClusterScope() {
-				kind = "ClusterAnalysisTemplate"
+		refs = append(refs, ref.spec.Templates...)
+	}
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		for _, step := range c.Steps {
+			for _, a := range experimentAnalyses(step) {
+				refs = append(refs, v1alpha1.AnalysisTemplateRef{TemplateName: a.TemplateName, ClusterScope: a.ClusterScope})
 			}
-			out = append(out, kind+"/"+t.TemplateName)
 		}
 	}
+	var out []string
+	for _, t := range refs {
+		kind := "AnalysisTemplate"
+		if t.IsClusterScope() {
+			kind = "ClusterAnalysisTemplate"
+		}
+		out = append(out, kind+"/"+t.TemplateName)
+	}
 	return out
+}
+
+// experimentAnalyses are the analyses of an experiment step (none for another step).
+func experimentAnalyses(step v1alpha1.CanaryStep) []v1alpha1.RolloutExperimentStepAnalysisTemplateRef {
+	if step.Experiment == nil {
+		return nil
+	}
+	return step.Experiment.Analyses
+}
+
+// experimentPhaseChanged passes an Experiment update that changes its phase: what the rollout
+// waits for (its end, and Running for the traffic router's destinations).
+func experimentPhaseChanged(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*v1alpha1.Experiment)
+	n, ok2 := e.ObjectNew.(*v1alpha1.Experiment)
+	return !ok1 || !ok2 || o.Status.Phase != n.Status.Phase
 }
 
 // usingTemplate maps an analysis template to the Rollouts that name it (in its namespace, or

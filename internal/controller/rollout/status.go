@@ -141,6 +141,9 @@ func (s *syncState) updateStatus(o observed, _ bool) time.Duration {
 	detail := s.deadlineAbort(v)
 	if detail == "" && st.Abort && !s.origStatus.Abort {
 		detail = strategy.AbortDetail(st)
+		if detail == "" {
+			detail = s.abortDetail // an Experiment's verdict: the status does not record it
+		}
 	}
 	s.calculateConditions(v, detail)
 	st.Phase, st.Message = strategy.RolloutPhase(&ro.Spec, st)
