@@ -250,9 +250,10 @@ func (r *Reconciler) syncAnalysis(ctx context.Context, s *syncState, a *v1alpha1
 }
 
 // startRun creates the analysis's AnalysisRun, named <experiment>-<analysis>; when the name is
-// taken by a run that is not the same, it tries <name>.1, <name>.2 ... as Argo does. A run of
-// the experiment with the same spec is taken over (a reconcile created it and lost its status
-// write). A template that cannot be used is an errSpec.
+// taken by a run that is not the same, or that finished (an earlier attempt, before a retry),
+// it tries <name>.1, <name>.2 ... as Argo does. A running run of the experiment with the same
+// spec is taken over (a reconcile created it and lost its status write). A template that
+// cannot be used is an errSpec.
 func (r *Reconciler) startRun(ctx context.Context, s *syncState, a *v1alpha1.ExperimentAnalysisTemplateRef) (*v1alpha1.AnalysisRun, error) {
 	values := placeholderValues(s.ex, s.sets, s.read.Status.AvailableAt)
 	run, err := r.buildRun(ctx, s.ex, a, values)
@@ -276,7 +277,9 @@ func (r *Reconciler) startRun(ctx context.Context, s *syncState, a *v1alpha1.Exp
 		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(run), existing); err != nil {
 			return nil, fmt.Errorf("reading AnalysisRun %s: %w", run.Name, err)
 		}
-		if metav1.IsControlledBy(existing, s.ex) && sameRunSpec(&existing.Spec, &run.Spec) {
+		// a run a reconcile created and could not record is taken over while it runs; a
+		// finished one (of an earlier attempt: a retry) is not, as Argo's CreateWithCollisionCounter
+		if metav1.IsControlledBy(existing, s.ex) && !existing.Status.Phase.Completed() && sameRunSpec(&existing.Spec, &run.Spec) {
 			return existing, nil
 		}
 	}

@@ -394,3 +394,24 @@ func TestEndingFollowsRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestRetryStartsNewRuns: an experiment run again (its status cleared, as `retry experiment`
+// does) does not take back the finished runs of its first attempt: it starts
+// <experiment>-<analysis>.1 runs, as Argo's CreateWithCollisionCounter names them.
+func TestRetryStartsNewRuns(t *testing.T) {
+	f := newFixture(t, nil)
+	f.toRunning()
+	for _, name := range []string{"purple", "orange", "compare-results"} {
+		f.finish("example-experiment-"+name, successful, "")
+	}
+	f.reconcile()
+	f.want("first attempt", successful, f.ex.Status.Phase)
+	f.ex.Status = v1alpha1.ExperimentStatus{}
+	if err := f.c.Status().Update(context.Background(), f.ex); err != nil {
+		t.Fatal(err)
+	}
+	f.toRunning()
+	f.want("runs of the retry", []string{"purple=example-experiment-purple.1:", "orange=example-experiment-orange.1:",
+		"compare-results=example-experiment-compare-results.1:"}, runPhases(f.ex))
+	f.want("phase", v1alpha1.AnalysisPhaseRunning, f.ex.Status.Phase)
+}
