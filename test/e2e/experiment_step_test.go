@@ -192,6 +192,41 @@ func TestExperimentStepAbortAndFailure(t *testing.T) {
 	wantRolloutEvents(t, env, ns, "ExperimentCreated: Created Experiment '"+name+"-1'", want)
 }
 
+// TestExperimentStepInconclusive: an Experiment whose required analysis is inconclusive pauses
+// the update (InconclusiveExperiment) and the status no longer names it; a promote starts a new
+// Experiment for the step ("<name>-1"), whose success completes the step.
+func TestExperimentStepInconclusive(t *testing.T) {
+	t.Parallel()
+	env := withController(t)
+	ns := env.Namespace(t)
+	app := newColorServer(t, "blue", "maybe") // neither "ok" nor "nok": inconclusive
+	webTemplate(t, env, ns, "check", 1)
+	newSimpleRollout(t, env, ns, func(ro *v1alpha1.Rollout) { ro.Spec.Strategy.Canary.Steps = esSteps(app.host()) })
+	setImage(t, env, ns, "app", "app:2")
+	ro := waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Stable: "app:1", Message: "InconclusiveExperiment"})
+	name := "app-" + rsHashOfImage(t, env, ns, "app:2") + "-2-1"
+	if ro.Status.Canary.CurrentExperiment != "" || !ro.Status.ControllerPause {
+		t.Errorf("paused: currentExperiment %q, controllerPause %v", ro.Status.Canary.CurrentExperiment, ro.Status.ControllerPause)
+	}
+	if ex := getExperiment(t, env, ns, name); ex.Status.Phase != v1alpha1.AnalysisPhaseInconclusive {
+		t.Errorf("the Experiment is %s", ex.Status.Phase)
+	}
+	wantRolloutEvents(t, env, ns, "RolloutPaused: Rollout is paused (InconclusiveExperiment)")
+	time.Sleep(2 * time.Second) // no new Experiment while paused
+	var list v1alpha1.ExperimentList
+	must(t, "listing Experiments", env.Client.List(context.Background(), &list, client.InNamespace(ns)))
+	if len(list.Items) != 1 {
+		t.Errorf("%d Experiments while paused for the inconclusive one", len(list.Items))
+	}
+	app.set("blue", "ok")
+	promote(t, env, ns, "app", false)
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 3, Stable: "app:1", Message: "CanaryPauseStep"})
+	if ex := getExperiment(t, env, ns, name+"-1"); ex.Status.Phase != v1alpha1.AnalysisPhaseSuccessful {
+		t.Errorf("the second Experiment is %s", ex.Status.Phase)
+	}
+	wantRolloutEvents(t, env, ns, "ExperimentCreated: Created Experiment '"+name+"-1'", "RolloutStepCompleted: Rollout step 2/4 completed (experiment)")
+}
+
 // TestExperimentStepBadInput: an update whose experiment step's analysis names a missing
 // template is InvalidSpec with the field path, and nothing is created (no new ReplicaSet, no
 // Experiment); once the template exists the update goes on through the step.
