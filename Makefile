@@ -101,3 +101,26 @@ argo-golden: ## regenerate testdata/argo/*.json with Argo Rollouts' own code (ha
 argo-tools: ## build Argo Rollouts' controller and kubectl plugin once from the pinned module (cached in ~/.cache/vane)
 	@t=$$(date +%s); hack/tools/argo/install.sh; \
 	  echo "timing: argo-rollouts build $$(( $$(date +%s) - t ))s"
+
+# --- Shipping: image, install manifests, Helm chart (docs/install.md) ---
+# Evaluated only by the targets below (recursive variables).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# The commit's time (UTC), so that the same tree gives the same image digest.
+BUILD_DATE ?= $(shell TZ=UTC git log -1 --date=format-local:%Y-%m-%dT%H:%M:%SZ --format=%cd 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
+PLATFORMS ?= linux/amd64,linux/arm64
+BASE_IMAGE ?= scratch
+LICENSES ?= NOASSERTION
+IMAGE_OUT ?= $(CURDIR)/_output/image
+IMAGE_NAME ?= vane
+REGISTRY ?=
+
+.PHONY: image
+image: ## build the OCI image (linux/amd64, linux/arm64) without Docker into _output/image (oci/, vane.oci.tar, digest)
+	$(GO) run ./hack/image build -out "$(IMAGE_OUT)" -platforms "$(PLATFORMS)" -base "$(BASE_IMAGE)" \
+	  -version "$(VERSION)" -commit "$(COMMIT)" -date "$(BUILD_DATE)" -licenses "$(LICENSES)"
+
+.PHONY: image-push
+image-push: ## push the image `make image` built to $(REGISTRY)/vane:$(VERSION) (needs REGISTRY=...)
+	@test -n "$(REGISTRY)" || { echo "image-push: set REGISTRY, e.g. make image-push REGISTRY=ghcr.io/you"; exit 1; }
+	$(GO) run ./hack/image push -out "$(IMAGE_OUT)" -repo "$(REGISTRY)/$(IMAGE_NAME)" -tag "$(VERSION)"
