@@ -142,8 +142,6 @@ func (ch *migrateChecker) object(o client.Object) []difference {
 		return ch.template(v1alpha1.ValidateClusterAnalysisTemplate(o), o.Spec.Metrics)
 	case *v1alpha1.AnalysisRun:
 		return ch.analysisRun(o)
-	case *v1alpha1.Experiment:
-		return experiment(o)
 	}
 	return nil
 }
@@ -339,13 +337,6 @@ func (ch *migrateChecker) analysisRun(run *v1alpha1.AnalysisRun) []difference {
 }
 
 // experiment: Vane runs no Experiments; one still in progress stays as it is.
-func experiment(ex *v1alpha1.Experiment) []difference {
-	if ex.Status.Phase.Completed() {
-		return nil
-	}
-	return []difference{{"spec", "not run: Vane has no Experiment controller yet (nothing scales its ReplicaSets or ends it)"}}
-}
-
 // argoInstallation reports the parts of Argo Rollouts that still act: a controller Deployment
 // with replicas, a leader Lease renewed recently, the notification settings.
 func (ch *migrateChecker) argoInstallation(o client.Object) []difference {

@@ -132,7 +132,7 @@ func TestMigrateFindings(t *testing.T) {
 		"a canary with background analysis, a plain canary and a blue/green: nothing differs": {
 			manifests: seedManifests(t),
 		},
-		"experiment and plugin steps are skipped": {
+		"plugin steps are refused; experiment steps run": {
 			manifests: canaryHead + `  strategy:
     canary:
       steps:
@@ -142,7 +142,6 @@ func TestMigrateFindings(t *testing.T) {
         - plugin: {name: acme/step, config: {x: 1}}
 `,
 			want: []Finding{
-				shop("Rollout", "app", "spec.strategy.canary.steps[1].experiment", "InvalidSpec (Degraded, not updated): experiment steps are not supported by Vane yet"),
 				shop("Rollout", "app", "spec.strategy.canary.steps[2].plugin", `InvalidSpec (Degraded, not updated): step plugins are not supported by Vane yet (plugin "acme/step")`),
 			},
 		},
@@ -245,7 +244,7 @@ status: {phase: Successful}
 				shop("AnalysisRun", "running", "spec.metrics[0].provider.kayenta", notSupported("kayenta")),
 			},
 		},
-		"experiments in progress are not run; finished ones are history": {
+		"experiments, in progress or finished: Vane runs them as Argo does": {
 			manifests: `apiVersion: argoproj.io/v1alpha1
 kind: Experiment
 metadata: {name: running, namespace: shop}
@@ -259,7 +258,6 @@ spec:
   templates: [{name: a, selector: {matchLabels: {x: a}}, template: {metadata: {labels: {x: a}}, spec: {containers: [{name: a, image: a}]}}}]
 status: {phase: Successful}
 `,
-			want: []Finding{shop("Experiment", "running", "spec", "not run: Vane has no Experiment controller yet (nothing scales its ReplicaSets or ends it)")},
 		},
 		"Argo's controller running, its Lease held, its notifications configured": {
 			manifests: `apiVersion: apps/v1
@@ -382,7 +380,7 @@ func TestUnsupportedStepsAreTheControllers(t *testing.T) {
 			if reported != refused {
 				t.Errorf("%s (routed %v): the controller refuses it: %v; migrate check reports it: %v", name, routed, refused, reported)
 			}
-			if name == "experiment" || name == "plugin" {
+			if name == "plugin" {
 				if !refused {
 					t.Errorf("%s (routed %v): not refused", name, routed)
 				}
@@ -511,7 +509,7 @@ func TestMigrateCheckOutput(t *testing.T) {
 	var objs []client.Object
 	for _, u := range decodeManifests(t, seedManifests(t)+"\n---\n"+canaryHead+`  strategy:
     canary:
-      steps: [{experiment: {templates: [{name: baseline, specRef: stable}]}}]
+      steps: [{plugin: {name: acme/step}}]
 `) {
 		u.SetNamespace("shop")
 		objs = append(objs, u)
@@ -525,9 +523,9 @@ func TestMigrateCheckOutput(t *testing.T) {
 		code int
 		want string
 	}{
-		"differences": {objs: objs, code: ExitDifferences, want: `KIND        NAMESPACE      NAME           FIELD                                     VANE
-Deployment  argo-rollouts  argo-rollouts  spec.replicas                             Argo Rollouts' controller is running (1 replica): scale it to 0 before starting Vane, or both act on the same Rollouts
-Rollout     shop           app            spec.strategy.canary.steps[0].experiment  InvalidSpec (Degraded, not updated): experiment steps are not supported by Vane yet
+		"differences": {objs: objs, code: ExitDifferences, want: `KIND        NAMESPACE      NAME           FIELD                                 VANE
+Deployment  argo-rollouts  argo-rollouts  spec.replicas                         Argo Rollouts' controller is running (1 replica): scale it to 0 before starting Vane, or both act on the same Rollouts
+Rollout     shop           app            spec.strategy.canary.steps[0].plugin  InvalidSpec (Degraded, not updated): step plugins are not supported by Vane yet (plugin "acme/step")
 
 Checked namespace "shop": 6 Rollouts, 2 AnalysisTemplates, 0 ClusterAnalysisTemplates, 0 AnalysisRuns (0 in progress), 0 Experiments (0 in progress); Argo Rollouts' controller: running.
 2 differences in 2 objects: Vane would treat them differently from Argo Rollouts (exit code 1).
