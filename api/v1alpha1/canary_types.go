@@ -349,7 +349,7 @@ type RolloutExperimentStep struct {
 	// +optional
 	AnalysisRunMetadata AnalysisRunMetadata `json:"analysisRunMetadata,omitempty"`
 	// ScaleDownDelaySeconds is how long the Experiment's ReplicaSets keep their pods after it
-	// ends (Argo's field; Experiments are not run yet).
+	// ends (Argo's field; 30 s when unset).
 	// +optional
 	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
 }
