@@ -61,6 +61,10 @@ type Input struct {
 	// Experiment is the Experiment status.canary.currentExperiment names, as the controller
 	// found it (nil: none, or not found; see ExperimentPlan for how it comes to exist).
 	Experiment *Experiment
+	// ServiceHashes are the pod-template hashes the canary and stable Services select, as
+	// read: a ReplicaSet they select still takes traffic (trafficRouting only; see
+	// referenced).
+	ServiceHashes []string
 	// RouterWeightVerified (trafficRouting only) says the traffic router reports the weights
 	// recorded in status.canary.weights as applied (Router.VerifyWeight of
 	// status.canary.weights.canary.weight). A setWeight step, and the update, complete only

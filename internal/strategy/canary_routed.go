@@ -320,8 +320,21 @@ func (x *routed) scaleDownOld() {
 		limit = int(*x.c.ScaleDownDelayRevisionLimit)
 	}
 	delay := time.Duration(x.c.EffectiveScaleDownDelaySeconds()) * time.Second
+	promoted := x.p.Status.StableRS == x.in.NewHash
 	kept := 0
 	for _, s := range old {
+		// Argo's scaleDownOldReplicaSetsForCanary: a set still referenced keeps its pods; an
+		// intermediate canary (not promoted, no deadline) takes no traffic and goes at once;
+		// the previous stable keeps its pods for the delay, unless dynamicStableScale already
+		// moved them
+		switch {
+		case x.referenced(s.Hash):
+			x.p.Replicas[s.Hash] = s.Pods.Spec
+			continue
+		case (!promoted && s.ScaleDownDeadline.IsZero()) || x.c.DynamicStableScale:
+			x.p.Replicas[s.Hash] = 0
+			continue
+		}
 		deadline := s.ScaleDownDeadline
 		if deadline.IsZero() && s.Pods.Spec > 0 && delay > 0 {
 			deadline = x.in.Now.Add(delay)
@@ -335,6 +348,18 @@ func (x *routed) scaleDownOld() {
 		}
 		x.p.Replicas[s.Hash] = 0
 	}
+}
+
+// referenced: the status as read or a Service still points at the set (Argo's
+// isReplicaSetReferenced): the stable and current hashes, the weights' canary and stable, the
+// hashes the canary and stable Services select.
+func (x *routed) referenced(hash string) bool {
+	read := &x.in.Rollout.Status
+	refs := append([]string{read.StableRS, read.CurrentPodHash}, x.in.ServiceHashes...)
+	if w := read.Canary.Weights; w != nil {
+		refs = append(refs, w.Canary.PodTemplateHash, w.Stable.PodTemplateHash)
+	}
+	return hash != "" && slices.Contains(refs, hash)
 }
 
 // finish fills the weights to record (the stable gets what the canary and the Experiment's

@@ -324,6 +324,7 @@ func TestCanaryTrafficRouted(t *testing.T) {
 		rollout  *v1alpha1.Rollout
 		sets     []Set
 		verified bool
+		services []string // the hashes the Services select
 		now      time.Time
 		want     want
 	}{
@@ -385,13 +386,33 @@ func TestCanaryTrafficRouted(t *testing.T) {
 			verified: true,
 			want:     want{Replicas: map[string]int32{"n": 5, "s": 5}, StepIndex: 4, StableRS: "s", RouterWeight: 100, Waiting: true},
 		},
-		"100% verified: completed, routes removed, the old stable keeps its pods scaleDownDelaySeconds": {
+		"100% verified: completed, routes removed, the old stable (still the status's) keeps its pods": {
 			rollout:  routedRollout(5, demoSteps, updating(4, applied(100, "n")), nil),
 			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
 			verified: true, now: t0,
 			want: want{Replicas: map[string]int32{"n": 5, "s": 5}, StepIndex: 4, StableRS: "n", Completed: true, RemoveRoutes: true,
-				Deadlines: map[string]time.Time{"s": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
 				Reasons: []string{"RolloutCompleted"}},
+		},
+		"completed: the old stable nothing refers to any more gets its deadline (scaleDownDelaySeconds)": {
+			rollout:  routedRollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)}, nil),
+			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}, {Hash: "s", Role: RoleOther, Pods: ready(5)}},
+			verified: true, now: t0,
+			want: want{Replicas: map[string]int32{"n": 5, "s": 5}, StepIndex: 4, StableRS: "n", RemoveRoutes: true,
+				Deadlines: map[string]time.Time{"s": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second},
+		},
+		"completed with dynamicStableScale: the old stable goes at once (Argo's scaleDownOldReplicaSetsForCanary)": {
+			rollout: routedRollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)},
+				func(c *v1alpha1.CanaryStrategy) { c.DynamicStableScale = true }),
+			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}, {Hash: "s", Role: RoleOther, Pods: ready(3)}},
+			verified: true, now: t0,
+			want: want{Replicas: map[string]int32{"n": 5, "s": 0}, StepIndex: 4, StableRS: "n", RemoveRoutes: true},
+		},
+		"a Service still selecting an old set keeps its pods": {
+			rollout: routedRollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)},
+				func(c *v1alpha1.CanaryStrategy) { c.DynamicStableScale = true }),
+			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}, {Hash: "s", Role: RoleOther, Pods: ready(3)}},
+			services: []string{"s"}, verified: true, now: t0,
+			want: want{Replicas: map[string]int32{"n": 5, "s": 3}, StepIndex: 4, StableRS: "n", RemoveRoutes: true},
 		},
 		"after completion the old stable waits for its deadline": {
 			rollout: routedRollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)}, nil),
@@ -406,21 +427,26 @@ func TestCanaryTrafficRouted(t *testing.T) {
 			now:     t0,
 			want:    want{Replicas: map[string]int32{"n": 5, "s": 0}, StepIndex: 4, StableRS: "n", RemoveRoutes: true},
 		},
-		"scaleDownDelaySeconds 0 scales the old stable down at once": {
-			rollout:  routedRollout(5, demoSteps, updating(4, applied(100, "n")), func(c *v1alpha1.CanaryStrategy) { c.ScaleDownDelaySeconds = ptr32(0) }),
-			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}, {Hash: "s", Role: RoleStable, Pods: ready(5)}},
+		"scaleDownDelaySeconds 0 scales the old stable down once nothing refers to it": {
+			rollout: routedRollout(5, demoSteps, v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n", CurrentStepHash: "steps", CurrentStepIndex: ptr32(4)},
+				func(c *v1alpha1.CanaryStrategy) { c.ScaleDownDelaySeconds = ptr32(0) }),
+			sets:     []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}, {Hash: "s", Role: RoleOther, Pods: ready(5)}},
 			verified: true,
-			want: want{Replicas: map[string]int32{"n": 5, "s": 0}, StepIndex: 4, StableRS: "n", Completed: true, RemoveRoutes: true,
-				Reasons: []string{"RolloutCompleted"}},
+			want:     want{Replicas: map[string]int32{"n": 5, "s": 0}, StepIndex: 4, StableRS: "n", RemoveRoutes: true},
 		},
-		"second update while a canary runs: the old canary waits for its deadline, no traffic to the new one yet": {
+		"second update while a canary runs: the old canary keeps its pods while the weights refer to it": {
 			rollout: routedRollout(5, demoSteps, updating(2, applied(60, "n")), nil),
 			sets: []Set{{Hash: "m", Role: RoleNew, Revision: 3}, {Hash: "n", Role: RoleOther, Revision: 2, Pods: ready(3)},
 				{Hash: "s", Role: RoleStable, Revision: 1, Pods: ready(5)}},
-			now: t0,
-			want: want{Replicas: map[string]int32{"m": 1, "n": 3, "s": 5}, StepIndex: 0, StableRS: "s",
-				Deadlines: map[string]time.Time{"n": t0.Add(30 * time.Second)}, RequeueAfter: 30 * time.Second,
-				Reasons: nil},
+			now:  t0,
+			want: want{Replicas: map[string]int32{"m": 1, "n": 3, "s": 5}, StepIndex: 0, StableRS: "s", Reasons: nil},
+		},
+		"an intermediate canary nothing refers to goes at once (Argo: it takes no traffic)": {
+			rollout: routedRollout(5, demoSteps, updating(0, func(st *v1alpha1.RolloutStatus) { st.CurrentPodHash = "m"; applied(0, "m")(st) }), nil),
+			sets: []Set{{Hash: "m", Role: RoleNew, Revision: 3, Pods: ready(1)}, {Hash: "n", Role: RoleOther, Revision: 2, Pods: ready(3)},
+				{Hash: "s", Role: RoleStable, Revision: 1, Pods: ready(5)}},
+			now:  t0,
+			want: want{Replicas: map[string]int32{"m": 1, "n": 0, "s": 5}, StepIndex: 0, StableRS: "s", RouterWeight: 20, Waiting: true},
 		},
 		"scaleDownDelayRevisionLimit: only the newest old ReplicaSets wait": {
 			rollout: routedRollout(5, demoSteps, updating(0, nil), func(c *v1alpha1.CanaryStrategy) { c.ScaleDownDelayRevisionLimit = ptr32(1) }),
@@ -547,7 +573,7 @@ func TestCanaryTrafficRouted(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			p, err := Canary(Input{Rollout: tc.rollout, NewHash: tc.sets[0].Hash, StepsHash: "steps", Sets: tc.sets, Now: tc.now,
-				TrafficRouter: true, RouterWeightVerified: tc.verified})
+				TrafficRouter: true, RouterWeightVerified: tc.verified, ServiceHashes: tc.services})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -75,7 +75,7 @@ func (r *Reconciler) apply(ctx context.Context, s *syncState, e *effects) (recon
 			return reconcile.Result{}, err
 		}
 	}
-	if err := r.prune(ctx, s.ro, s.sets, e.keep...); err != nil {
+	if err := r.prune(ctx, s, e.keep...); err != nil {
 		return reconcile.Result{}, err
 	}
 	restartAfter, err := r.restart(ctx, s)

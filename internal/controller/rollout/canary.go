@@ -44,9 +44,15 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 // reconcile stops here, a nil routing and an empty hash with the result to return.
 func (r *Reconciler) prepareCanary(ctx context.Context, s *syncState) (*routing, string, reconcile.Result, error) {
 	ro := s.ro
-	if _, err := r.checkServices(ctx, ro); err != nil {
+	svcs, err := r.checkServices(ctx, ro)
+	if err != nil {
 		res, err := s.invalidServices(err)
 		return nil, "", res, err
+	}
+	for _, svc := range svcs {
+		if h := svc.Spec.Selector[v1alpha1.PodTemplateHashLabel]; h != "" {
+			s.serviceHashes = append(s.serviceHashes, h)
+		}
 	}
 	// with trafficRouting, the router objects are read (and checked) before anything changes
 	rt := &routing{}
@@ -82,7 +88,8 @@ func (r *Reconciler) prepareCanary(ctx context.Context, s *syncState) (*routing,
 func canaryInput(s *syncState, steps string) strategy.Input {
 	ro := s.ro
 	in := strategy.Input{Rollout: ro, NewHash: hashOf(s.newRS), StepsHash: steps, FastRollback: s.fastRollback,
-		Now: s.now, Runs: s.runs.engineRuns(&ro.Status), Experiment: s.exps.engineExperiment(&ro.Status)}
+		Now: s.now, Runs: s.runs.engineRuns(&ro.Status), Experiment: s.exps.engineExperiment(&ro.Status),
+		ServiceHashes: s.serviceHashes}
 	for _, rs := range s.sets {
 		h := hashOf(rs)
 		deadline, _ := scaleDownDeadline(rs) // a malformed deadline counts as none (and is replaced)

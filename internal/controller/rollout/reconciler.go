@@ -107,6 +107,8 @@ type syncState struct {
 	runs *runSet
 	// exps are the Experiments the rollout controls (canary)
 	exps *expSet
+	// serviceHashes are the pod-template hashes the strategy's Services select, as read
+	serviceHashes []string
 	// abortDetail is what the abort message adds when the engine found that a failed run or
 	// Experiment aborted the update (canary; see strategy.Plan.AbortDetail)
 	abortDetail string

@@ -195,23 +195,68 @@ func (r *Reconciler) scale(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1
 	return from != n, nil
 }
 
-// prune deletes scaled-down old ReplicaSets beyond revisionHistoryLimit, oldest revision first.
-func (r *Reconciler) prune(ctx context.Context, ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet, keep ...string) error {
+// prune is Argo's reconcileRevisionHistoryLimit: of the old ReplicaSets (neither in keep nor
+// being deleted), the oldest by creation beyond spec.revisionHistoryLimit are deleted, each
+// only once it has no pod (one that still has pods is skipped, not replaced by a newer one),
+// and with it the AnalysisRuns and Experiments of its pod-template hash that the status no
+// longer records.
+func (r *Reconciler) prune(ctx context.Context, s *syncState, keep ...string) error {
 	var old []*appsv1.ReplicaSet
-	for _, rs := range sets {
-		h := rs.Labels[v1alpha1.PodTemplateHashLabel]
-		if !contains(keep, h) && ptr.Deref(rs.Spec.Replicas, 1) == 0 && rs.Status.Replicas == 0 && rs.DeletionTimestamp == nil {
+	for _, rs := range s.sets {
+		if !contains(keep, hashOf(rs)) && rs.DeletionTimestamp == nil {
 			old = append(old, rs)
 		}
 	}
-	limit := int(ro.Spec.EffectiveRevisionHistoryLimit())
-	if len(old) <= limit {
+	diff := len(old) - int(s.ro.Spec.EffectiveRevisionHistoryLimit())
+	if diff <= 0 {
 		return nil
 	}
-	sort.Slice(old, func(i, j int) bool { return revision(old[i]) < revision(old[j]) })
-	for _, rs := range old[:len(old)-limit] {
+	sort.SliceStable(old, func(i, j int) bool {
+		if !old[i].CreationTimestamp.Equal(&old[j].CreationTimestamp) {
+			return old[i].CreationTimestamp.Before(&old[j].CreationTimestamp)
+		}
+		return old[i].Name < old[j].Name
+	})
+	for _, rs := range old[:diff] {
+		if rs.Status.Replicas != 0 || ptr.Deref(rs.Spec.Replicas, 1) != 0 || rs.Generation > rs.Status.ObservedGeneration {
+			continue
+		}
 		if err := r.Client.Delete(ctx, rs, client.Preconditions{UID: &rs.UID}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting old ReplicaSet %s: %w", rs.Name, err)
+		}
+		if err := r.deleteHistoryOf(ctx, s, hashOf(rs)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteHistoryOf deletes the AnalysisRuns and Experiments of a pruned ReplicaSet's hash that
+// the status does not record.
+func (r *Reconciler) deleteHistoryOf(ctx context.Context, s *syncState, hash string) error {
+	var objs []client.Object
+	recorded := map[string]bool{s.ro.Status.Canary.CurrentExperiment: true}
+	for _, rec := range runRecords(&s.ro.Status) {
+		if rec != nil {
+			recorded[rec.Name] = true
+		}
+	}
+	if s.runs != nil {
+		for _, run := range s.runs.owned {
+			objs = append(objs, run)
+		}
+	}
+	if s.exps != nil {
+		for _, ex := range s.exps.owned {
+			objs = append(objs, ex)
+		}
+	}
+	for _, o := range objs {
+		if o.GetLabels()[v1alpha1.PodTemplateHashLabel] != hash || recorded[o.GetName()] || o.GetDeletionTimestamp() != nil {
+			continue
+		}
+		if err := r.Client.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s of pruned ReplicaSet (hash %s): %w", o.GetName(), hash, err)
 		}
 	}
 	return nil
