@@ -47,10 +47,6 @@ func RolloutWarnings(r *Rollout) []FieldWarning {
 			"Vane's Istio router keeps only the canary and stable destinations in the routes it updates, so a destination of one of these subsets is dropped " +
 			"(Argo Rollouts keeps it with its weight and takes that weight from the stable subset's share)"})
 	}
-	if c.AntiAffinity != nil {
-		out = append(out, FieldWarning{cp.Child("antiAffinity").String(), notActedOn +
-			"Vane adds no anti-affinity to a canary's ReplicaSets (Argo Rollouts makes the new pods avoid the nodes of the stable ReplicaSet's pods; Vane does so for blue/green only)"})
-	}
 	if c.ReplicaProgressThreshold != nil {
 		out = append(out, FieldWarning{cp.Child("replicaProgressThreshold").String(), notActedOn +
 			"Vane waits until all the canary pods a step asks for are available before going on (Argo Rollouts goes on once this threshold is met)"})

@@ -23,7 +23,6 @@ func TestRolloutWarnings(t *testing.T) {
 	}
 	const (
 		subsetsField   = "spec.strategy.canary.trafficRouting.istio.destinationRule.additionalSubsetNames"
-		affinityField  = "spec.strategy.canary.antiAffinity"
 		thresholdField = "spec.strategy.canary.replicaProgressThreshold"
 	)
 	cases := map[string]struct {
@@ -38,13 +37,13 @@ func TestRolloutWarnings(t *testing.T) {
 			r.Spec.Strategy.Canary.TrafficRouting.Istio.DestinationRule.AdditionalSubsetNames = []string{}
 		}), nil},
 		"additional subsets":   {mutated(trafficRollout, subsets), []string{subsetsField}},
-		"canary anti-affinity": {mutated(canaryRollout, antiAffinity), []string{affinityField}},
+		"canary anti-affinity": {mutated(canaryRollout, antiAffinity), nil}, // acted on, as for blue/green
 		"progress threshold":   {mutated(canaryRollout, threshold), []string{thresholdField}},
-		"all three, in the order of the spec": {mutated(trafficRollout, func(r *Rollout) {
+		"all three: the two not acted on, in the order of the spec": {mutated(trafficRollout, func(r *Rollout) {
 			threshold(r)
 			antiAffinity(r)
 			subsets(r)
-		}), []string{subsetsField, affinityField, thresholdField}},
+		}), []string{subsetsField, thresholdField}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -106,8 +105,8 @@ spec:
 		t.Fatalf("ValidateRollout: %v", errs.ToAggregate())
 	}
 	warnings := RolloutWarnings(&r)
-	if len(warnings) != 3 {
-		t.Fatalf("warnings = %v, want 3", warnings)
+	if len(warnings) != 2 {
+		t.Fatalf("warnings = %v, want 2", warnings)
 	}
 	paths := map[string]schemaNode{}
 	schemaPaths(crdSchema(t, filepath.Join("..", "..", "config", "crd", "bases", "argoproj.io_rollouts.yaml")), "", paths)

@@ -198,7 +198,6 @@ spec:
         - {setWeight: 20}
 `,
 			want: []Finding{
-				shop("Rollout", "app", "spec.strategy.canary.antiAffinity", antiAffinityWarning),
 				shop("Rollout", "app", "spec.strategy.canary.replicaProgressThreshold", thresholdWarning),
 				shop("Rollout", "app", "metadata.annotations[notifications.argoproj.io/subscribe.on-rollout-aborted.slack]", "ignored: Vane sends no notifications"),
 				shop("Rollout", "app", "metadata.annotations[notifications.argoproj.io/subscribe.on-rollout-completed.slack]", "ignored: Vane sends no notifications"),
@@ -556,9 +555,6 @@ No differences: Vane would act on these objects as Argo Rollouts does.
 	}
 }
 
-// The texts v1alpha1.RolloutWarnings gives for a canary's antiAffinity and
-// replicaProgressThreshold, spelled out so that a change of either shows here.
-const (
-	antiAffinityWarning = "stored but not acted on: Vane adds no anti-affinity to a canary's ReplicaSets (Argo Rollouts makes the new pods avoid the nodes of the stable ReplicaSet's pods; Vane does so for blue/green only)"
-	thresholdWarning    = "stored but not acted on: Vane waits until all the canary pods a step asks for are available before going on (Argo Rollouts goes on once this threshold is met)"
-)
+// The text v1alpha1.RolloutWarnings gives for a canary's replicaProgressThreshold, spelled out
+// so that a change shows here.
+const thresholdWarning = "stored but not acted on: Vane waits until all the canary pods a step asks for are available before going on (Argo Rollouts goes on once this threshold is met)"

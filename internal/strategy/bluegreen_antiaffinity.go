@@ -11,10 +11,11 @@ import (
 const AntiAffinityTopologyKey = "kubernetes.io/hostname"
 
 // InjectAntiAffinity returns a copy of template whose pods avoid the nodes running pods of the
-// ReplicaSet with pod template hash avoid, as spec.strategy.blueGreen.antiAffinity asks: a
-// preferred term of the given weight, or a required term. The template's own affinity rules are
-// kept. With no antiAffinity or nothing to avoid it returns template unchanged.
-func InjectAntiAffinity(template *corev1.PodTemplateSpec, a *v1alpha1.AntiAffinity, avoid string) *corev1.PodTemplateSpec {
+// ReplicaSet with pod template hash avoid in namespace, as the strategy's antiAffinity asks
+// (blueGreen or canary): a preferred term of the given weight, or a required term, as Argo's
+// GenerateReplicaSetAffinity writes it. The template's own affinity rules are kept. With no
+// antiAffinity or nothing to avoid it returns template unchanged.
+func InjectAntiAffinity(template *corev1.PodTemplateSpec, a *v1alpha1.AntiAffinity, avoid, namespace string) *corev1.PodTemplateSpec {
 	if a == nil || avoid == "" {
 		return template
 	}
@@ -22,6 +23,7 @@ func InjectAntiAffinity(template *corev1.PodTemplateSpec, a *v1alpha1.AntiAffini
 	term := corev1.PodAffinityTerm{
 		LabelSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 			Key: v1alpha1.PodTemplateHashLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{avoid}}}},
+		Namespaces:  []string{namespace},
 		TopologyKey: AntiAffinityTopologyKey,
 	}
 	if t.Spec.Affinity == nil {
@@ -92,5 +94,5 @@ func isInjected(t corev1.PodAffinityTerm) bool {
 	sel := t.LabelSelector
 	return sel != nil && t.TopologyKey == AntiAffinityTopologyKey && len(sel.MatchLabels) == 0 &&
 		len(sel.MatchExpressions) == 1 && sel.MatchExpressions[0].Key == v1alpha1.PodTemplateHashLabel &&
-		sel.MatchExpressions[0].Operator == metav1.LabelSelectorOpIn && len(t.Namespaces) == 0 && t.NamespaceSelector == nil
+		sel.MatchExpressions[0].Operator == metav1.LabelSelectorOpIn && len(t.Namespaces) <= 1 && t.NamespaceSelector == nil
 }

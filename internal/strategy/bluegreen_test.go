@@ -444,7 +444,8 @@ func TestAntiAffinity(t *testing.T) {
 	own := corev1.PodAffinityTerm{TopologyKey: "zone", LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}}
 	base := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
 		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{own}}}}}
-	injected := corev1.PodAffinityTerm{TopologyKey: AntiAffinityTopologyKey, LabelSelector: &metav1.LabelSelector{
+	// Argo's CreateInjectedAntiAffinityRule: the hash, the rollout's namespace, per node
+	injected := corev1.PodAffinityTerm{TopologyKey: AntiAffinityTopologyKey, Namespaces: []string{"ns"}, LabelSelector: &metav1.LabelSelector{
 		MatchExpressions: []metav1.LabelSelectorRequirement{{Key: v1alpha1.PodTemplateHashLabel, Operator: metav1.LabelSelectorOpIn, Values: []string{"old"}}}}}
 	tests := map[string]struct {
 		template corev1.PodTemplateSpec
@@ -467,7 +468,7 @@ func TestAntiAffinity(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			orig := tc.template.DeepCopy()
-			got := InjectAntiAffinity(&tc.template, tc.anti, "old")
+			got := InjectAntiAffinity(&tc.template, tc.anti, "old", "ns")
 			if diff := cmp.Diff(tc.want, got.Spec.Affinity); diff != "" {
 				t.Errorf("injected (-want +got):\n%s", diff)
 			}

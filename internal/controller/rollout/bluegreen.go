@@ -202,18 +202,22 @@ func (r *Reconciler) dropAntiAffinity(ctx context.Context, rs *appsv1.ReplicaSet
 }
 
 // newTemplate is the pod template a new ReplicaSet is created with: the rollout's, plus the
-// blue/green anti-affinity against the pods serving traffic when spec asks for it.
+// strategy's anti-affinity against the pods serving traffic when spec asks for it (the
+// blue/green active ReplicaSet, else the stable one; Argo's GenerateReplicaSetAffinity).
 func newTemplate(ro *v1alpha1.Rollout, template *corev1.PodTemplateSpec, hash string) *corev1.PodTemplateSpec {
-	bg := ro.Spec.Strategy.BlueGreen
-	if bg == nil || bg.AntiAffinity == nil {
+	var anti *v1alpha1.AntiAffinity
+	avoid := ro.Status.StableRS
+	switch st := ro.Spec.Strategy; {
+	case st.BlueGreen != nil:
+		anti = st.BlueGreen.AntiAffinity
+		if a := ro.Status.BlueGreen.ActiveSelector; a != "" {
+			avoid = a
+		}
+	case st.Canary != nil:
+		anti = st.Canary.AntiAffinity
+	}
+	if anti == nil || avoid == hash {
 		return template
 	}
-	avoid := ro.Status.BlueGreen.ActiveSelector
-	if avoid == "" {
-		avoid = ro.Status.StableRS
-	}
-	if avoid == hash {
-		return template
-	}
-	return strategy.InjectAntiAffinity(template, bg.AntiAffinity, avoid)
+	return strategy.InjectAntiAffinity(template, anti, avoid, ro.Namespace)
 }
