@@ -109,10 +109,16 @@ func experimentTree(info *ExperimentInfo, now time.Time) []row {
 		children = append(children, append(group, podRows(s.Pods, "", now)...))
 	}
 	for _, r := range info.Runs {
-		group := runRows(r, now)
-		group[0].status = analysisPhase(r.Run.Status.Phase)
-		group[0].statusIcon = analysisIcon(group[0].status)
-		children = append(children, group)
+		children = append(children, analysisRunRows(r, now))
 	}
 	return tree(root, children)
+}
+
+// analysisRunRows are runRows with the run's phase shown with Argo's analysis icons (Running
+// is ◌ there, not a pod's ✔), in a rollout's tree as in an experiment's.
+func analysisRunRows(r AnalysisRunInfo, now time.Time) []row {
+	group := runRows(r, now)
+	group[0].status = analysisPhase(r.Run.Status.Phase)
+	group[0].statusIcon = analysisIcon(group[0].status)
+	return group
 }

@@ -20,6 +20,7 @@ import (
 type RolloutInfo struct {
 	Rollout     *v1alpha1.Rollout
 	ReplicaSets []ReplicaSetInfo  // newest revision first
+	Experiments []ExperimentInfo  // the experiment steps' Experiments, newest first
 	Runs        []AnalysisRunInfo // newest first
 }
 
@@ -77,7 +78,38 @@ func Collect(ctx context.Context, c client.Client, ns, name string) (*RolloutInf
 		return nil, err
 	}
 	info.Runs = runs
+	if info.Experiments, err = collectExperiments(ctx, c, ns, ro.UID); err != nil {
+		return nil, err
+	}
 	return info, nil
+}
+
+// collectExperiments reads the Experiments a rollout owns (its experiment steps'), newest
+// first, each with its ReplicaSets, pods and AnalysisRuns. A cluster without the Experiment CRD
+// simply has none.
+func collectExperiments(ctx context.Context, c client.Client, ns string, owner types.UID) ([]ExperimentInfo, error) {
+	var list v1alpha1.ExperimentList
+	if err := c.List(ctx, &list, client.InNamespace(ns)); meta.IsNoMatchError(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var out []ExperimentInfo
+	for i := range list.Items {
+		ex := &list.Items[i]
+		if !ownedBy(ex, owner) {
+			continue
+		}
+		info, err := CollectExperiment(ctx, c, ns, ex.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *info)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[j].Experiment.CreationTimestamp.Before(&out[i].Experiment.CreationTimestamp)
+	})
+	return out, nil
 }
 
 // collectRuns reads the AnalysisRuns a rollout owns and their Jobs. A cluster without the

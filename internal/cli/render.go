@@ -191,8 +191,11 @@ func renderTree(w io.Writer, info *RolloutInfo, now time.Time, p painter) {
 	for _, s := range info.ReplicaSets {
 		children = append(children, replicaSetRows(info, s, now))
 	}
+	for i := range info.Experiments {
+		children = append(children, experimentTree(&info.Experiments[i], now))
+	}
 	for _, r := range info.Runs {
-		children = append(children, runRows(r, now))
+		children = append(children, analysisRunRows(r, now))
 	}
 	writeRows(w, tree(root, children), p)
 }

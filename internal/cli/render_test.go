@@ -83,6 +83,10 @@ func TestRenderRollout(t *testing.T) {
 		"canary-aborted-with-analysis": {Rollout: aborted,
 			ReplicaSets: []ReplicaSetInfo{replicaSet("bbb", "colorapi:2.0", 2, 0, 0, 3*time.Minute), replicaSet("aaa", "colorapi:1.0", 1, 5, 5, time.Hour)},
 			Runs:        []AnalysisRunInfo{{Run: run, Jobs: []*batchv1.Job{job}}}},
+		// an experiment step: its Experiment hangs under the rollout with its own tree
+		"canary-experiment-step": {Rollout: canaryRollout(v1alpha1.RolloutPhaseProgressing, "", 1),
+			ReplicaSets: []ReplicaSetInfo{replicaSet("bbb", "colorapi:2.0", 2, 1, 1, 30*time.Second), replicaSet("aaa", "colorapi:1.0", 1, 5, 5, time.Hour)},
+			Experiments: []ExperimentInfo{*experimentCases()["experiment-running"]}},
 		"bluegreen-preview": {Rollout: bg,
 			ReplicaSets: []ReplicaSetInfo{replicaSet("bbb", "colorapi:2.0", 2, 2, 2, time.Minute), replicaSet("aaa", "colorapi:1.0", 1, 5, 5, 3*24*time.Hour)}},
 	}
