@@ -176,13 +176,23 @@ func Canary(in Input) (Plan, error) {
 		p.Weight = 0
 		p.scaleBasic(in, b)
 		p.planExperiment(in)
+		noStepIndex(in, st)
 		return p, nil
 	}
 	p.Weight = DesiredCanaryWeight(b.c, b.replicas, st, b.sets.New, b.sets.Stable)
 	p.scaleBasic(in, b)
 	p.complete(in, b.sets.New, b.replicas)
 	p.planExperiment(in)
+	noStepIndex(in, st)
 	return p, nil
+}
+
+// noStepIndex: a canary without steps has no currentStepIndex, as Argo writes its status
+// (GetCurrentStepIndex is nil without steps); the engine counts from 0 meanwhile.
+func noStepIndex(in Input, st *v1alpha1.RolloutStatus) {
+	if len(in.Rollout.Spec.Strategy.Canary.Steps) == 0 {
+		st.CurrentStepIndex = nil
+	}
 }
 
 // runSteps plays the steps from the current one on, as long as each completes; atDesired says

@@ -61,6 +61,7 @@ func canaryRouted(in Input) Plan {
 	x.p.planExperiment(in)
 	x.scaleDownOld()
 	x.finish()
+	noStepIndex(in, &x.p.Status)
 	return x.p
 }
 

@@ -825,3 +825,35 @@ func TestRoutedDecisions(t *testing.T) {
 		})
 	}
 }
+
+// TestNoStepsNoStepIndex: a canary without steps has no currentStepIndex, as Argo writes it
+// (utils/replicaset GetCurrentStepIndex), with or without a traffic router, updating or done.
+func TestNoStepsNoStepIndex(t *testing.T) {
+	tests := map[string]struct {
+		routed bool
+		status v1alpha1.RolloutStatus
+		sets   []Set
+	}{
+		"basic, updating": {status: v1alpha1.RolloutStatus{StableRS: "s", CurrentPodHash: "s"},
+			sets: []Set{{Hash: "n", Role: RoleNew}, {Hash: "s", Role: RoleStable, Pods: ready(5)}}},
+		"basic, done": {status: v1alpha1.RolloutStatus{StableRS: "n", CurrentPodHash: "n", CurrentStepIndex: ptr32(0)},
+			sets: []Set{{Hash: "n", Role: RoleNew, Pods: ready(5)}}},
+		"routed, updating": {routed: true, status: v1alpha1.RolloutStatus{StableRS: "s", CurrentPodHash: "s"},
+			sets: []Set{{Hash: "n", Role: RoleNew}, {Hash: "s", Role: RoleStable, Pods: ready(5)}}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := rollout(5, nil, tc.status)
+			if tc.routed {
+				r = routedRollout(5, nil, tc.status, nil)
+			}
+			p, err := Canary(Input{Rollout: r, NewHash: "n", StepsHash: "steps", Sets: tc.sets, Now: t0, TrafficRouter: tc.routed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Status.CurrentStepIndex != nil {
+				t.Errorf("currentStepIndex %d, want none", *p.Status.CurrentStepIndex)
+			}
+		})
+	}
+}
