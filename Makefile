@@ -124,3 +124,11 @@ image: ## build the OCI image (linux/amd64, linux/arm64) without Docker into _ou
 image-push: ## push the image `make image` built to $(REGISTRY)/vane:$(VERSION) (needs REGISTRY=...)
 	@test -n "$(REGISTRY)" || { echo "image-push: set REGISTRY, e.g. make image-push REGISTRY=ghcr.io/you"; exit 1; }
 	$(GO) run ./hack/image push -out "$(IMAGE_OUT)" -repo "$(REGISTRY)/$(IMAGE_NAME)" -tag "$(VERSION)"
+
+MANIFESTS_OUT ?= $(CURDIR)/dist
+NAMESPACE ?= vane-system
+
+.PHONY: manifests
+manifests: ## write dist/install.yaml and dist/namespace-install.yaml from config/ (image pinned by digest after make image)
+	$(GO) run ./hack/image manifests -out "$(MANIFESTS_OUT)" -image-dir "$(IMAGE_OUT)" \
+	  -repo "$(or $(REGISTRY),ghcr.io/vanedev)/$(IMAGE_NAME)" -version "$(VERSION)" -namespace "$(NAMESPACE)"

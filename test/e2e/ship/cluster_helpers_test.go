@@ -1,0 +1,266 @@
+package ship
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vanedev/vane/internal/testenv"
+)
+
+// warningLog collects the API server's warnings.
+type warningLog struct {
+	mu   sync.Mutex
+	list []string
+}
+
+// HandleWarningHeader records one warning.
+func (w *warningLog) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.list = append(w.list, text)
+}
+
+// decodeYAML splits a multi-document YAML text into objects.
+func decodeYAML(t *testing.T, data []byte) []*unstructured.Unstructured {
+	t.Helper()
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+			return out
+		} else if err != nil {
+			t.Fatalf("decoding manifests: %v", err)
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
+}
+
+// applyServerSide applies every object in order with server-side apply and fails the test on
+// any error or any warning the API server returns.
+func applyServerSide(t *testing.T, env *testenv.Env, what string, objs []*unstructured.Unstructured) {
+	t.Helper()
+	cfg := rest.CopyConfig(env.Config)
+	w := &warningLog{}
+	cfg.WarningHandler = w
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, u := range objs {
+		u = u.DeepCopy()
+		//nolint:staticcheck // client.Apply with an unstructured object is server-side apply
+		if err := c.Patch(ctx, u, client.Apply, client.FieldOwner("vane-ship-test"), client.ForceOwnership); err != nil {
+			t.Fatalf("%s: applying %s %s: %v", what, u.GetKind(), u.GetName(), err)
+		}
+		if u.GetKind() == "CustomResourceDefinition" {
+			if err := testenv.WaitEstablished(ctx, c, u.GetName()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(w.list) > 0 {
+		t.Errorf("%s: the API server warned:\n  %s", what, strings.Join(w.list, "\n  "))
+	}
+	t.Logf("%s: %d objects applied server-side, no warning", what, len(objs))
+}
+
+// find returns the object of kind and name.
+func find(t *testing.T, objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	t.Helper()
+	for _, u := range objs {
+		if u.GetKind() == kind && u.GetName() == name {
+			return u
+		}
+	}
+	t.Fatalf("no %s %s in the manifests", kind, name)
+	return nil
+}
+
+// kinds counts the objects by kind.
+func kinds(objs []*unstructured.Unstructured) map[string]int {
+	out := map[string]int{}
+	for _, u := range objs {
+		out[u.GetKind()]++
+	}
+	return out
+}
+
+// serviceAccountKubeconfig writes a kubeconfig that authenticates as the ServiceAccount with
+// a token the API server issues for it (TokenRequest), as a pod's projected token would.
+func serviceAccountKubeconfig(t *testing.T, env *testenv.Env, ns, name string) string {
+	t.Helper()
+	tr, err := env.Clientset.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}},
+		metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("token for %s/%s: %v", ns, name, err)
+	}
+	ca := env.Config.CAFile
+	if ca == "" {
+		ca = filepath.Join(t.TempDir(), "ca.crt")
+		if err := os.WriteFile(ca, env.Config.CAData, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster: {server: %q, certificate-authority: %q}
+users:
+- name: sa
+  user: {token: %q}
+contexts:
+- name: sa
+  context: {cluster: local, user: sa}
+current-context: sa
+`, env.Config.Host, ca, tr.Status.Token)
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// deploymentArgs returns the controller container's image and arguments.
+func deploymentArgs(t *testing.T, objs []*unstructured.Unstructured) (string, []string) {
+	t.Helper()
+	d := find(t, objs, "Deployment", "vane-controller")
+	cs, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	if len(cs) != 1 {
+		t.Fatalf("the Deployment has %d containers, want 1", len(cs))
+	}
+	c := cs[0].(map[string]any)
+	var args []string
+	for _, a := range c["args"].([]any) {
+		args = append(args, a.(string))
+	}
+	return c["image"].(string), args
+}
+
+// controllerProcess is the image's binary running as the controller.
+type controllerProcess struct {
+	cmd             *exec.Cmd
+	log             string
+	metrics, health string
+	done            chan struct{}
+}
+
+// startController runs bin with the Deployment's args (bind addresses moved to free
+// loopback ports) and the kubeconfig, waits until /readyz answers, and stops it (SIGTERM)
+// when the test ends.
+func startController(t *testing.T, bin string, args []string, kubeconfig string) *controllerProcess {
+	t.Helper()
+	p := &controllerProcess{log: filepath.Join(t.TempDir(), "controller.log"), done: make(chan struct{})}
+	var run []string
+	for _, a := range args {
+		switch {
+		case strings.HasPrefix(a, "--metrics-bind-address="):
+			p.metrics = freeAddr(t)
+			a = "--metrics-bind-address=" + p.metrics
+		case strings.HasPrefix(a, "--health-probe-bind-address="):
+			p.health = freeAddr(t)
+			a = "--health-probe-bind-address=" + p.health
+		}
+		run = append(run, a)
+	}
+	logf, err := os.Create(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(bin, append(run, "--kubeconfig", kubeconfig)...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("controller: %s %s (log %s)", filepath.Base(bin), strings.Join(run, " "), p.log)
+	go func() { _ = p.cmd.Wait(); _ = logf.Close(); close(p.done) }()
+	t.Cleanup(func() { p.stop(t) })
+	p.waitReady(t)
+	return p
+}
+
+func (p *controllerProcess) stop(t *testing.T) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	if t.Failed() {
+		b, _ := os.ReadFile(p.log)
+		t.Logf("controller log (last 4000 bytes):\n%s", tail(b, 4000))
+	}
+}
+
+func (p *controllerProcess) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			b, _ := os.ReadFile(p.log)
+			t.Fatalf("the controller exited: %v\n%s", p.cmd.ProcessState, tail(b, 4000))
+		default:
+		}
+		if code, _ := httpGet("http://" + p.health + "/readyz"); code == http.StatusOK {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the controller's /readyz did not answer 200 within 60s")
+}
+
+func httpGet(url string) (int, string) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
