@@ -132,3 +132,18 @@ NAMESPACE ?= vane-system
 manifests: ## write dist/install.yaml and dist/namespace-install.yaml from config/ (image pinned by digest after make image)
 	$(GO) run ./hack/image manifests -out "$(MANIFESTS_OUT)" -image-dir "$(IMAGE_OUT)" \
 	  -repo "$(or $(REGISTRY),ghcr.io/vanedev)/$(IMAGE_NAME)" -version "$(VERSION)" -namespace "$(NAMESPACE)"
+
+HELM_CHART ?= charts/vane
+HELM_FLAGS ?=
+
+.PHONY: helm-tool
+helm-tool: ## build charts/helmtool (Helm 4 library: template, lint) once into ~/.cache/vane
+	@t=$$(date +%s); charts/helmtool/install.sh >/dev/null; echo "timing: helmtool build $$(( $$(date +%s) - t ))s"
+
+.PHONY: chart-lint
+chart-lint: helm-tool ## lint charts/vane with the Helm library (as helm lint --strict)
+	"$$(charts/helmtool/install.sh 2>/dev/null)" lint -chart $(HELM_CHART) $(HELM_FLAGS)
+
+.PHONY: chart-template
+chart-template: helm-tool ## render charts/vane with the Helm library (HELM_FLAGS="-f my-values.yaml -namespace ns")
+	@"$$(charts/helmtool/install.sh 2>/dev/null)" template -chart $(HELM_CHART) $(HELM_FLAGS)

@@ -53,8 +53,10 @@ func (in *install) objects(namespaced bool) ([]any, error) {
 	ns := in.nsObject.DeepCopy()
 	ns.Name = in.namespace
 	ns.TypeMeta = typeMeta("v1", "Namespace")
-	// the controller's pods meet the "restricted" Pod Security Standard; enforce it
-	ns.Labels = map[string]string{"pod-security.kubernetes.io/enforce": "restricted", "app.kubernetes.io/part-of": "vane"}
+	// the controller's pods meet the "restricted" Pod Security Standard: enforce it, and warn
+	// when a Deployment's template falls short (enforce checks only pods)
+	ns.Labels = map[string]string{"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted",
+		"app.kubernetes.io/part-of": "vane"}
 	sa := &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: in.meta(controllerName, "controller")}
 	out := []any{ns, sa}
 	if namespaced {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -63,6 +64,17 @@ func decodeYAML(t *testing.T, data []byte) []*unstructured.Unstructured {
 // any error or any warning the API server returns.
 func applyServerSide(t *testing.T, env *testenv.Env, what string, objs []*unstructured.Unstructured) {
 	t.Helper()
+	if warnings := applyObjects(t, env, what, objs); len(warnings) > 0 {
+		t.Errorf("%s: the API server warned:\n  %s", what, strings.Join(warnings, "\n  "))
+		return
+	}
+	t.Logf("%s: %d objects applied server-side, no warning", what, len(objs))
+}
+
+// applyObjects applies the objects server-side, in order, waiting for CRDs to be served, and
+// returns the API server's warnings.
+func applyObjects(t *testing.T, env *testenv.Env, what string, objs []*unstructured.Unstructured) []string {
+	t.Helper()
 	cfg := rest.CopyConfig(env.Config)
 	w := &warningLog{}
 	cfg.WarningHandler = w
@@ -83,10 +95,9 @@ func applyServerSide(t *testing.T, env *testenv.Env, what string, objs []*unstru
 			}
 		}
 	}
-	if len(w.list) > 0 {
-		t.Errorf("%s: the API server warned:\n  %s", what, strings.Join(w.list, "\n  "))
-	}
-	t.Logf("%s: %d objects applied server-side, no warning", what, len(objs))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.list)
 }
 
 // find returns the object of kind and name.
@@ -147,10 +158,21 @@ current-context: sa
 	return path
 }
 
-// deploymentArgs returns the controller container's image and arguments.
+// deploymentArgs returns the image and arguments of the one Deployment's container.
 func deploymentArgs(t *testing.T, objs []*unstructured.Unstructured) (string, []string) {
 	t.Helper()
-	d := find(t, objs, "Deployment", "vane-controller")
+	var d *unstructured.Unstructured
+	for _, u := range objs {
+		if u.GetKind() == "Deployment" {
+			if d != nil {
+				t.Fatal("more than one Deployment in the manifests")
+			}
+			d = u
+		}
+	}
+	if d == nil {
+		t.Fatal("no Deployment in the manifests")
+	}
 	cs, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
 	if len(cs) != 1 {
 		t.Fatalf("the Deployment has %d containers, want 1", len(cs))

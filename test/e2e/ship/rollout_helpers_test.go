@@ -3,6 +3,8 @@ package ship
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -36,12 +38,18 @@ func canary(ns, name, image string) *v1alpha1.Rollout {
 	}
 }
 
-// runCanary creates a canary with image app:1, waits until it is Healthy, ships app:2 and
-// waits until the update completes: every pod on app:2, the stable ReplicaSet app:2's.
+// runCanary runs runRollout with a canary of image app:1.
 func runCanary(t *testing.T, env *testenv.Env, ns, name string) {
 	t.Helper()
+	runRollout(t, env, canary(ns, name, "registry.example/app:1"))
+}
+
+// runRollout creates the rollout (image app:1), waits until it is Healthy, ships app:2 and
+// waits until the update completes: every pod on app:2, the stable ReplicaSet app:2's.
+func runRollout(t *testing.T, env *testenv.Env, ro *v1alpha1.Rollout) {
+	t.Helper()
 	ctx := context.Background()
-	ro := canary(ns, name, "registry.example/app:1")
+	ns, name := ro.Namespace, ro.Name
 	if err := env.Client.Create(ctx, ro); err != nil {
 		t.Fatal(err)
 	}
@@ -107,4 +115,14 @@ func completed(env *testenv.Env, ns, name, image string) (bool, string, error) {
 		stable != nil && stable.Spec.Template.Spec.Containers[0].Image == image &&
 		stable.Status.AvailableReplicas == 4 && withPods == 1
 	return done, state, nil
+}
+
+// readTestdata reads a file of testdata/.
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
