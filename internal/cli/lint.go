@@ -109,7 +109,23 @@ func lintDocument(w io.Writer, path string, doc int, raw []byte) int {
 	for _, e := range errs {
 		fmt.Fprintf(w, "%s:%d: %s/%s: %s: %s\n", path, doc, head.Kind, name, e.Field, e.ErrorBody())
 	}
+	lintWarnings(w, fmt.Sprintf("%s:%d: %s/%s", path, doc, head.Kind, name), head.Kind, raw)
 	return len(errs)
+}
+
+// lintWarnings prints, after a Rollout's problems, the fields Vane stores but does not act on
+// (v1alpha1.RolloutWarnings): warnings, not problems.
+func lintWarnings(w io.Writer, where, kind string, raw []byte) {
+	if kind != "Rollout" {
+		return
+	}
+	var ro v1alpha1.Rollout
+	if err := yaml.Unmarshal(raw, &ro); err != nil {
+		return // checked strictly already
+	}
+	for _, warn := range v1alpha1.RolloutWarnings(&ro) {
+		fmt.Fprintf(w, "%s: warning: %s\n", where, warn)
+	}
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }

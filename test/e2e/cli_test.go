@@ -185,6 +185,7 @@ spec:
     canary:
       canaryService: same
       stableService: same
+      replicaProgressThreshold: {type: Pods, value: 2}
       steps: [{setWeight: 120}]
 ---
 apiVersion: argoproj.io/v1alpha1
@@ -207,6 +208,8 @@ spec:
 		// Argo's field paths (its validation's)
 		broken + ":2: Rollout/bad: spec.strategy.steps[0].setWeight: Invalid value: 120: SetWeight needs to be between 0 and 100",
 		broken + ":2: Rollout/bad: spec.strategy.stableService:",
+		// a field Vane stores but does not act on: a warning, not a problem
+		broken + ":2: Rollout/bad: warning: spec.strategy.canary.replicaProgressThreshold: stored but not acted on: ",
 		broken + `:3: AnalysisTemplate: error unmarshaling JSON: while decoding JSON: json: unknown field "metricz"`,
 	} {
 		if !strings.Contains(got, want) {

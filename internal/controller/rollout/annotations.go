@@ -24,15 +24,19 @@ func (r *Reconciler) recordRevision(ctx context.Context, s *syncState) error {
 }
 
 // annotate sets one annotation on the Rollout (a merge patch of metadata only) when it differs,
-// and reports whether it did. The rollout in hand and the one the deferred status patch starts
-// from take the new resourceVersion, so that the status patch is checked against it.
+// and reports whether it did, with an optimistic lock. The rollout in hand and the one the
+// deferred status patch starts from take the new resourceVersion, so that the status patch is
+// checked against it.
 func (r *Reconciler) annotate(ctx context.Context, s *syncState, key, value string) (bool, error) {
 	ro := s.ro
 	if v, ok := ro.Annotations[key]; ok && v == value {
 		return false, nil
 	}
 	patched := ro.DeepCopy()
-	patch := client.MergeFrom(ro.DeepCopy())
+	// with the resourceVersion read, as Argo's Update: a copy older than the stored Rollout
+	// (a stale cache) conflicts, and the reconcile starts again from the stored one, instead of
+	// taking the new resourceVersion for the status it computed from the old copy
+	patch := client.MergeFromWithOptions(ro.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	if patched.Annotations == nil {
 		patched.Annotations = map[string]string{}
 	}

@@ -80,6 +80,12 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, sess *kit.Session[*v1
 		return reconcile.Result{}, err
 	}
 	s.valid()
+	if s.origStatus.ObservedGeneration != fmt.Sprint(ro.Generation) {
+		// said once per spec: the fields Vane stores but does not act on are never silent
+		for _, w := range v1alpha1.RolloutWarnings(ro) {
+			s.event(true, reasonNotActedOn, "%s", w)
+		}
+	}
 	if ro.Spec.Strategy.BlueGreen != nil {
 		return r.syncBlueGreen(ctx, s)
 	}

@@ -30,9 +30,12 @@ const (
 	reasonDeadlineExceeded = strategy.ReasonDeadlineExceeded
 	reasonInvalidSpec      = "InvalidSpec"
 	reasonCompleted        = "RolloutCompleted"
-	reasonNotCompleted     = "RolloutNotCompleted"
-	reasonHealthy          = "RolloutHealthy"
-	reasonAvailable        = "AvailableReason"
+	// reasonNotActedOn (Vane's own) names a field Vane stores but does not act on
+	// (v1alpha1.RolloutWarnings), once for each spec generation
+	reasonNotActedOn   = "FieldNotActedOn"
+	reasonNotCompleted = "RolloutNotCompleted"
+	reasonHealthy      = "RolloutHealthy"
+	reasonAvailable    = "AvailableReason"
 )
 
 // Messages of the conditions and events, as Argo Rollouts has them (utils/conditions).
