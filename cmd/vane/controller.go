@@ -11,6 +11,7 @@ import (
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/controller"
+	"github.com/vanedev/vane/internal/webhook"
 )
 
 // controllerFlags are the settings of `vane controller`.
@@ -22,6 +23,7 @@ type controllerFlags struct {
 	healthAddr     string
 	workers        int
 	verbosity      int
+	webhook        *webhook.Options
 }
 
 func newControllerCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
@@ -42,6 +44,7 @@ func newControllerCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	fl.StringVar(&f.healthAddr, "health-probe-bind-address", "127.0.0.1:8091", "address of /healthz and /readyz (0 disables)")
 	fl.IntVar(&f.workers, "workers", 4, "rollouts reconciled at once")
 	fl.IntVarP(&f.verbosity, "verbosity", "v", 0, "log verbosity (1: every status change)")
+	f.webhook = webhook.AddFlags(fl)
 	return cmd
 }
 
@@ -64,6 +67,9 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 		Workers:                 f.workers,
 	})
 	if err != nil {
+		return err
+	}
+	if err := webhook.Setup(mgr, *f.webhook); err != nil {
 		return err
 	}
 	return mgr.Start(cmd.Context())
