@@ -225,7 +225,7 @@ func migrateCheckNamespaceUser(t *testing.T, env *testenv.Env, cli vaneCLI) {
 		`warning: ClusterAnalysisTemplates not checked: forbidden: clusteranalysistemplates.argoproj.io is forbidden: User "dev" cannot list resource "clusteranalysistemplates"`,
 		`warning: a running Argo Rollouts controller not checked: forbidden: deployments.apps is forbidden: User "dev" cannot list resource "deployments"`,
 		"Argo Rollouts' controller: not checked. Not checked: ClusterAnalysisTemplates, a running Argo Rollouts controller.",
-		"10 differences in 5 objects",
+		"8 differences in 4 objects",
 	} {
 		if code != 1 || !strings.Contains(out, want) {
 			t.Errorf("a user of the namespace only: exit %d (want 1), no %q in output:\n%s", code, want, out)
