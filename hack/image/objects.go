@@ -69,7 +69,8 @@ func (in *install) objects(namespaced bool) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, in.metricsService(), dep, in.pdb(), in.networkPolicy()), nil
+	out = append(out, in.metricsService(), dep, in.pdb(), in.networkPolicy())
+	return append(out, in.webhookObjects(namespaced)...), nil
 }
 
 // rbac is the ClusterRole and its binding, or namespaced the same rules in a Role with a
@@ -127,10 +128,11 @@ func (in *install) deployment(namespaced bool) (*appsv1.Deployment, error) {
 	}
 	c := &d.Spec.Template.Spec.Containers[0]
 	c.Image = in.image
-	c.Args = controllerArgs(in.namespace, namespaced)
+	c.Args = append(controllerArgs(in.namespace, namespaced), in.webhookArgs(namespaced)...)
 	c.Ports = []corev1.ContainerPort{
 		{Name: "metrics", ContainerPort: metricsPort, Protocol: corev1.ProtocolTCP},
 		{Name: "health", ContainerPort: healthPort, Protocol: corev1.ProtocolTCP},
+		{Name: "webhook", ContainerPort: webhookPort, Protocol: corev1.ProtocolTCP},
 	}
 	d.Spec.Template.Labels = mergeLabels(d.Spec.Template.Labels, in.labels("controller"))
 	d.Spec.Template.Spec.SecurityContext = &corev1.PodSecurityContext{

@@ -187,20 +187,21 @@ func deploymentArgs(t *testing.T, objs []*unstructured.Unstructured) (string, []
 
 // controllerProcess is the image's binary running as the controller.
 type controllerProcess struct {
-	cmd             *exec.Cmd
-	log             string
-	metrics, health string
-	done            chan struct{}
+	cmd                      *exec.Cmd
+	log                      string
+	metrics, health, webhook string
+	done                     chan struct{}
 }
 
 // startController runs bin with the Deployment's args (bind addresses moved to free
-// loopback ports) and the kubeconfig, waits until /readyz answers, and stops it (SIGTERM)
-// when the test ends.
-func startController(t *testing.T, bin string, args []string, kubeconfig string) *controllerProcess {
+// loopback ports; a --flag=value of extra replaces the Deployment's, other extra args are
+// added) and the kubeconfig; it waits until /readyz answers, and stops it (SIGTERM) when the
+// test ends.
+func startController(t *testing.T, bin string, args []string, kubeconfig string, extra ...string) *controllerProcess {
 	t.Helper()
 	p := &controllerProcess{log: filepath.Join(t.TempDir(), "controller.log"), done: make(chan struct{})}
 	var run []string
-	for _, a := range args {
+	for _, a := range withOverrides(args, extra) {
 		switch {
 		case strings.HasPrefix(a, "--metrics-bind-address="):
 			p.metrics = freeAddr(t)
@@ -208,6 +209,12 @@ func startController(t *testing.T, bin string, args []string, kubeconfig string)
 		case strings.HasPrefix(a, "--health-probe-bind-address="):
 			p.health = freeAddr(t)
 			a = "--health-probe-bind-address=" + p.health
+		case strings.HasPrefix(a, "--webhook-bind-address="):
+			p.webhook = strings.TrimPrefix(a, "--webhook-bind-address=")
+			if !slices.Contains(extra, a) {
+				p.webhook = freeAddr(t)
+			}
+			a = "--webhook-bind-address=" + p.webhook
 		}
 		run = append(run, a)
 	}
@@ -225,6 +232,22 @@ func startController(t *testing.T, bin string, args []string, kubeconfig string)
 	t.Cleanup(func() { p.stop(t) })
 	p.waitReady(t)
 	return p
+}
+
+// withOverrides replaces each --flag=value of args that extra sets again, and adds the rest
+// of extra.
+func withOverrides(args, extra []string) []string {
+	out := slices.Clone(args)
+	for _, e := range extra {
+		name, _, _ := strings.Cut(e, "=")
+		i := slices.IndexFunc(out, func(a string) bool { return strings.HasPrefix(a, name+"=") })
+		if i >= 0 {
+			out[i] = e
+		} else {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func (p *controllerProcess) stop(t *testing.T) {

@@ -60,8 +60,9 @@ func pinnedImage(t *testing.T) string {
 func TestInstallManifests(t *testing.T) {
 	env := testenv.Get(t)
 	objs := readManifests(t, generateManifests(t, "vane-system"), "install.yaml")
-	want := map[string]int{"CustomResourceDefinition": 5, "Namespace": 1, "ServiceAccount": 1, "ClusterRole": 1,
-		"ClusterRoleBinding": 1, "Deployment": 1, "Service": 1, "PodDisruptionBudget": 1, "NetworkPolicy": 1}
+	want := map[string]int{"CustomResourceDefinition": 5, "Namespace": 1, "ServiceAccount": 1, "ClusterRole": 2,
+		"ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1, "Deployment": 1, "Service": 2, "PodDisruptionBudget": 1,
+		"NetworkPolicy": 1, "ValidatingWebhookConfiguration": 1}
 	for k, n := range want {
 		if kinds(objs)[k] != n {
 			t.Errorf("install.yaml: %d %s, want %d (all: %v)", kinds(objs)[k], k, n, kinds(objs))
@@ -108,11 +109,16 @@ func TestNamespaceInstall(t *testing.T) {
 	env := testenv.Get(t)
 	ns, other := env.Namespace(t), env.Namespace(t)
 	objs := readManifests(t, generateManifests(t, ns), "namespace-install.yaml")
-	if k := kinds(objs); k["Role"] != 1 || k["RoleBinding"] != 1 || k["ClusterRole"] != 1 || k["Namespace"] != 0 {
-		t.Errorf("namespace-install.yaml: %v, want a Role, a RoleBinding, only the ClusterAnalysisTemplate reader as ClusterRole, no Namespace", k)
+	if k := kinds(objs); k["Role"] != 2 || k["RoleBinding"] != 2 || k["ClusterRole"] != 2 || k["Namespace"] != 0 {
+		t.Errorf("namespace-install.yaml: %v, want Roles (controller, webhook), ClusterRoles only to read ClusterAnalysisTemplates and patch its webhook configuration, no Namespace", k)
 	}
 	if rules, _, _ := unstructured.NestedSlice(find(t, objs, "ClusterRole", "vane-clusteranalysistemplates-reader").Object, "rules"); len(rules) != 1 {
-		t.Errorf("the namespaced install's ClusterRole has %d rules, want 1", len(rules))
+		t.Errorf("the namespaced install's ClusterAnalysisTemplate reader has %d rules, want 1", len(rules))
+	}
+	webhookRole := find(t, objs, "ClusterRole", "vane-validating-webhook-"+ns)
+	if names, _, _ := unstructured.NestedSlice(webhookRole.Object, "rules"); len(names) != 1 ||
+		fmt.Sprint(names[0].(map[string]any)["resourceNames"]) != "[vane-validating-webhook-"+ns+"]" {
+		t.Errorf("the namespaced install's webhook ClusterRole is not limited to its configuration: %v", names)
 	}
 	_, args := deploymentArgs(t, objs)
 	if !slices.Contains(args, "--namespace="+ns) {
