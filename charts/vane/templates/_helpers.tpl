@@ -72,3 +72,15 @@ ClusterAnalysisTemplates, which get their own ClusterRole. */}}
 {{- end }}
 {{- toYaml $out }}
 {{- end }}
+
+{{/* The webhook's Service, Secret and ValidatingWebhookConfiguration (cluster-scoped: named
+after the release and its namespace). */}}
+{{- define "vane.webhookService" -}}
+{{- printf "%s-webhook" (include "vane.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "vane.webhookSecret" -}}
+{{- printf "%s-webhook-tls" (include "vane.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "vane.webhookConfiguration" -}}
+{{- printf "%s-%s-webhook" (include "vane.fullname" .) .Release.Namespace | trunc 63 | trimSuffix "-" }}
+{{- end }}

@@ -48,6 +48,8 @@ notifications:
     data:
       trigger.on-rollout-completed: |
         - send: [rollout-completed]
+webhook:
+  certManager: {enabled: true}
 `}
 
 	minimalValues = chartValues{name: "minimal", values: `
@@ -58,6 +60,7 @@ metrics: {enabled: false}
 networkPolicy: {enabled: false}
 podDisruptionBudget: {enabled: false}
 serviceAccount: {create: false, name: platform-sa}
+webhook: {enabled: false}
 `}
 )
 
@@ -81,6 +84,7 @@ func TestChartValuesSchema(t *testing.T) {
 		{"replica: 2", "replica"},
 		{"image: {digest: latest}", "digest"},
 		{"metrics: {serviceMonitor: {interval: often}}", "interval"},
+		{"webhook: {failurePolicy: Never}", "failurePolicy"},
 		{"replicas: 2\nleaderElection: {enabled: false}", "replicas > 1 needs leaderElection.enabled"},
 	} {
 		_, _, err := helmTemplate(t, chartValues{name: "bad", values: c.values}, "vane", "vane-system")
@@ -100,8 +104,12 @@ func TestChartDefaults(t *testing.T) {
 	env := testenv.Get(t)
 	ns := restrictedNamespace(t, env)
 	objs, notes := renderAndApply(t, env, defaultValues, ns)
-	wantKinds(t, objs, map[string]int{"CustomResourceDefinition": 5, "ServiceAccount": 1, "ClusterRole": 1,
-		"ClusterRoleBinding": 1, "Deployment": 1, "Service": 1, "PodDisruptionBudget": 1, "NetworkPolicy": 1})
+	wantKinds(t, objs, map[string]int{"CustomResourceDefinition": 5, "ServiceAccount": 1, "ClusterRole": 2,
+		"ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1, "Deployment": 1, "Service": 2, "PodDisruptionBudget": 1,
+		"NetworkPolicy": 1, "ValidatingWebhookConfiguration": 1})
+	if fp := webhookFailurePolicy(t, objs); fp != "Ignore" {
+		t.Errorf("webhook failurePolicy %s, want Ignore by default", fp)
+	}
 	for _, want := range []string{"in every namespace", "rollout status deployment/ship-vane-controller", "get lease vane-controller-lock", "-n " + ns} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("NOTES.txt lacks %q:\n%s", want, notes)
@@ -114,6 +122,7 @@ func TestChartDefaults(t *testing.T) {
 	_, args := deploymentArgs(t, objs)
 	startController(t, hostBinary(t), args, serviceAccountKubeconfig(t, env, ns, "ship-vane-controller"))
 	waitLease(t, env, ns, "vane-controller-lock")
+	waitCABundle(t, env, "ship-vane-"+ns+"-webhook", ns, "ship-vane-webhook-tls")
 	runCanary(t, env, env.Namespace(t), "chart")
 }
 
@@ -123,16 +132,24 @@ func TestChartDefaults(t *testing.T) {
 func TestChartNamespaced(t *testing.T) {
 	env := testenv.Get(t)
 	applyServerSide(t, env, "ServiceMonitor CRD stand-in", decodeYAML(t, readTestdata(t, "servicemonitor-crd.yaml")))
+	applyServerSide(t, env, "cert-manager CRD stand-ins", decodeYAML(t, readTestdata(t, "cert-manager-crds.yaml")))
 	ns := restrictedNamespace(t, env)
 	objs, notes := renderAndApply(t, env, namespacedValues, ns)
 	wantKinds(t, objs, map[string]int{"CustomResourceDefinition": 5, "ServiceAccount": 1, "Role": 1, "RoleBinding": 1,
-		"ClusterRole": 1, "ClusterRoleBinding": 1, "Deployment": 1, "Service": 1, "ServiceMonitor": 1,
-		"PodDisruptionBudget": 1, "NetworkPolicy": 1, "ConfigMap": 1})
+		"ClusterRole": 1, "ClusterRoleBinding": 1, "Deployment": 1, "Service": 2, "ServiceMonitor": 1,
+		"PodDisruptionBudget": 1, "NetworkPolicy": 1, "ConfigMap": 1, "ValidatingWebhookConfiguration": 1,
+		"Issuer": 1, "Certificate": 1})
+	cfg := find(t, objs, "ValidatingWebhookConfiguration", "ship-vane-"+ns+"-webhook")
+	if cfg.GetAnnotations()["cert-manager.io/inject-ca-from"] != ns+"/ship-vane-webhook" {
+		t.Errorf("the webhook configuration does not ask cert-manager for its caBundle: %v", cfg.GetAnnotations())
+	}
+	// cert-manager is not here: the test writes the Secret its Certificate would
+	writeTLSSecret(t, env, ns, "ship-vane-webhook-tls", "ship-vane-webhook."+ns+".svc")
 	if !strings.Contains(notes, "in namespace "+ns+" only") {
 		t.Errorf("NOTES.txt does not say the install is namespaced:\n%s", notes)
 	}
 	image, args := deploymentArgs(t, objs)
-	for _, a := range []string{"--namespace=" + ns, "--instance-id=ship", "--workers=2", "--verbosity=1"} {
+	for _, a := range []string{"--namespace=" + ns, "--instance-id=ship", "--workers=2", "--verbosity=1", "--webhook-manage-certs=false"} {
 		if !slices.Contains(args, a) {
 			t.Errorf("Deployment args %q lack %s", args, a)
 		}
