@@ -69,7 +69,7 @@ func writeManifests(o *manifestOptions) error {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", path, err)
 		}
-		fmt.Printf("manifests: wrote %s (%d objects, image %s)\n", relPath(path), len(docs), in.image)
+		fmt.Printf("manifests: wrote %s (%d CRDs, %d other objects; image %s)\n", relPath(path), len(in.crds), len(docs), in.image)
 	}
 	return nil
 }
