@@ -146,9 +146,13 @@ func parseCert(certPEM []byte) (*x509.Certificate, error) {
 }
 
 // due tells whether a certificate made for validity should be replaced: a third of its
-// validity or less is left.
+// validity or less is left, or more than validity (it was made for a longer one).
 func due(cert *x509.Certificate, now time.Time, validity time.Duration) bool {
-	return cert == nil || cert.NotAfter.Sub(now) < validity/3
+	if cert == nil {
+		return true
+	}
+	left := cert.NotAfter.Sub(now)
+	return left < validity/3 || left > validity
 }
 
 // signedBy tells whether leaf was signed by ca.

@@ -155,3 +155,19 @@ func TestServerLoadsTheSecret(t *testing.T) {
 func encodeCert(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 }
+
+func TestRotationShorterValidity(t *testing.T) {
+	x := newRotation(t)
+	ca0, leaf0, _ := x.at(0)
+	x.r.o.CAValidity, x.r.o.CertValidity, x.r.o.CAGrace = 15*time.Second, 6*time.Second, 2*time.Second
+	ca, leaf, _ := x.at(time.Second)
+	if ca.SerialNumber.Cmp(ca0.SerialNumber) == 0 || ca.NotAfter.After(x.now.Add(15*time.Second)) {
+		t.Error("the CA made for 30m was kept after the validity became 15s")
+	}
+	if leaf.SerialNumber.Cmp(leaf0.SerialNumber) != 0 {
+		t.Error("the leaf changed before the new CA was trusted for CAGrace")
+	}
+	if _, leaf, _ := x.at(4 * time.Second); !signedBy(leaf, ca) || leaf.NotAfter.After(x.now.Add(6*time.Second)) {
+		t.Error("want a 6s leaf from the new CA once it is trusted")
+	}
+}
