@@ -163,30 +163,8 @@ func NewRunFromTemplates(templates []Template, o RunOptions) (*v1alpha1.Analysis
 	run.Spec.DryRun = append(slices.Clone(o.DryRun), run.Spec.DryRun...)
 	run.Spec.MeasurementRetention = append(slices.Clone(o.MeasurementRetention), run.Spec.MeasurementRetention...)
 
-	for _, a := range o.Args {
-		i := argIndex(run.Spec.Args, a.Name)
-		if i < 0 {
-			continue
-		}
-		switch {
-		case a.Value != nil:
-			run.Spec.Args[i].Value, run.Spec.Args[i].ValueFrom = a.Value, nil
-		case a.ValueFrom != nil:
-			run.Spec.Args[i].Value, run.Spec.Args[i].ValueFrom = nil, a.ValueFrom.DeepCopy()
-		}
-	}
-	for i := range run.Spec.Args {
-		a := &run.Spec.Args[i]
-		if a.Value == nil && a.ValueFrom == nil {
-			return nil, fmt.Errorf("argument %q of %s needs a value: pass one in the analysis args", a.Name, argFrom[a.Name])
-		}
-		if a.ValueFrom != nil && a.ValueFrom.FieldRef != nil && o.FieldRefObject != nil {
-			v, err := FieldValue(o.FieldRefObject, a.ValueFrom.FieldRef.FieldPath)
-			if err != nil {
-				return nil, fmt.Errorf("argument %q: %w", a.Name, err)
-			}
-			a.Value, a.ValueFrom = &v, nil
-		}
+	if err := giveArgs(run.Spec.Args, o, argFrom); err != nil {
+		return nil, err
 	}
 	for i := range run.Spec.Metrics {
 		m := &run.Spec.Metrics[i]
@@ -210,6 +188,38 @@ func BuildRun(ctx context.Context, c client.Reader, refs []v1alpha1.AnalysisTemp
 		return nil, err
 	}
 	return NewRunFromTemplates(templates, o)
+}
+
+// giveArgs gives the run's arguments the caller's values (a value, or valueFrom), reads the
+// fieldRef ones from o.FieldRefObject when there is one, and fails on an argument left without
+// a value (argFrom names the template that declared it).
+func giveArgs(args []v1alpha1.Argument, o RunOptions, argFrom map[string]string) error {
+	for _, a := range o.Args {
+		i := argIndex(args, a.Name)
+		if i < 0 {
+			continue
+		}
+		switch {
+		case a.Value != nil:
+			args[i].Value, args[i].ValueFrom = a.Value, nil
+		case a.ValueFrom != nil:
+			args[i].Value, args[i].ValueFrom = nil, a.ValueFrom.DeepCopy()
+		}
+	}
+	for i := range args {
+		a := &args[i]
+		if a.Value == nil && a.ValueFrom == nil {
+			return fmt.Errorf("argument %q of %s needs a value: pass one in the analysis args", a.Name, argFrom[a.Name])
+		}
+		if a.ValueFrom != nil && a.ValueFrom.FieldRef != nil && o.FieldRefObject != nil {
+			v, err := FieldValue(o.FieldRefObject, a.ValueFrom.FieldRef.FieldPath)
+			if err != nil {
+				return fmt.Errorf("argument %q: %w", a.Name, err)
+			}
+			a.Value, a.ValueFrom = &v, nil
+		}
+	}
+	return nil
 }
 
 func argIndex(args []v1alpha1.Argument, name string) int {

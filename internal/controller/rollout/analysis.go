@@ -43,31 +43,20 @@ func indexOwner(o client.Object) []string {
 	return nil
 }
 
-// runSet is the rollout's AnalysisRuns, from the cache.
-type runSet struct {
-	owned  []*v1alpha1.AnalysisRun
-	byName map[string]*v1alpha1.AnalysisRun
-}
-
 // loadRuns lists the AnalysisRuns the rollout controls.
 func (r *Reconciler) loadRuns(ctx context.Context, ro *v1alpha1.Rollout) (*runSet, error) {
 	var list v1alpha1.AnalysisRunList
-	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingFields{ownerIndex: ro.Name}); err != nil {
-		return nil, fmt.Errorf("listing the rollout's AnalysisRuns: %w", err)
-	}
-	rs := &runSet{byName: map[string]*v1alpha1.AnalysisRun{}}
-	for i := range list.Items {
-		run := &list.Items[i]
-		if metav1.IsControlledBy(run, ro) {
-			rs.owned = append(rs.owned, run)
-			rs.byName[run.Name] = run
+	return listOwned(ctx, r.Client, ro, &list, func() []*v1alpha1.AnalysisRun {
+		out := make([]*v1alpha1.AnalysisRun, len(list.Items))
+		for i := range list.Items {
+			out[i] = &list.Items[i]
 		}
-	}
-	return rs, nil
+		return out
+	}, "AnalysisRuns")
 }
 
-// engineRuns is what the engine learns of the runs the status records.
-func (rs *runSet) engineRuns(st *v1alpha1.RolloutStatus) strategy.Runs {
+// engineRuns is what the engine learns of the runs the status records in st.
+func engineRuns(rs *runSet, st *v1alpha1.RolloutStatus) strategy.Runs {
 	find := func(rec *v1alpha1.RolloutAnalysisRunStatus) (*strategy.Run, *v1alpha1.AnalysisRun) {
 		if rec == nil || rs.byName[rec.Name] == nil {
 			return nil, nil

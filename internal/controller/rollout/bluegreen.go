@@ -48,7 +48,7 @@ func (r *Reconciler) syncBlueGreen(ctx context.Context, s *syncState) (reconcile
 func blueGreenInput(s *syncState, svcs map[string]*corev1.Service) strategy.BlueGreenInput {
 	ro, bg := s.ro, s.ro.Spec.Strategy.BlueGreen
 	in := strategy.BlueGreenInput{Rollout: ro, NewHash: hashOf(s.newRS), FastRollback: s.fastRollback, Now: s.now,
-		Runs: s.runs.engineRuns(&ro.Status)}
+		Runs: engineRuns(s.runs, &ro.Status)}
 	for _, rs := range s.sets {
 		h := hashOf(rs)
 		pods := strategy.Pods{Spec: ptr.Deref(rs.Spec.Replicas, 1), Current: rs.Status.Replicas, Available: rs.Status.AvailableReplicas}

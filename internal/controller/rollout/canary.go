@@ -88,7 +88,7 @@ func (r *Reconciler) prepareCanary(ctx context.Context, s *syncState) (*routing,
 func canaryInput(s *syncState, steps string) strategy.Input {
 	ro := s.ro
 	in := strategy.Input{Rollout: ro, NewHash: hashOf(s.newRS), StepsHash: steps, FastRollback: s.fastRollback,
-		Now: s.now, Runs: s.runs.engineRuns(&ro.Status), Experiment: s.exps.engineExperiment(&ro.Status),
+		Now: s.now, Runs: engineRuns(s.runs, &ro.Status), Experiment: engineExperiment(s.exps, &ro.Status),
 		ServiceHashes: s.serviceHashes}
 	for _, rs := range s.sets {
 		h := hashOf(rs)

@@ -22,36 +22,27 @@ import (
 
 // +kubebuilder:rbac:groups=argoproj.io,resources=experiments,verbs=get;list;watch;create;patch;delete
 
-// expSet is the rollout's Experiments.
-type expSet struct {
-	owned  []*v1alpha1.Experiment
-	byName map[string]*v1alpha1.Experiment
-}
-
 // loadExperiments lists the Experiments the rollout controls, from the cache; the one
 // status.canary.currentExperiment names is read from the API server when the cache does not
 // have it yet (a reconcile just created it).
 func (r *Reconciler) loadExperiments(ctx context.Context, ro *v1alpha1.Rollout) (*expSet, error) {
 	var list v1alpha1.ExperimentList
-	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingFields{ownerIndex: ro.Name}); err != nil {
-		return nil, fmt.Errorf("listing the rollout's Experiments: %w", err)
-	}
-	es := &expSet{byName: map[string]*v1alpha1.Experiment{}}
-	add := func(ex *v1alpha1.Experiment) {
-		if metav1.IsControlledBy(ex, ro) {
-			es.owned = append(es.owned, ex)
-			es.byName[ex.Name] = ex
+	es, err := listOwned(ctx, r.Client, ro, &list, func() []*v1alpha1.Experiment {
+		out := make([]*v1alpha1.Experiment, len(list.Items))
+		for i := range list.Items {
+			out[i] = &list.Items[i]
 		}
-	}
-	for i := range list.Items {
-		add(&list.Items[i])
+		return out
+	}, "Experiments")
+	if err != nil {
+		return nil, err
 	}
 	if name := ro.Status.Canary.CurrentExperiment; name != "" && es.byName[name] == nil {
 		ex := &v1alpha1.Experiment{}
 		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, ex)
 		switch {
 		case err == nil:
-			add(ex)
+			es.add(ro, ex)
 		case !apierrors.IsNotFound(err):
 			return nil, fmt.Errorf("reading Experiment %s: %w", name, err)
 		}
@@ -59,8 +50,8 @@ func (r *Reconciler) loadExperiments(ctx context.Context, ro *v1alpha1.Rollout) 
 	return es, nil
 }
 
-// engineExperiment is what the engine learns of the Experiment the status names.
-func (es *expSet) engineExperiment(st *v1alpha1.RolloutStatus) *strategy.Experiment {
+// engineExperiment is what the engine learns of the Experiment the status st names.
+func engineExperiment(es *expSet, st *v1alpha1.RolloutStatus) *strategy.Experiment {
 	ex := es.byName[st.Canary.CurrentExperiment]
 	if st.Canary.CurrentExperiment == "" || ex == nil {
 		return nil
