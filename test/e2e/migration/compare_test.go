@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,48 @@ func rolloutEvents(f *fixture, since time.Time) map[string][]string {
 	for _, e := range eventsSince(f.t, f.dyn, f.ns, since) {
 		if e.kind == "Rollout" {
 			out[e.name] = append(out[e.name], normalizeValue(f.ns, fmt.Sprintf("%s %s: %s", e.typ, e.reason, e.message)))
+		}
+	}
+	for name, evs := range out {
+		out[name] = mergeScaleDowns(evs)
+	}
+	return out
+}
+
+// scaledDown matches a ScalingReplicaSet event that scales a ReplicaSet down.
+var scaledDown = regexp.MustCompile(`^Normal ScalingReplicaSet: Scaled down ReplicaSet (\S+) \(revision (\d+)\) from (\d+) to (\d+)$`)
+
+// mergeScaleDowns writes the scale-downs of one ReplicaSet that follow each other (2 to 1, then
+// 1 to 0) as one (2 to 0): how many steps a scale-down takes depends on when the other
+// ReplicaSet's pods became available (the surge/unavailable budget), which differs from one
+// run to the next under either controller; where it ends does not.
+func mergeScaleDowns(events []string) []string {
+	type step struct{ from, to int }
+	chains := map[string][]step{}
+	var out []string
+	for _, e := range events {
+		m := scaledDown.FindStringSubmatch(e)
+		if m == nil {
+			out = append(out, e)
+			continue
+		}
+		from, _ := strconv.Atoi(m[3])
+		to, _ := strconv.Atoi(m[4])
+		key := m[1] + " (revision " + m[2] + ")"
+		chains[key] = append(chains[key], step{from, to})
+	}
+	for key, steps := range chains {
+		sort.Slice(steps, func(i, j int) bool { return steps[i].from > steps[j].from })
+		merged := []step{steps[0]}
+		for _, s := range steps[1:] {
+			if last := &merged[len(merged)-1]; s.from == last.to {
+				last.to = s.to
+			} else {
+				merged = append(merged, s)
+			}
+		}
+		for _, s := range merged {
+			out = append(out, fmt.Sprintf("Normal ScalingReplicaSet: Scaled down ReplicaSet %s from %d to %d", key, s.from, s.to))
 		}
 	}
 	return out
@@ -203,4 +246,27 @@ func multisetDiff(a, b []string) (onlyA, onlyB []string) {
 	sort.Strings(onlyA)
 	sort.Strings(onlyB)
 	return onlyA, onlyB
+}
+
+// TestMergeScaleDowns: a scale-down in steps compares equal to the same scale-down at once;
+// two separate ones do not merge.
+func TestMergeScaleDowns(t *testing.T) {
+	in := []string{
+		"Normal ScalingReplicaSet: Scaled down ReplicaSet app-a (revision 2) from 1 to 0",
+		"Normal RolloutAborted: Rollout aborted update to revision 2",
+		"Normal ScalingReplicaSet: Scaled down ReplicaSet app-a (revision 2) from 2 to 1",
+		"Normal ScalingReplicaSet: Scaled down ReplicaSet app-b (revision 1) from 4 to 3",
+		"Normal ScalingReplicaSet: Scaled down ReplicaSet app-b (revision 1) from 2 to 0",
+	}
+	got := mergeScaleDowns(in)
+	sort.Strings(got)
+	want := []string{
+		"Normal RolloutAborted: Rollout aborted update to revision 2",
+		"Normal ScalingReplicaSet: Scaled down ReplicaSet app-a (revision 2) from 2 to 0",
+		"Normal ScalingReplicaSet: Scaled down ReplicaSet app-b (revision 1) from 2 to 0",
+		"Normal ScalingReplicaSet: Scaled down ReplicaSet app-b (revision 1) from 4 to 3",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("merged:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
 }
