@@ -57,25 +57,8 @@ func ListRollouts(ctx context.Context, o *Options, watch bool) error {
 }
 
 func renderList(w io.Writer, items []v1alpha1.Rollout, withNamespace bool) {
-	if len(items) == 0 {
-		fmt.Fprintln(w, "No rollouts found.")
-		return
-	}
-	sort.Slice(items, func(i, j int) bool {
-		if items[i].Namespace != items[j].Namespace {
-			return items[i].Namespace < items[j].Namespace
-		}
-		return items[i].Name < items[j].Name
-	})
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if withNamespace {
-		fmt.Fprint(tw, "NAMESPACE\t")
-	}
-	fmt.Fprintln(tw, "NAME\tSTRATEGY\tSTATUS\tSTEP\tSET-WEIGHT\tREADY\tDESIRED\tUP-TO-DATE\tAVAILABLE")
-	for _, ro := range items {
-		if withNamespace {
-			fmt.Fprintf(tw, "%s\t", ro.Namespace)
-		}
+	header := "NAME\tSTRATEGY\tSTATUS\tSTEP\tSET-WEIGHT\tREADY\tDESIRED\tUP-TO-DATE\tAVAILABLE"
+	writeTable(w, items, withNamespace, "rollouts", header, func(ro *v1alpha1.Rollout) string {
 		kind, step, weight := "BlueGreen", "-", "-"
 		if c := ro.Spec.Strategy.Canary; c != nil {
 			kind = "Canary"
@@ -93,8 +76,39 @@ func renderList(w io.Writer, items []v1alpha1.Rollout, withNamespace bool) {
 		if phase == "" {
 			phase = stProgressing
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\n", ro.Name, kind, phase, step, weight,
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d", ro.Name, kind, phase, step, weight,
 			ro.Status.ReadyReplicas, ro.Status.Replicas, ro.Spec.EffectiveReplicas(), ro.Status.UpdatedReplicas, ro.Status.AvailableReplicas)
+	})
+}
+
+// writeTable prints items sorted by namespace and name under header, a NAMESPACE column first
+// with withNamespace, one row each; "No <what> found." when there is none.
+func writeTable[T any, P interface {
+	*T
+	client.Object
+}](w io.Writer, items []T, withNamespace bool, what, header string, row func(P) string) {
+	if len(items) == 0 {
+		fmt.Fprintf(w, "No %s found.\n", what)
+		return
+	}
+	sort.Slice(items, func(i, j int) bool {
+		a, b := P(&items[i]), P(&items[j])
+		if a.GetNamespace() != b.GetNamespace() {
+			return a.GetNamespace() < b.GetNamespace()
+		}
+		return a.GetName() < b.GetName()
+	})
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if withNamespace {
+		header = "NAMESPACE\t" + header
+	}
+	fmt.Fprintln(tw, header)
+	for i := range items {
+		line := row(P(&items[i]))
+		if withNamespace {
+			line = P(&items[i]).GetNamespace() + "\t" + line
+		}
+		fmt.Fprintln(tw, line)
 	}
 	_ = tw.Flush()
 }
@@ -115,30 +129,11 @@ func ListExperiments(ctx context.Context, o *Options) error {
 }
 
 func renderExperimentList(w io.Writer, items []v1alpha1.Experiment, withNamespace bool, now time.Time) {
-	if len(items) == 0 {
-		fmt.Fprintln(w, "No experiments found.")
-		return
-	}
-	sort.Slice(items, func(i, j int) bool {
-		if items[i].Namespace != items[j].Namespace {
-			return items[i].Namespace < items[j].Namespace
-		}
-		return items[i].Name < items[j].Name
-	})
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if withNamespace {
-		fmt.Fprint(tw, "NAMESPACE\t")
-	}
-	fmt.Fprintln(tw, "NAME\tSTATUS\tDURATION\tREMAINING\tAGE")
-	for _, ex := range items {
-		if withNamespace {
-			fmt.Fprintf(tw, "%s\t", ex.Namespace)
-		}
-		dur, remaining := experimentDuration(&ex, now)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ex.Name, analysisPhase(ex.Status.Phase), dur, remaining,
+	writeTable(w, items, withNamespace, "experiments", "NAME\tSTATUS\tDURATION\tREMAINING\tAGE", func(ex *v1alpha1.Experiment) string {
+		dur, remaining := experimentDuration(ex, now)
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", ex.Name, analysisPhase(ex.Status.Phase), dur, remaining,
 			duration.HumanDuration(now.Sub(ex.CreationTimestamp.Time)))
-	}
-	_ = tw.Flush()
+	})
 }
 
 // experimentDuration is the experiment's duration and, while it runs, the time left of it

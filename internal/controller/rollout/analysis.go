@@ -361,16 +361,22 @@ func (r *Reconciler) pruneRuns(ctx context.Context, ro *v1alpha1.Rollout, rs *ru
 // s.runs. When it returns done, the reconcile ends with res and err.
 func (r *Reconciler) prepareAnalysis(ctx context.Context, s *syncState) (done bool, res reconcile.Result, err error) {
 	if err := r.checkAnalysis(ctx, s.ro, s.ro.Status.CurrentPodHash); err != nil {
-		var inv errInvalid
-		if errors.As(err, &inv) {
-			s.invalid(inv.Error())
-			// templates are not watched: look again in a while
-			return true, reconcile.Result{RequeueAfter: serviceRecheck}, nil
-		}
-		return true, reconcile.Result{}, err
+		return s.stopOnCheck(err)
 	}
 	if s.runs, err = r.loadRuns(ctx, s.ro); err != nil {
 		return true, reconcile.Result{}, err
 	}
 	return false, reconcile.Result{}, nil
+}
+
+// stopOnCheck ends the reconcile on the error of a check of what the spec names: an errInvalid
+// makes the rollout InvalidSpec before anything changes, and it is looked at again in a while
+// (a template is not always watched through the rollout); any other error is retried.
+func (s *syncState) stopOnCheck(err error) (bool, reconcile.Result, error) {
+	var inv errInvalid
+	if errors.As(err, &inv) {
+		s.invalid(inv.Error())
+		return true, reconcile.Result{RequeueAfter: serviceRecheck}, nil
+	}
+	return true, reconcile.Result{}, err
 }

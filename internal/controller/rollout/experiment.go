@@ -343,12 +343,7 @@ func (r *Reconciler) checkExperiments(ctx context.Context, ro *v1alpha1.Rollout)
 // reconcile ends with res and err.
 func (r *Reconciler) prepareExperiments(ctx context.Context, s *syncState) (done bool, res reconcile.Result, err error) {
 	if err := r.checkExperiments(ctx, s.ro); err != nil {
-		var inv errInvalid
-		if errors.As(err, &inv) {
-			s.invalid(inv.Error())
-			return true, reconcile.Result{RequeueAfter: serviceRecheck}, nil
-		}
-		return true, reconcile.Result{}, err
+		return s.stopOnCheck(err)
 	}
 	if s.exps, err = r.loadExperiments(ctx, s.ro); err != nil {
 		return true, reconcile.Result{}, err
