@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"context"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -65,3 +67,14 @@ var InstallCRDs = localcluster.InstallCRDs
 
 // WaitEstablished waits until the named CRD is Established; see localcluster.WaitEstablished.
 var WaitEstablished = localcluster.WaitEstablished
+
+// ArgoToolsDir is the folder `make argo-tools` builds Argo Rollouts' controller, kubectl plugin
+// and CRDs into: the one hack/tools/argo/bindir.sh prints (VANE_ARGO_BIN when set).
+func (e *Env) ArgoToolsDir(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(e.RepoRoot, "hack", "tools", "argo", "bindir.sh")).Output()
+	if err != nil {
+		t.Fatalf("hack/tools/argo/bindir.sh: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,21 +18,10 @@ import (
 // rollouts labelled with it, and Vane's controller (started without one) leaves those alone.
 const argoInstanceID = "argo-reference"
 
-// argoToolsDir is the folder `make argo-tools` builds Argo Rollouts' controller and plugin into
-// (hack/tools/argo/bindir.sh; VANE_ARGO_BIN when set).
-func argoToolsDir(t *testing.T, env *testenv.Env) string {
-	t.Helper()
-	out, err := exec.Command(filepath.Join(env.RepoRoot, "hack", "tools", "argo", "bindir.sh")).Output()
-	if err != nil {
-		t.Fatalf("hack/tools/argo/bindir.sh: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // argoBinary returns one of Argo Rollouts' binaries; a missing one fails the test.
 func argoBinary(t *testing.T, env *testenv.Env, name string) string {
 	t.Helper()
-	bin := filepath.Join(argoToolsDir(t, env), name)
+	bin := filepath.Join(env.ArgoToolsDir(t), name)
 	if fi, err := os.Stat(bin); err != nil || fi.Size() == 0 || fi.Mode()&0o111 == 0 {
 		t.Fatalf("Argo Rollouts' %s is missing (%s); build it with `make argo-tools`", name, bin)
 	}

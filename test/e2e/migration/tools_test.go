@@ -35,17 +35,6 @@ import (
 // it would once installed, so the migration also proves its ClusterRole is enough.
 const vaneSA = "system:serviceaccount:vane-system:vane-controller"
 
-// argoDir is where `make argo-tools` puts Argo Rollouts' controller, plugin and CRDs: the folder
-// hack/tools/argo/bindir.sh prints (VANE_ARGO_BIN when set).
-func argoDir(t *testing.T, env *testenv.Env) string {
-	t.Helper()
-	out, err := exec.Command(filepath.Join(env.RepoRoot, "hack", "tools", "argo", "bindir.sh")).Output()
-	if err != nil {
-		t.Fatalf("hack/tools/argo/bindir.sh: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // argoTools are Argo Rollouts' binaries and CRDs, built by `make argo-tools`.
 type argoTools struct {
 	controller, plugin, crds string
@@ -54,7 +43,7 @@ type argoTools struct {
 // requireArgo fails the test (never skips it) when `make argo-tools` has not been run.
 func requireArgo(t *testing.T, env *testenv.Env) argoTools {
 	t.Helper()
-	dir := argoDir(t, env)
+	dir := env.ArgoToolsDir(t)
 	a := argoTools{
 		controller: filepath.Join(dir, "rollouts-controller"),
 		plugin:     filepath.Join(dir, "kubectl-argo-rollouts"),
