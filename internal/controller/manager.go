@@ -46,6 +46,8 @@ type Options struct {
 	RolloutOptions []rollout.Option
 	// ExperimentOptions are passed to the experiment reconciler (a clock, in tests).
 	ExperimentOptions []experiment.Option
+	// EventObservers learn of every event the controllers record (see EventObserver).
+	EventObservers []EventObserver
 }
 
 // Scheme returns a scheme with the built-in kinds, Vane's API and the typed API the traffic
@@ -101,8 +103,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// client-go's default spam filter drops a Rollout's Normal events after 25 (then one
 		// every five minutes): a rollout emits more than that in one update. The broadcaster
 		// lives as long as the process, as the manager does in `vane controller`.
-		EventBroadcaster: record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{
-			BurstSize: 1000, QPS: 1, MaxEvents: 100})), //nolint:staticcheck // see above
+		EventBroadcaster: observedBroadcaster{ //nolint:staticcheck // see above
+			EventBroadcaster: record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{
+				BurstSize: 1000, QPS: 1, MaxEvents: 100})),
+			observers: o.EventObservers,
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the controller manager: %w", err)
