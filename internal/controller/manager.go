@@ -3,6 +3,7 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,12 +17,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/controller/analysisrun"
 	"github.com/vanedev/vane/internal/controller/experiment"
 	"github.com/vanedev/vane/internal/controller/rollout"
+	"github.com/vanedev/vane/internal/metrics"
+	kit "github.com/vanedev/vane/internal/reconcile"
 	"github.com/vanedev/vane/internal/traffic"
 )
 
@@ -67,14 +71,75 @@ func Scheme() (*runtime.Scheme, error) {
 // label (Rollouts' and Experiments' ReplicaSets carry it; a cluster's Deployments own many
 // more, and the controller needs none of them), and the Rollouts, Services, Deployments and
 // PodTemplates in scope; pods are read directly, and only for restarts and metadata changes.
+// Argo's Prometheus metrics are served on the metrics endpoint (internal/metrics).
 func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
-	scheme, err := Scheme()
+	cfg = rest.CopyConfig(cfg)
+	metrics.CountRequests(cfg)
+	var met *metrics.Instance // set once the manager's cache exists; observes events from then on
+	opts, err := managerOptions(o, append(append([]EventObserver{}, o.EventObservers...), lateObserver{&met}))
 	if err != nil {
 		return nil, err
 	}
+	mgr, err := ctrl.NewManager(cfg, opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating the controller manager: %w", err)
+	}
+	if met, err = metrics.New(mgr.GetCache(), o.InstanceID); err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return met.Start(ctx, mgr.GetCache()) })); err != nil {
+		return nil, fmt.Errorf("adding the metrics: %w", err)
+	}
+	if err := setupControllers(mgr, o, met); err != nil {
+		return nil, err
+	}
+	if o.HealthAddr != "" && o.HealthAddr != "0" {
+		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+			return nil, err
+		}
+		if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+			return nil, err
+		}
+	}
+	return mgr, nil
+}
+
+// lateObserver passes events to the metrics, once they exist (the event broadcaster is made
+// before the manager, the metrics after it; no controller records an event in between).
+type lateObserver struct{ met **metrics.Instance }
+
+func (l lateObserver) ObserveEvent(obj runtime.Object, eventType, reason, message string) {
+	if m := *l.met; m != nil {
+		m.ObserveEvent(obj, eventType, reason, message)
+	}
+}
+
+// setupControllers registers the Rollout, AnalysisRun and Experiment reconcilers, timed by met.
+func setupControllers(mgr ctrl.Manager, o Options, met *metrics.Instance) error {
+	ropts := append([]rollout.Option{rollout.WithInstanceID(o.InstanceID), kit.WithWrap[*rollout.Reconciler](met.Wrap)},
+		o.RolloutOptions...)
+	if err := rollout.Setup(mgr, o.Workers, ropts...); err != nil {
+		return err
+	}
+	aopts := []analysisrun.Option{analysisrun.WithInstanceID(o.InstanceID), kit.WithWrap[*analysisrun.Reconciler](met.Wrap)}
+	if err := analysisrun.Setup(mgr, o.Workers, aopts...); err != nil {
+		return err
+	}
+	eopts := append([]experiment.Option{experiment.WithInstanceID(o.InstanceID), kit.WithWrap[*experiment.Reconciler](met.Wrap)},
+		o.ExperimentOptions...)
+	return experiment.Setup(mgr, o.Workers, eopts...)
+}
+
+// managerOptions are the manager's scheme, cache, endpoints, leader election and event
+// broadcaster, whose recorders tell observers of each event.
+func managerOptions(o Options, observers []EventObserver) (ctrl.Options, error) {
+	scheme, err := Scheme()
+	if err != nil {
+		return ctrl.Options{}, err
+	}
 	hashed, err := labels.NewRequirement(v1alpha1.PodTemplateHashLabel, selection.Exists, nil)
 	if err != nil {
-		return nil, err
+		return ctrl.Options{}, err
 	}
 	cacheOpts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{&appsv1.ReplicaSet{}: {Label: labels.NewSelector().Add(*hashed)}},
@@ -90,7 +155,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.InstanceID != "" {
 		lockID += "-" + o.InstanceID
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	return ctrl.Options{
 		Scheme:                  scheme,
 		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
@@ -106,30 +171,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		EventBroadcaster: observedBroadcaster{ //nolint:staticcheck // see above
 			EventBroadcaster: record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{
 				BurstSize: 1000, QPS: 1, MaxEvents: 100})),
-			observers: o.EventObservers,
+			observers: observers,
 		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating the controller manager: %w", err)
-	}
-	ropts := append([]rollout.Option{rollout.WithInstanceID(o.InstanceID)}, o.RolloutOptions...)
-	if err := rollout.Setup(mgr, o.Workers, ropts...); err != nil {
-		return nil, err
-	}
-	if err := analysisrun.Setup(mgr, o.Workers, analysisrun.WithInstanceID(o.InstanceID)); err != nil {
-		return nil, err
-	}
-	eopts := append([]experiment.Option{experiment.WithInstanceID(o.InstanceID)}, o.ExperimentOptions...)
-	if err := experiment.Setup(mgr, o.Workers, eopts...); err != nil {
-		return nil, err
-	}
-	if o.HealthAddr != "" && o.HealthAddr != "0" {
-		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-			return nil, err
-		}
-		if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
-			return nil, err
-		}
-	}
-	return mgr, nil
+	}, nil
 }

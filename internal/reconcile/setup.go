@@ -20,6 +20,8 @@ type Settings struct {
 	InstanceID string
 	// Writes are the resourceVersions the reconciler's own writes replaced (see Run).
 	Writes Written
+	// Wrap, if set, wraps the reconciler Complete registers (the metrics time it).
+	Wrap func(name string, r ctrl.Reconciler) ctrl.Reconciler
 }
 
 func (s *Settings) settings() *Settings { return s }
@@ -40,6 +42,11 @@ func WithInstanceID[R Configurable](id string) Option[R] {
 	return func(r R) { r.settings().InstanceID = id }
 }
 
+// WithWrap has Complete register wrap(name, r) instead of the reconciler r.
+func WithWrap[R Configurable](wrap func(name string, r ctrl.Reconciler) ctrl.Reconciler) Option[R] {
+	return func(r R) { r.settings().Wrap = wrap }
+}
+
 // Configure puts r on the real clock, applies opts in order, and returns r.
 func Configure[R Configurable](r R, opts ...Option[R]) R {
 	r.settings().Clock = clock.RealClock{}
@@ -50,8 +57,11 @@ func Configure[R Configurable](r R, opts ...Option[R]) R {
 }
 
 // Complete finishes the controller b builds for r: named name, running workers reconciles at
-// once (at least one).
+// once (at least one). A reconciler configured WithWrap is registered wrapped.
 func Complete(b *builder.Builder, name string, workers int, r ctrl.Reconciler) error {
+	if c, ok := r.(Configurable); ok && c.settings().Wrap != nil {
+		r = c.settings().Wrap(name, r)
+	}
 	err := b.WithOptions(controller.Options{MaxConcurrentReconciles: max(workers, 1)}).Named(name).Complete(r)
 	if err != nil {
 		return fmt.Errorf("setting up the %s controller: %w", name, err)
