@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
@@ -11,6 +15,7 @@ import (
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/controller"
+	"github.com/vanedev/vane/internal/notify"
 	"github.com/vanedev/vane/internal/webhook"
 )
 
@@ -24,6 +29,14 @@ type controllerFlags struct {
 	workers        int
 	verbosity      int
 	webhook        *webhook.Options
+	notify         notifyFlags
+}
+
+// notifyFlags are the notification settings of `vane controller`.
+type notifyFlags struct {
+	namespace   string
+	selfService bool
+	sendTimeout time.Duration
 }
 
 func newControllerCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
@@ -45,6 +58,11 @@ func newControllerCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	fl.IntVar(&f.workers, "workers", 4, "rollouts reconciled at once")
 	fl.IntVarP(&f.verbosity, "verbosity", "v", 0, "log verbosity (1: every status change)")
 	f.webhook = webhook.AddFlags(fl)
+	fl.StringVar(&f.notify.namespace, "notifications-namespace", "", "namespace of "+notify.ConfigMapName+" and "+notify.SecretName+
+		" (default: $POD_NAMESPACE, the pod's, -n, then argo-rollouts)")
+	fl.BoolVar(&f.notify.selfService, "self-service-notification-enabled", false,
+		"also read the notification ConfigMap and Secret of each rollout's own namespace")
+	fl.DurationVar(&f.notify.sendTimeout, "notification-send-timeout", 10*time.Second, "give up on a notification receiver after this long")
 	return cmd
 }
 
@@ -57,6 +75,10 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	cfg.QPS, cfg.Burst = 100, 200
+	notifier, err := newNotifier(*cf.Namespace, f.notify)
+	if err != nil {
+		return err
+	}
 	mgr, err := controller.NewManager(cfg, controller.Options{
 		Namespace:               *cf.Namespace,
 		InstanceID:              f.instanceID,
@@ -65,8 +87,12 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 		MetricsAddr:             f.metricsAddr,
 		HealthAddr:              f.healthAddr,
 		Workers:                 f.workers,
+		EventObservers:          []controller.EventObserver{notifier},
 	})
 	if err != nil {
+		return err
+	}
+	if err := notifier.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := webhook.Setup(mgr, *f.webhook); err != nil {
@@ -76,3 +102,33 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 }
 
 func zapLevel(v int) zapcore.Level { return zapcore.Level(-v) }
+
+// newNotifier builds the notifier of `vane controller`.
+func newNotifier(watchNamespace string, f notifyFlags) (*notify.Notifier, error) {
+	if f.selfService && watchNamespace != "" {
+		return nil, errors.New("--self-service-notification-enabled reads every namespace's ConfigMap: it needs a cluster-wide controller (no -n)")
+	}
+	return notify.New(notify.Options{
+		Namespace:   notificationsNamespace(f.namespace, watchNamespace),
+		SelfService: f.selfService,
+		SendTimeout: f.sendTimeout,
+	}), nil
+}
+
+// notificationsNamespace is the controller's namespace, where its notification ConfigMap and
+// Secret live: the flag, $POD_NAMESPACE, the pod's namespace, -n, then Argo's default.
+func notificationsNamespace(flag, watchNamespace string) string {
+	if flag != "" {
+		return flag
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil && len(b) > 0 {
+		return strings.TrimSpace(string(b))
+	}
+	if watchNamespace != "" {
+		return watchNamespace
+	}
+	return "argo-rollouts"
+}
