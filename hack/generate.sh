@@ -37,9 +37,9 @@ go tool controller-gen \
   paths=./api/... \
   output:crd:dir="$tmp"
 
-# RBAC from the +kubebuilder:rbac markers of the controllers: the ClusterRole the controller
+# RBAC from the +kubebuilder:rbac markers of the controllers and the notifier: the ClusterRole the controller
 # needs, nothing more.
-go tool controller-gen rbac:roleName=vane-controller paths=./internal/controller/... output:rbac:dir="$tmp/rbac"
+go tool controller-gen rbac:roleName=vane-controller paths=./internal/controller/... paths=./internal/notify/... output:rbac:dir="$tmp/rbac"
 mkdir -p config/rbac
 cmp -s "$tmp/rbac/role.yaml" config/rbac/role.yaml || cp "$tmp/rbac/role.yaml" config/rbac/role.yaml
 
