@@ -63,9 +63,10 @@ func parseRequest(r *http.Request) request {
 	if verb == "" {
 		return request{Kind: verbUnknown, Namespace: verbUnknown, Name: verbUnknown, Verb: verbUnknown}
 	}
-	q := parsePath(r.URL.Path)
+	q, resource := parsePath(r.URL.Path)
 	q.Verb = verb
 	switch {
+	case !resource:
 	case verb == verbGet && q.Name == "" && r.URL.Query().Get("watch") == "true":
 		q.Verb = verbWatch
 		if sel := r.URL.Query().Get("fieldSelector"); strings.HasPrefix(sel, "metadata.name=") {
@@ -83,8 +84,8 @@ func parseRequest(r *http.Request) request {
 }
 
 // parsePath reads /api/v1[/namespaces/NS]/RESOURCE[/NAME[/SUB]] and its /apis/GROUP/VERSION/…
-// form; a path that names no resource (discovery) has its last segment as kind.
-func parsePath(path string) request {
+// form; a path that names no resource (discovery; false) has its last segment as kind.
+func parsePath(path string) (request, bool) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	var rest []string
 	switch {
@@ -93,7 +94,7 @@ func parsePath(path string) request {
 	case len(segs) > 3 && segs[0] == "apis":
 		rest = segs[3:]
 	default:
-		return request{Kind: segs[len(segs)-1]}
+		return request{Kind: segs[len(segs)-1]}, false
 	}
 	var q request
 	if len(rest) >= 3 && rest[0] == "namespaces" {
@@ -103,7 +104,7 @@ func parsePath(path string) request {
 	if len(rest) > 1 {
 		q.Name = rest[1]
 	}
-	return q
+	return q, true
 }
 
 // createdName is the metadata.name of a POST's body ("" when it has none or is unreadable).
