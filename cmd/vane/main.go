@@ -1,6 +1,6 @@
 // Command vane is Vane's one binary: `vane controller` runs the controller, and the other
 // subcommands are the CLI (get, list, status, promote, abort, retry, pause, restart, undo, set
-// image, create, terminate, lint, migrate check, version, completion). Installed as
+// image, create, terminate, lint, migrate check, notifications, version, completion). Installed as
 // kubectl-vane it is also a kubectl plugin (`kubectl vane promote my-app`).
 package main
 
@@ -52,7 +52,7 @@ func newRootCommand(invokedAs string) *cobra.Command {
 		newGetCommand(cf), newListCommand(cf), newStatusCommand(cf),
 		newPromoteCommand(cf), newAbortCommand(cf), newRetryCommand(cf), newPauseCommand(cf),
 		newRestartCommand(cf), newUndoCommand(cf), newSetCommand(cf), newCreateCommand(cf), newTerminateCommand(cf),
-		newLintCommand(), newMigrateCommand(cf), newVersionCommand(),
+		newLintCommand(), newMigrateCommand(cf), newNotificationsCommand(cf), newVersionCommand(),
 	)
 	return root
 }
