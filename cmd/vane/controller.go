@@ -15,6 +15,7 @@ import (
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/controller"
+	"github.com/vanedev/vane/internal/metrics"
 	"github.com/vanedev/vane/internal/notify"
 	"github.com/vanedev/vane/internal/webhook"
 )
@@ -112,6 +113,7 @@ func newNotifier(watchNamespace string, f notifyFlags) (*notify.Notifier, error)
 		Namespace:   notificationsNamespace(f.namespace, watchNamespace),
 		SelfService: f.selfService,
 		SendTimeout: f.sendTimeout,
+		Metrics:     metrics.Notifications,
 	}), nil
 }
 
