@@ -16,7 +16,7 @@ const (
 	outcomeCompleted  = "completed"  // the update finished (RolloutCompleted)
 	outcomeAborted    = "aborted"    // it was aborted (RolloutAborted)
 	outcomeSuperseded = "superseded" // a newer revision replaced it (RolloutUpdated)
-	outcomePromoted   = "promoted"   // a manual pause was ended by a promotion (RolloutResumed)
+	outcomePromoted   = "promoted"   // a manual pause ended and the update went on (RolloutResumed, RolloutStepCompleted)
 )
 
 // ObserveEvent counts an event about a Rollout in rollout_events_total (Argo counts no other
@@ -42,7 +42,7 @@ type span struct {
 }
 
 // spans follows each Rollout's update through its events: RolloutUpdated starts it,
-// RolloutPaused and RolloutResumed pause and resume it, RolloutCompleted and RolloutAborted end
+// RolloutPaused pauses it, RolloutResumed or RolloutStepCompleted (a pause step's end) resume it, RolloutCompleted and RolloutAborted end
 // it. An update this process did not see start is not measured.
 type spans struct {
 	mu sync.Mutex
@@ -65,7 +65,7 @@ func (s *spans) event(ro *v1alpha1.Rollout, reason string, now time.Time) {
 	case sp == nil:
 	case reason == "RolloutPaused" && sp.pausedAt.IsZero():
 		sp.pausedAt, sp.manual = now, manualPause(ro)
-	case reason == "RolloutResumed":
+	case reason == "RolloutResumed" || reason == "RolloutStepCompleted":
 		sp.resume(key, outcomePromoted, now)
 	case reason == "RolloutCompleted":
 		sp.finish(key, outcomeCompleted, now)

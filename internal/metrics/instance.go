@@ -154,8 +154,12 @@ func (in *Instance) forgetAll() {
 	in.spans.dropAll()
 }
 
+// resources name each kind's API resource, the kind of its API request series.
+var resources = map[string]string{"rollout": "rollouts", "analysisrun": "analysisruns", "experiment": "experiments"}
+
 func deleteSeries(name string, key types.NamespacedName) {
 	match := prometheus.Labels{"namespace": key.Namespace, "name": key.Name}
+	k8sRequests.DeletePartialMatch(prometheus.Labels{"kind": resources[name], "namespace": key.Namespace, "name": key.Name})
 	if name == "rollout" {
 		for _, d := range perRollout {
 			d.DeletePartialMatch(match)

@@ -122,6 +122,16 @@ func TestUpdateDurations(t *testing.T) {
 				`rollout_manual_pause_duration_seconds_count{name="a",namespace="spans",outcome="promoted"}`: 1,
 				`rollout_manual_pause_duration_seconds_sum{name="a",namespace="spans",outcome="promoted"}`:   60,
 			}},
+		"a promoted pause step completes": {
+			events: []ev{{ro, "RolloutUpdated"}, {pausedAt(ro, 1), "RolloutPaused"}, {ro, "RolloutStepCompleted"}, {ro, "RolloutCompleted"}},
+			want: map[string]float64{
+				`rollout_duration_seconds_count{name="a",namespace="spans",outcome="completed"}`:             1,
+				`rollout_duration_seconds_sum{name="a",namespace="spans",outcome="completed"}`:               180,
+				`rollout_progression_duration_seconds_count{name="a",namespace="spans",outcome="completed"}`: 1,
+				`rollout_progression_duration_seconds_sum{name="a",namespace="spans",outcome="completed"}`:   120,
+				`rollout_manual_pause_duration_seconds_count{name="a",namespace="spans",outcome="promoted"}`: 1,
+				`rollout_manual_pause_duration_seconds_sum{name="a",namespace="spans",outcome="promoted"}`:   60,
+			}},
 		"aborted in a manual pause": {
 			events: []ev{{ro, "RolloutUpdated"}, {pausedAt(ro, 1), "RolloutPaused"}, {ro, "RolloutAborted"}},
 			want: map[string]float64{
