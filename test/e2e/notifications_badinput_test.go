@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/testenv"
@@ -71,6 +74,37 @@ func TestNotificationsBadInput(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{"deploys", "deploys"}, channels); d != "" {
 		t.Errorf("slack channels notified (-want +got):\n%s", d)
+	}
+	checkMalformedConfigMap(t, env, ns)
+}
+
+// checkMalformedConfigMap: with a trigger that is not YAML, the next update completes as
+// usual and is a NotificationFailed event naming the ConfigMap and the error.
+func checkMalformedConfigMap(t *testing.T, env *testenv.Env, ns string) {
+	t.Helper()
+	cm := &corev1.ConfigMap{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "argo-rollouts-notification-configmap"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["trigger.on-rollout-completed"] = "- send: [unclosed\n"
+	if err := env.Client.Update(context.Background(), cm); err != nil {
+		t.Fatal(err)
+	}
+	patchRollout(t, env, ns, "app", func(ro *v1alpha1.Rollout) { ro.Spec.Template.Spec.Containers[0].Image = "app:4" })
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Healthy", Step: 1, Stable: "app:4", Sets: "app:4=4/4"})
+	prefix := "invalid notification configuration: ConfigMap " + ns + "/argo-rollouts-notification-configmap: "
+	deadline := time.Now().Add(waitLong)
+	for {
+		for msg := range failedEvents(t, env, ns) {
+			if strings.HasPrefix(msg, prefix) && strings.Contains(msg, "on-rollout-completed") {
+				t.Logf("malformed ConfigMap: %s", msg)
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no NotificationFailed event starting with %q; got %v", prefix, failedEvents(t, env, ns))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
