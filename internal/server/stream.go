@@ -1,0 +1,58 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// heartbeat keeps idle streams open through proxies.
+const heartbeat = 15 * time.Second
+
+// apiStream sends a "change" event (data: {"namespace","name"}) for each rollout that changed
+// or whose ReplicaSets, pods, analysis runs, experiments or events changed, among the rollouts
+// the user may list; ?namespace= and ?name= narrow it. Changes arriving together are sent once.
+func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
+	ctx, p := r.Context(), principalFrom(r.Context())
+	ns, name := r.URL.Query().Get("namespace"), r.URL.Query().Get("name")
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		s.fail(w, r, http.StatusInternalServerError, "streaming is not supported")
+		return
+	}
+	sub := s.hub.subscribe()
+	defer s.hub.unsubscribe(sub)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	fmt.Fprint(w, "retry: 1000\nevent: hello\ndata: {}\n\n")
+	flusher.Flush()
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			fmt.Fprint(w, ": ping\n\n")
+		case <-sub.ready:
+			for _, ref := range sub.take() {
+				if (ns != "" && ref.Namespace != ns) || (name != "" && ref.Name != name) {
+					continue
+				}
+				if ok, err := s.authz.allowed(ctx, p.id, access{ref.Namespace, "list", "rollouts"}); err != nil || !ok {
+					if err != nil {
+						log.FromContext(ctx).Error(err, "checking a stream's access")
+					}
+					continue
+				}
+				b, _ := json.Marshal(ref)
+				fmt.Fprintf(w, "event: change\ndata: %s\n\n", b)
+			}
+		}
+		flusher.Flush()
+	}
+}
