@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests use, when missing: tmux (the terminal test of
-# `vane get rollout -w`) and prometheus (the prometheus metric provider's tests run a real
-# server). Needs root (apt-get); runs `apt-get update` only when something is missing.
+# `vane get rollout -w`), prometheus (the prometheus metric provider's tests run a real
+# server) and chromium (the dashboard's browser tests drive /usr/bin/chromium headless).
+# Needs root (apt-get); runs `apt-get update` only when something is missing.
 set -euo pipefail
 need=()
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
-  echo "deps: tmux and prometheus present"
+  echo "deps: tmux, prometheus and chromium present"
   exit 0
 fi
 echo "deps: installing ${need[*]}"
