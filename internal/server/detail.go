@@ -18,7 +18,7 @@ import (
 // Detail is one rollout as its page shows it.
 type Detail struct {
 	Summary
-	Track       []StepView       `json:"steps,omitempty"`
+	Track       []StepView       `json:"track,omitempty"`
 	Pauses      []PauseView      `json:"pauses,omitempty"`
 	Revisions   []RevisionView   `json:"revisions"`
 	Traffic     *TrafficView     `json:"traffic,omitempty"`
