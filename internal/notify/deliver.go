@@ -30,9 +30,13 @@ type delivery struct {
 // already recorded as sent, then records what it sent in one patch of the rollout.
 func (n *Notifier) deliver(ctx context.Context, key types.NamespacedName, batch []event) {
 	configs, err := n.source.forNamespace(ctx, key.Namespace)
-	last := batch[len(batch)-1]
-	if err != nil && hasSubscriptions(last.ro) {
-		n.warn(ctx, last, "%v", err)
+	if err != nil {
+		if last := batch[len(batch)-1]; hasSubscriptions(last.ro) {
+			n.warn(ctx, last, "%v", err)
+		}
+		if len(configs) == 0 {
+			return
+		}
 	}
 	plans := make([][]delivery, len(batch))
 	due := false

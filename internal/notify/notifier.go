@@ -129,20 +129,36 @@ func (n *Notifier) ObserveEvent(obj runtime.Object, eventType, reason, message s
 	n.queue.Add(key)
 }
 
-// Start runs the workers until ctx ends; the notifications still queued then are not sent.
+// Start runs the workers until ctx ends, then sends what is still queued for at most the send
+// timeout (a controller that is killed loses what it had queued).
 func (n *Notifier) Start(ctx context.Context) error {
 	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithName("notifications"))
 	if err := n.source.run(ctx); err != nil {
 		return err
 	}
+	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
 	var wg sync.WaitGroup
 	for range n.opts.Workers {
 		wg.Go(func() {
-			for n.work(ctx) {
+			for n.work(workCtx) {
 			}
 		})
 	}
 	<-ctx.Done()
+	drained := make(chan struct{})
+	go func() {
+		n.queue.ShutDownWithDrain()
+		close(drained)
+	}()
+	timer := time.NewTimer(n.opts.SendTimeout)
+	defer timer.Stop()
+	select {
+	case <-drained:
+	case <-timer.C:
+		ctrl.LoggerFrom(ctx).Info("stopping with notifications still queued", "rollouts", n.queue.Len())
+	}
+	stop()
 	n.queue.ShutDown()
 	wg.Wait()
 	return nil
