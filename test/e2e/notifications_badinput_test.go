@@ -96,6 +96,9 @@ func checkMalformedConfigMap(t *testing.T, env *testenv.Env, ns string) {
 	deadline := time.Now().Add(waitLong)
 	for {
 		for msg := range failedEvents(t, env, ns) {
+			if strings.Contains(msg, "no ConfigMap") {
+				t.Errorf("a malformed ConfigMap reported as a missing one: %s", msg)
+			}
 			if strings.HasPrefix(msg, prefix) && strings.Contains(msg, "on-rollout-completed") {
 				t.Logf("malformed ConfigMap: %s", msg)
 				return

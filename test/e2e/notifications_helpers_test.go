@@ -145,6 +145,15 @@ func (c *notifyController) start() {
 
 func (c *notifyController) kill() { kill(c.t, c.cmd) }
 
+// logLines counts the lines of the controller's log (every run) that contain s.
+func (c *notifyController) logLines(s string) int {
+	b, err := os.ReadFile(c.logPath)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return strings.Count(string(b), s)
+}
+
 // patchRollout applies mutate to the rollout with a merge patch.
 func patchRollout(t *testing.T, env *testenv.Env, ns, name string, mutate func(*v1alpha1.Rollout)) {
 	t.Helper()
