@@ -230,3 +230,5 @@ func getRollout(t *testing.T, env *testenv.Env, ns, name string, into client.Obj
 		t.Fatal(err)
 	}
 }
+
+func jsonDecode(resp *http.Response, out any) error { return json.NewDecoder(resp.Body).Decode(out) }
