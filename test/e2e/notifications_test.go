@@ -66,23 +66,7 @@ func TestNotificationsOncePerEvent(t *testing.T) {
 		"on-rollout-completed.slack": "deploys", "on-rollout-aborted.googlechat": "ops",
 	}))
 
-	// update 1: the controller is killed while the 50% step waits for pods, and during the pause
-	patchRollout(t, env, ns, "app", func(ro *v1alpha1.Rollout) {
-		ro.Spec.Template.Spec.Containers[0].Image = "app:2"
-		ro.Spec.Template.Annotations = map[string]string{"vane.dev/kwok-ready-delay": "3s"}
-	})
-	// a SIGKILL loses what the notifier had queued and not sent: each kill comes after the
-	// notifications of the events so far went out, which the restarted controller must not
-	// send again
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Progressing", Step: 0, Sets: "app:1=3/3 app:2=2/0"})
-	rcv.waitRequests(t, "/hook", 1)
-	ctl.kill()
-	ctl.start()
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=2/2 app:2=2/2"})
-	rcv.waitRequests(t, "/hook", 2)
-	ctl.kill()
-	ctl.start()
-	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Healthy", Step: 2, Stable: "app:2", Sets: "app:2=4/4"})
+	updateThroughKills(t, env, ns, ctl, rcv)
 
 	// update 2 stops at an indefinite pause and is aborted
 	patchRollout(t, env, ns, "app", func(ro *v1alpha1.Rollout) {
@@ -107,6 +91,28 @@ func TestNotificationsOncePerEvent(t *testing.T) {
 	checkNotified(t, env, ns, 8)
 	t.Logf("notifications skipped as already sent (re-recorded events): %d", ctl.logLines(`"msg":"already sent"`))
 	checkNotificationsCLI(t, cli, rcv, ns)
+}
+
+// updateThroughKills updates the rollout to app:2; the controller is killed while the 50% step
+// waits for pods, and during the pause.
+func updateThroughKills(t *testing.T, env *testenv.Env, ns string, ctl *notifyController, rcv *receiver) {
+	t.Helper()
+	patchRollout(t, env, ns, "app", func(ro *v1alpha1.Rollout) {
+		ro.Spec.Template.Spec.Containers[0].Image = "app:2"
+		ro.Spec.Template.Annotations = map[string]string{"vane.dev/kwok-ready-delay": "3s"}
+	})
+	// a SIGKILL loses what the notifier had queued and not sent: each kill comes after the
+	// notifications of the events so far went out, which the restarted controller must not
+	// send again
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Progressing", Step: 0, Sets: "app:1=3/3 app:2=2/0"})
+	rcv.waitRequests(t, "/hook", 1)
+	ctl.kill()
+	ctl.start()
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Paused", Step: 1, Sets: "app:1=2/2 app:2=2/2"})
+	rcv.waitRequests(t, "/hook", 2)
+	ctl.kill()
+	ctl.start()
+	waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Healthy", Step: 2, Stable: "app:2", Sets: "app:2=4/4"})
 }
 
 // checkOnce checks every receiver's messages: each expected one, once, rendered.
