@@ -19,6 +19,7 @@ import (
 	"github.com/vanedev/vane/internal/analysis/provider"
 	"github.com/vanedev/vane/internal/analysis/provider/auth"
 	"github.com/vanedev/vane/internal/controller/analysisrun"
+	"github.com/vanedev/vane/internal/notify"
 	"github.com/vanedev/vane/internal/strategy"
 	"github.com/vanedev/vane/internal/traffic"
 )
@@ -181,17 +182,47 @@ func (ch *migrateChecker) rollout(ro *v1alpha1.Rollout) []difference {
 	for _, w := range v1alpha1.RolloutWarnings(ro) {
 		out = append(out, difference{w.Field, w.Message})
 	}
+	out = append(out, subscriptions(ro.Annotations)...)
+	return append(out, instanceID(ro.Labels)...)
+}
+
+// subscriptions reports the notification subscriptions Vane may not send as Argo does: those
+// to a trigger that is not one of the built-in triggers. Vane fires a trigger when the Rollout
+// records the event it is named after (on-rollout-aborted: RolloutAborted); Argo's separate
+// notifications controller, which also sends a trigger whenever its condition becomes true, has
+// no counterpart. A subscription without a trigger (the ConfigMap's defaultTriggers) is not
+// reported.
+func subscriptions(annotations map[string]string) []difference {
+	builtIn, err := notify.Catalog()
+	if err != nil {
+		return []difference{{"metadata.annotations", err.Error()}}
+	}
 	var keys []string
-	for k := range ro.Annotations {
-		if strings.HasPrefix(k, notificationPrefix) {
+	for k := range annotations {
+		trigger, ok := subscribedTrigger(k)
+		if ok && builtIn["trigger."+trigger] == "" {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
+	out := make([]difference, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, difference{"metadata.annotations[" + k + "]", "ignored: Vane sends no notifications"})
+		trigger, _ := subscribedTrigger(k)
+		out = append(out, difference{"metadata.annotations[" + k + "]",
+			fmt.Sprintf("sent only when the Rollout records the event %s is named after (Vane sends notifications on events, not when a condition becomes true)", trigger)})
 	}
-	return append(out, instanceID(ro.Labels)...)
+	return out
+}
+
+// subscribedTrigger is the trigger a subscription annotation names
+// (notifications.argoproj.io/subscribe.<trigger>.<service>), if it names one.
+func subscribedTrigger(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, notificationPrefix+".")
+	if !ok {
+		return "", false
+	}
+	trigger, _, ok := strings.Cut(rest, ".")
+	return trigger, ok && trigger != ""
 }
 
 // trafficRouters builds each router the Rollout names, one at a time, with the controller's
@@ -353,7 +384,8 @@ func (ch *migrateChecker) argoInstallation(o client.Object) []difference {
 		ago := ch.now.Sub(o.Spec.RenewTime.Time).Round(time.Second)
 		return []difference{{"spec.holderIdentity", fmt.Sprintf("an Argo Rollouts controller (%s) holds the leader Lease, renewed %s ago: stop it before starting Vane", holder, ago)}}
 	case *corev1.ConfigMap:
-		return []difference{{"data", "ignored: Vane sends no notifications"}}
+		return []difference{{"data", "read from the Vane controller's own namespace (--notifications-namespace, default the pod's): keep it, and " +
+			notify.SecretName + ", in that namespace; its keys replace Vane's built-in triggers and templates of the same name"}}
 	}
 	return nil
 }

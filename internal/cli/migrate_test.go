@@ -184,6 +184,8 @@ metadata:
   annotations:
     notifications.argoproj.io/subscribe.on-rollout-completed.slack: releases
     notifications.argoproj.io/subscribe.on-rollout-aborted.slack: oncall
+    notifications.argoproj.io/subscribe.on-canary-slow.slack: oncall
+    notifications.argoproj.io/subscribe.slack: everyone
     notified.notifications.argoproj.io: "{}"
 spec:
   selector: {matchLabels: {app: app}}
@@ -199,8 +201,8 @@ spec:
 `,
 			want: []Finding{
 				shop("Rollout", "app", "spec.strategy.canary.replicaProgressThreshold", thresholdWarning),
-				shop("Rollout", "app", "metadata.annotations[notifications.argoproj.io/subscribe.on-rollout-aborted.slack]", "ignored: Vane sends no notifications"),
-				shop("Rollout", "app", "metadata.annotations[notifications.argoproj.io/subscribe.on-rollout-completed.slack]", "ignored: Vane sends no notifications"),
+				shop("Rollout", "app", "metadata.annotations[notifications.argoproj.io/subscribe.on-canary-slow.slack]",
+					"sent only when the Rollout records the event on-canary-slow is named after (Vane sends notifications on events, not when a condition becomes true)"),
 				shop("Rollout", "app", "metadata.labels[argo-rollouts.argoproj.io/controller-instance-id]", "reconciled only by a Vane controller started with --instance-id blue (without it Vane acts on unlabelled objects only)"),
 			},
 		},
@@ -289,7 +291,8 @@ data: {service.slack: "token: $slack-token"}
 					Vane: "Argo Rollouts' controller is running (2 replicas): scale it to 0 before starting Vane, or both act on the same Rollouts"},
 				{Kind: "Lease", Namespace: "argo-rollouts", Name: "argo-rollouts-controller-lock", Field: "spec.holderIdentity",
 					Vane: "an Argo Rollouts controller (argo-rollouts-7d9f-x2k4p) holds the leader Lease, renewed 10s ago: stop it before starting Vane"},
-				{Kind: "ConfigMap", Namespace: "argo-rollouts", Name: "argo-rollouts-notification-configmap", Field: "data", Vane: "ignored: Vane sends no notifications"},
+				{Kind: "ConfigMap", Namespace: "argo-rollouts", Name: "argo-rollouts-notification-configmap", Field: "data",
+					Vane: "read from the Vane controller's own namespace (--notifications-namespace, default the pod's): keep it, and argo-rollouts-notification-secret, in that namespace; its keys replace Vane's built-in triggers and templates of the same name"},
 			},
 		},
 	}
