@@ -47,7 +47,7 @@ const (
 	stDegraded    = "Degraded"
 )
 
-var icons = map[string]string{stHealthy: "✔", stProgressing: "◌", stPaused: "॥", stDegraded: "✖"}
+var icons = map[string]string{stHealthy: "✔", stProgressing: "◌", stPaused: "‖", stDegraded: "✖"}
 
 // StepText is "i/n" (or "-" for a rollout without steps).
 func (s Summary) StepText() string {

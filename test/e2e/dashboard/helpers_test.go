@@ -126,7 +126,12 @@ func (b *syncBuffer) String() string {
 type dashboard struct {
 	URL  string
 	Logs *syncBuffer
+	// Stop stops the server (the test's end does too).
+	Stop func()
 }
+
+// testEnv is the control plane.
+type testEnv = testenv.Env
 
 // startDashboard serves the dashboard with cfg's identity on 127.0.0.1 until the test ends.
 func startDashboard(t *testing.T, env *testenv.Env, cfg *rest.Config, inCluster bool, namespaces ...string) *dashboard {
@@ -147,8 +152,14 @@ func startDashboard(t *testing.T, env *testenv.Env, cfg *rest.Config, inCluster 
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = server.Serve(ctx, ln, srv.Handler()) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return &dashboard{URL: "http://" + ln.Addr().String(), Logs: logs}
+	stop := sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("dashboard log:\n%s", logs.String())
+		}
+	})
+	return &dashboard{URL: "http://" + ln.Addr().String(), Logs: logs, Stop: stop}
 }
 
 // dashboardIdentity installs config/dashboard's RBAC and returns a config that authenticates

@@ -61,9 +61,9 @@
     if (ns) q.set("namespace", ns);
     if (name) q.set("name", name);
     source = new EventSource("/api/v1/stream?" + q.toString());
-    source.addEventListener("hello", function () {
-      if (body.classList.contains("stale")) { setStale(false); schedule(); }
-    });
+    // on every (re)connection: what changed between the page's rendering (or the drop) and
+    // the subscription was not announced, so look once
+    source.addEventListener("hello", function () { setStale(false); schedule(); });
     source.addEventListener("change", schedule);
     source.onerror = function () {
       setStale(true);
