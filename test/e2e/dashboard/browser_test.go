@@ -64,7 +64,7 @@ func waitText(t *testing.T, ctx context.Context, sel, want string, timeout time.
 		`(sel, want) => { const e = document.querySelector(sel); return !!e && e.textContent.includes(want); }`,
 		chromedp.WithPollingArgs(sel, want), chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond)))
 	if err != nil {
-		got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const e = document.querySelector(` + jsString(sel) + `); return e ? e.textContent : "(no element)"; })()`))
+		got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const e = document.querySelector(`+jsString(sel)+`); return e ? e.textContent : "(no element)"; })()`))
 		note, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("notice").textContent`))
 		t.Fatalf("waiting %s for %q in %s: %v; it says %q (notice %q)", timeout, want, sel, err, got, note)
 	}

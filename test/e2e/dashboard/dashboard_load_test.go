@@ -254,7 +254,9 @@ func (p *probes) wait(t *testing.T, n int, timeout time.Duration) []time.Duratio
 func report(t *testing.T, lat []time.Duration) {
 	t.Helper()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	q := func(f float64) time.Duration { return lat[min(int(f*float64(len(lat))), len(lat)-1)].Round(time.Millisecond) }
+	q := func(f float64) time.Duration {
+		return lat[min(int(f*float64(len(lat))), len(lat)-1)].Round(time.Millisecond)
+	}
 	within := 0
 	for _, l := range lat {
 		if l <= time.Second {
