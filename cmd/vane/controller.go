@@ -76,7 +76,7 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	cfg.QPS, cfg.Burst = 100, 200
-	notifier, err := newNotifier(*cf.Namespace, f.notify)
+	notifier, err := newNotifier(*cf.Namespace, f.instanceID, f.notify)
 	if err != nil {
 		return err
 	}
@@ -104,13 +104,14 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 
 func zapLevel(v int) zapcore.Level { return zapcore.Level(-v) }
 
-// newNotifier builds the notifier of `vane controller`.
-func newNotifier(watchNamespace string, f notifyFlags) (*notify.Notifier, error) {
+// newNotifier builds the notifier of `vane controller` for the Rollouts of instanceID.
+func newNotifier(watchNamespace, instanceID string, f notifyFlags) (*notify.Notifier, error) {
 	if f.selfService && watchNamespace != "" {
 		return nil, errors.New("--self-service-notification-enabled reads every namespace's ConfigMap: it needs a cluster-wide controller (no -n)")
 	}
 	return notify.New(notify.Options{
 		Namespace:   notificationsNamespace(f.namespace, watchNamespace),
+		InstanceID:  instanceID,
 		SelfService: f.selfService,
 		SendTimeout: f.sendTimeout,
 		Metrics:     metrics.Notifications,

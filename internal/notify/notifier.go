@@ -1,10 +1,11 @@
 // Package notify sends notifications about Rollouts with Argo Rollouts' configuration: the
 // argo-rollouts-notification-configmap and -secret, the
 // notifications.argoproj.io/subscribe.<trigger>.<service> annotations, and the engine Argo
-// itself uses (github.com/argoproj/notifications-engine). A notification is sent when an event
-// is recorded on a Rollout whose reason names a subscribed trigger (RolloutCompleted:
-// on-rollout-completed), once per event: what was sent is recorded in the rollout's
-// notified.notifications.argoproj.io annotation.
+// itself uses (github.com/argoproj/notifications-engine). As in Argo, a notification is sent
+// when an event is recorded on a Rollout whose reason names a subscribed trigger
+// (RolloutCompleted: on-rollout-completed), once per event, and when the condition (`when`) of
+// a subscribed trigger becomes true on a change of the Rollout. What was sent is recorded in
+// the rollout's notified.notifications.argoproj.io annotation.
 package notify
 
 import (
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -48,6 +50,9 @@ type Metrics interface {
 type Options struct {
 	// Namespace holds the controller's ConfigMap and Secret.
 	Namespace string
+	// InstanceID is the controller's instance: the triggers with a condition are evaluated on
+	// its Rollouts only (those labelled with it; "": the unlabelled ones).
+	InstanceID string
 	// SelfService also reads the ConfigMap and Secret of each rollout's own namespace.
 	SelfService bool
 	// Workers is the number of rollouts notified at once (default 2).
@@ -70,6 +75,7 @@ type Notifier struct {
 	queue   workqueue.TypedInterface[types.NamespacedName]
 	mu      sync.Mutex
 	pending map[types.NamespacedName][]event
+	looks   map[types.NamespacedName]bool // rollouts changed since their triggers' conditions were evaluated
 }
 
 // event is one recorded event, with the rollout as it was when it was recorded.
@@ -90,6 +96,7 @@ func New(opts Options) *Notifier {
 		opts:    opts,
 		queue:   workqueue.NewTyped[types.NamespacedName](),
 		pending: map[types.NamespacedName][]event{},
+		looks:   map[types.NamespacedName]bool{},
 	}
 }
 
@@ -106,6 +113,17 @@ func (n *Notifier) SetupWithManager(mgr ctrl.Manager) error {
 	n.client, n.reader = mgr.GetClient(), mgr.GetAPIReader()
 	n.recorder = mgr.GetEventRecorderFor("vane-notifications")
 	n.source = newSource(kube, n.opts.Namespace, n.opts.SelfService, mgr.GetClient())
+	rollouts, err := mgr.GetCache().GetInformer(context.Background(), &v1alpha1.Rollout{})
+	if err != nil {
+		return fmt.Errorf("notifications: watching Rollouts: %w", err)
+	}
+	_, err = rollouts.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { n.look(obj) },
+		UpdateFunc: func(_, obj any) { n.look(obj) },
+	})
+	if err != nil {
+		return fmt.Errorf("notifications: watching Rollouts: %w", err)
+	}
 	if err := mgr.Add(n); err != nil {
 		return fmt.Errorf("notifications: adding to the manager: %w", err)
 	}
@@ -164,8 +182,9 @@ func (n *Notifier) Start(ctx context.Context) error {
 	return nil
 }
 
-// work sends the queued notifications of one rollout, in the order of their events; a
-// rollout is handled by one worker at a time.
+// work sends the queued notifications of one rollout, in the order of their events, then
+// evaluates its triggers' conditions if it changed; a rollout is handled by one worker at a
+// time.
 func (n *Notifier) work(ctx context.Context) bool {
 	key, shutdown := n.queue.Get()
 	if shutdown {
@@ -173,11 +192,15 @@ func (n *Notifier) work(ctx context.Context) bool {
 	}
 	defer n.queue.Done(key)
 	n.mu.Lock()
-	batch := n.pending[key]
+	batch, look := n.pending[key], n.looks[key]
 	delete(n.pending, key)
+	delete(n.looks, key)
 	n.mu.Unlock()
 	if len(batch) > 0 {
 		n.deliver(ctx, key, batch)
+	}
+	if look {
+		n.evaluate(ctx, key)
 	}
 	return true
 }
