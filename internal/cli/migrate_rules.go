@@ -166,8 +166,8 @@ func instanceID(labels map[string]string) []difference {
 }
 
 // rollout checks a Rollout: validation (InvalidSpec), steps, routers, the fields Vane stores
-// but does not act on (v1alpha1.RolloutWarnings), notification subscriptions and the instance
-// id.
+// but does not act on (v1alpha1.RolloutWarnings) and the instance id. Notification
+// subscriptions give no line: Vane sends them as Argo does (internal/notify).
 func (ch *migrateChecker) rollout(ro *v1alpha1.Rollout) []difference {
 	var out []difference
 	for _, e := range v1alpha1.ValidateRollout(ro) {
@@ -182,47 +182,7 @@ func (ch *migrateChecker) rollout(ro *v1alpha1.Rollout) []difference {
 	for _, w := range v1alpha1.RolloutWarnings(ro) {
 		out = append(out, difference{w.Field, w.Message})
 	}
-	out = append(out, subscriptions(ro.Annotations)...)
 	return append(out, instanceID(ro.Labels)...)
-}
-
-// subscriptions reports the notification subscriptions Vane may not send as Argo does: those
-// to a trigger that is not one of the built-in triggers. Vane fires a trigger when the Rollout
-// records the event it is named after (on-rollout-aborted: RolloutAborted); Argo's separate
-// notifications controller, which also sends a trigger whenever its condition becomes true, has
-// no counterpart. A subscription without a trigger (the ConfigMap's defaultTriggers) is not
-// reported.
-func subscriptions(annotations map[string]string) []difference {
-	builtIn, err := notify.Catalog()
-	if err != nil {
-		return []difference{{"metadata.annotations", err.Error()}}
-	}
-	var keys []string
-	for k := range annotations {
-		trigger, ok := subscribedTrigger(k)
-		if ok && builtIn["trigger."+trigger] == "" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	out := make([]difference, 0, len(keys))
-	for _, k := range keys {
-		trigger, _ := subscribedTrigger(k)
-		out = append(out, difference{"metadata.annotations[" + k + "]",
-			fmt.Sprintf("sent only when the Rollout records the event %s is named after (Vane sends notifications on events, not when a condition becomes true)", trigger)})
-	}
-	return out
-}
-
-// subscribedTrigger is the trigger a subscription annotation names
-// (notifications.argoproj.io/subscribe.<trigger>.<service>), if it names one.
-func subscribedTrigger(key string) (string, bool) {
-	rest, ok := strings.CutPrefix(key, notificationPrefix+".")
-	if !ok {
-		return "", false
-	}
-	trigger, _, ok := strings.Cut(rest, ".")
-	return trigger, ok && trigger != ""
 }
 
 // trafficRouters builds each router the Rollout names, one at a time, with the controller's

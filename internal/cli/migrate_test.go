@@ -201,8 +201,6 @@ spec:
 `,
 			want: []Finding{
 				shop("Rollout", "app", "spec.strategy.canary.replicaProgressThreshold", thresholdWarning),
-				shop("Rollout", "app", "metadata.annotations[notifications.argoproj.io/subscribe.on-canary-slow.slack]",
-					"sent only when the Rollout records the event on-canary-slow is named after (Vane sends notifications on events, not when a condition becomes true)"),
 				shop("Rollout", "app", "metadata.labels[argo-rollouts.argoproj.io/controller-instance-id]", "reconciled only by a Vane controller started with --instance-id blue (without it Vane acts on unlabelled objects only)"),
 			},
 		},

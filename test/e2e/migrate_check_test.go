@@ -27,11 +27,11 @@ import (
 var migrateSeeds = []string{"canary-demo-prometheus.yaml", "colorapi-canary.yaml", "gradual-rollout.yaml",
 	"keptn-podtatohead-rollout.yaml", "rollouts-demo-bluegreen-workloadref.yaml"}
 
-// migrateUnsupported uses what Vane does not act on: an ALB router, a subscription to a trigger
-// that is not built in, a plugin step, an instance id, metric providers and authentication Vane
-// lacks, an AnalysisRun in progress that uses a metric plugin; and what it now runs as Argo
-// does, which gives no line: a subscription to a built-in trigger, an experiment step, an
-// Experiment in progress. CAT is replaced by the name of a ClusterAnalysisTemplate unique to
+// migrateUnsupported uses what Vane does not act on: an ALB router, a plugin step, an instance
+// id, metric providers and authentication Vane lacks, an AnalysisRun in progress that uses a
+// metric plugin; and what it now runs as Argo does, which gives no line: subscriptions to a
+// built-in trigger and to a trigger of the user's, an experiment step, an Experiment in
+// progress. CAT is replaced by the name of a ClusterAnalysisTemplate unique to
 // the test.
 const migrateUnsupported = `apiVersion: argoproj.io/v1alpha1
 kind: Rollout
@@ -166,7 +166,6 @@ func TestMigrateCheck(t *testing.T) {
 		"Deployment "+argoNS+" argo-rollouts spec.replicas Argo Rollouts' controller is running (1 replica): scale it to 0 before starting Vane, or both act on the same Rollouts",
 		"Lease "+argoNS+" argo-rollouts-controller-lock spec.holderIdentity an Argo Rollouts controller (argo-rollouts-5f7d9c-abcde) holds the leader Lease, renewed ",
 		"Rollout "+ns+" edge spec.strategy.canary.trafficRouting.alb InvalidSpec (Degraded, not updated): this traffic router is not supported by Vane; use the Gateway API, nginx, istio or smi",
-		"Rollout "+ns+" edge metadata.annotations[notifications.argoproj.io/subscribe.on-edge-slow.slack] sent only when the Rollout records the event on-edge-slow is named after (Vane sends notifications on events, not when a condition becomes true)",
 		"Rollout "+ns+" exp spec.strategy.canary.steps[2].plugin InvalidSpec (Degraded, not updated): step plugins are not supported by Vane yet (plugin \"acme/step\")",
 		"Rollout "+ns+" exp metadata.labels[argo-rollouts.argoproj.io/controller-instance-id] reconciled only by a Vane controller started with --instance-id blue (without it Vane acts on unlabelled objects only)",
 		"AnalysisTemplate "+ns+" errors spec.metrics[1].provider.datadog every measurement is an Error at once: the datadog provider is not supported by this version of Vane (supported: job, prometheus, web)",
