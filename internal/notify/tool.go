@@ -91,6 +91,16 @@ func (t *Tool) rollout(ctx context.Context, name string) (*v1alpha1.Rollout, err
 	return ro, nil
 }
 
+// rolloutObject reads a rollout (see rollout) and returns it as templates and triggers see it.
+func (t *Tool) rolloutObject(ctx context.Context, name string) (*v1alpha1.Rollout, map[string]any, error) {
+	ro, err := t.rollout(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	obj, err := ObjectMap(ro)
+	return ro, obj, err
+}
+
 // TemplateGet prints the templates (all, or the one named) as a table with a preview, their
 // names, or JSON/YAML.
 func (t *Tool) TemplateGet(ctx context.Context, name, output string) error {
@@ -124,11 +134,7 @@ func (t *Tool) TemplateNotify(ctx context.Context, name, rollout string, recipie
 		return fmt.Errorf("no template %q (there are: %s)", name, strings.Join(sortedKeys(a.GetConfig().Templates), ", "))
 	}
 	a.AddNotificationService("console", services.NewConsoleService(t.Out))
-	ro, err := t.rollout(ctx, rollout)
-	if err != nil {
-		return err
-	}
-	obj, err := ObjectMap(ro)
+	ro, obj, err := t.rolloutObject(ctx, rollout)
 	if err != nil {
 		return err
 	}
@@ -183,11 +189,7 @@ func (t *Tool) TriggerRun(ctx context.Context, trigger, rollout string) error {
 	if !ok {
 		return fmt.Errorf("no trigger %q (there are: %s)", trigger, strings.Join(sortedKeys(a.GetConfig().Triggers), ", "))
 	}
-	ro, err := t.rollout(ctx, rollout)
-	if err != nil {
-		return err
-	}
-	obj, err := ObjectMap(ro)
+	_, obj, err := t.rolloutObject(ctx, rollout)
 	if err != nil {
 		return err
 	}
