@@ -50,11 +50,11 @@ func (s *Server) summaries(ctx context.Context, p *principal, ns string) (*Rollo
 	out := &RolloutList{Items: []Summary{}, Namespaces: spaces}
 	for _, n := range spaces {
 		var ros v1alpha1.RolloutList
-		if err := s.store.cache.List(ctx, &ros, client.InNamespace(n)); err != nil {
+		if err := s.store.cache.List(ctx, &ros, client.InNamespace(n), client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("listing rollouts in %s: %w", n, err)
 		}
 		var sets appsv1.ReplicaSetList
-		if err := s.store.cache.List(ctx, &sets, client.InNamespace(n)); err != nil {
+		if err := s.store.cache.List(ctx, &sets, client.InNamespace(n), client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("listing ReplicaSets in %s: %w", n, err)
 		}
 		for i := range ros.Items {

@@ -79,11 +79,13 @@ func collect(ctx context.Context, r client.Reader, ns, name string, may kindAllo
 	if may("replicasets") {
 		var pods []corev1.Pod
 		if may("pods") {
-			var list corev1.PodList
-			if err := r.List(ctx, &list, client.InNamespace(ns)); err != nil {
-				return nil, fmt.Errorf("listing pods: %w", err)
+			for _, rs := range sets {
+				var list corev1.PodList
+				if err := r.List(ctx, &list, append(ownedBy("ReplicaSet", rs.Name), client.InNamespace(ns))...); err != nil {
+					return nil, fmt.Errorf("listing pods: %w", err)
+				}
+				pods = append(pods, list.Items...)
 			}
-			pods = list.Items
 		} else {
 			d.Hidden = append(d.Hidden, "pods")
 		}
@@ -102,7 +104,7 @@ func (d *Detail) readOwned(ctx context.Context, r client.Reader, ro *v1alpha1.Ro
 	ns := ro.Namespace
 	if may("analysisruns") {
 		var runs v1alpha1.AnalysisRunList
-		if err := r.List(ctx, &runs, client.InNamespace(ns)); err != nil {
+		if err := r.List(ctx, &runs, append(ownedBy("Rollout", ro.Name), client.InNamespace(ns))...); err != nil {
 			return fmt.Errorf("listing analysis runs: %w", err)
 		}
 		d.Runs = runViews(ro, runs.Items)
@@ -111,7 +113,7 @@ func (d *Detail) readOwned(ctx context.Context, r client.Reader, ro *v1alpha1.Ro
 	}
 	if may("experiments") {
 		var exps v1alpha1.ExperimentList
-		if err := r.List(ctx, &exps, client.InNamespace(ns)); err != nil {
+		if err := r.List(ctx, &exps, append(ownedBy("Rollout", ro.Name), client.InNamespace(ns))...); err != nil {
 			return fmt.Errorf("listing experiments: %w", err)
 		}
 		d.Experiments = experimentViews(ro, exps.Items)
@@ -120,7 +122,7 @@ func (d *Detail) readOwned(ctx context.Context, r client.Reader, ro *v1alpha1.Ro
 	}
 	if may("events") {
 		var evs corev1.EventList
-		if err := r.List(ctx, &evs, client.InNamespace(ns)); err != nil {
+		if err := r.List(ctx, &evs, append(ownedBy("Rollout", ro.Name), client.InNamespace(ns))...); err != nil {
 			return fmt.Errorf("listing events: %w", err)
 		}
 		d.Events = eventViews(ro, evs.Items, now)
@@ -133,7 +135,7 @@ func (d *Detail) readOwned(ctx context.Context, r client.Reader, ro *v1alpha1.Ro
 // ownedSets lists the rollout's ReplicaSets.
 func ownedSets(ctx context.Context, r client.Reader, ro *v1alpha1.Rollout) ([]*appsv1.ReplicaSet, error) {
 	var list appsv1.ReplicaSetList
-	if err := r.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
+	if err := r.List(ctx, &list, append(ownedBy("Rollout", ro.Name), client.InNamespace(ro.Namespace))...); err != nil {
 		return nil, fmt.Errorf("listing ReplicaSets: %w", err)
 	}
 	var out []*appsv1.ReplicaSet

@@ -73,6 +73,9 @@ func newStore(cfg *rest.Config, scheme *runtime.Scheme, namespaces []string, h *
 // ctx ends, or syncing fails.
 func (s *store) start(ctx context.Context) error {
 	for _, obj := range watchedKinds() {
+		if err := s.cache.IndexField(ctx, obj, ownerIndex, ownerKey); err != nil {
+			return fmt.Errorf("indexing %T: %w", obj, err)
+		}
 		inf, err := s.cache.GetInformer(ctx, obj)
 		if err != nil {
 			return fmt.Errorf("informer for %T: %w", obj, err)
@@ -150,6 +153,25 @@ func (s *store) rolloutOf(ctx context.Context, o client.Object) (Ref, bool) {
 		return s.rolloutOf(ctx, ex)
 	}
 	return Ref{}, false
+}
+
+// ownerIndex indexes every watched object by its controller ("Kind/name"), events by the
+// object they are about, so a page reads only its rollout's objects.
+const ownerIndex = "vane.owner"
+
+func ownerKey(o client.Object) []string {
+	if e, ok := o.(*corev1.Event); ok {
+		return []string{e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name}
+	}
+	if ref := controllerOf(o); ref != nil {
+		return []string{ref.Kind + "/" + ref.Name}
+	}
+	return nil
+}
+
+// ownedBy lists objects of kind owner/name from the cache (shared, not copied: read only).
+func ownedBy(kind, name string) []client.ListOption {
+	return []client.ListOption{client.MatchingFields{ownerIndex: kind + "/" + name}, client.UnsafeDisableDeepCopy}
 }
 
 // hub fans rollout changes out to the connected streams; each subscriber collects the
