@@ -43,22 +43,7 @@ func TestDashboardAuth(t *testing.T) {
 	d := startDashboard(t, env, cfg, true)
 	promote := d.URL + "/api/v1/namespaces/" + ns + "/rollouts/guarded/promote"
 
-	cases := map[string]struct {
-		method, path, token string
-		want                authAnswer
-	}{
-		"page without a token": {"GET", "/", "", authAnswer{Code: 302, Location: "/login"}},
-		"API without a token":  {"GET", "/api/v1/rollouts", "", authAnswer{Code: 401}},
-		"a bad token":          {"GET", "/api/v1/rollouts", "not-a-token", authAnswer{Code: 401}},
-		"viewer lists":         {"GET", "/api/v1/namespaces/" + ns + "/rollouts", viewer, authAnswer{Code: 200, Items: []string{"guarded"}}},
-		"viewer lists all":     {"GET", "/api/v1/rollouts", viewer, authAnswer{Code: 200, Items: []string{"guarded"}}},
-		"viewer promotes": {"POST", "/api/v1/namespaces/" + ns + "/rollouts/guarded/promote", viewer,
-			authAnswer{Code: 403, Verb: "patch", Resource: "rollouts/status"}},
-		"operator pauses": {"POST", "/api/v1/namespaces/" + ns + "/rollouts/guarded/pause", operator,
-			authAnswer{Code: 403, Verb: "patch", Resource: "rollouts"}},
-		"viewer in kube-system": {"GET", "/api/v1/namespaces/kube-system/rollouts", viewer,
-			authAnswer{Code: 403, Verb: "list", Resource: "rollouts"}},
-	}
+	cases := authCases(ns, viewer, operator)
 	before := &v1alpha1.Rollout{}
 	getRollout(t, env, ns, "guarded", before)
 	got := map[string]authAnswer{}
@@ -246,4 +231,27 @@ func waitStep(t *testing.T, env *testenv.Env, ns, name string, step int32) {
 		getRollout(t, env, ns, name, ro)
 		return ptr.Deref(ro.Status.CurrentStepIndex, -1) == step, itoa(ptr.Deref(ro.Status.CurrentStepIndex, -1))
 	})
+}
+
+// authCase is a request with a token and the answer it gets.
+type authCase struct {
+	method, path, token string
+	want                authAnswer
+}
+
+// authCases are the requests whose answers TestDashboardAuth compares.
+func authCases(ns, viewer, operator string) map[string]authCase {
+	return map[string]authCase{
+		"page without a token": {"GET", "/", "", authAnswer{Code: 302, Location: "/login"}},
+		"API without a token":  {"GET", "/api/v1/rollouts", "", authAnswer{Code: 401}},
+		"a bad token":          {"GET", "/api/v1/rollouts", "not-a-token", authAnswer{Code: 401}},
+		"viewer lists":         {"GET", "/api/v1/namespaces/" + ns + "/rollouts", viewer, authAnswer{Code: 200, Items: []string{"guarded"}}},
+		"viewer lists all":     {"GET", "/api/v1/rollouts", viewer, authAnswer{Code: 200, Items: []string{"guarded"}}},
+		"viewer promotes": {"POST", "/api/v1/namespaces/" + ns + "/rollouts/guarded/promote", viewer,
+			authAnswer{Code: 403, Verb: "patch", Resource: "rollouts/status"}},
+		"operator pauses": {"POST", "/api/v1/namespaces/" + ns + "/rollouts/guarded/pause", operator,
+			authAnswer{Code: 403, Verb: "patch", Resource: "rollouts"}},
+		"viewer in kube-system": {"GET", "/api/v1/namespaces/kube-system/rollouts", viewer,
+			authAnswer{Code: 403, Verb: "list", Resource: "rollouts"}},
+	}
 }

@@ -30,41 +30,8 @@ func TestDashboardBrowser(t *testing.T) {
 	d := startDashboard(t, env, env.Config, false, ns)
 	ctx := newBrowser(t, 1280, 900)
 
-	t.Run("list", func(t *testing.T) {
-		do(t, ctx, "opening the list", chromedp.Navigate(d.URL+"/"))
-		for _, name := range []string{"shop", "checkout", "search"} {
-			waitText(t, ctx, `tr.rollout[data-name="`+name+`"] td[data-label="Status"]`, "Healthy", pageWait)
-		}
-		do(t, ctx, "filtering", chromedp.SendKeys(chromedp.CSS("#filter"), "check"))
-		if n := eval[int](t, ctx, `document.querySelectorAll("tr.rollout:not([hidden])").length`); n != 1 {
-			t.Errorf("the filter 'check' leaves %d rows, want 1", n)
-		}
-		eval[bool](t, ctx, `(() => { const f = document.getElementById("filter"); f.value = "";
-			return f.dispatchEvent(new Event("input", {bubbles: true})); })()`)
-		if n := eval[int](t, ctx, `document.querySelectorAll("tr.rollout:not([hidden])").length`); n != 3 {
-			t.Errorf("without a filter %d rows show, want 3", n)
-		}
-		screenshot(t, ctx, "list")
-	})
-
-	t.Run("canary live from 20% to 50%", func(t *testing.T) {
-		do(t, ctx, "opening the canary", chromedp.Navigate(d.URL+"/namespaces/"+ns+"/rollouts/shop"))
-		waitText(t, ctx, "#status", "Healthy", pageWait)
-		eval[bool](t, ctx, `window.noReload = true`)
-		setImage(t, env, ns, "shop", "shop:green")
-		waitText(t, ctx, ".summary .set-weight", "20", pageWait)
-		waitText(t, ctx, "#status", "Paused", pageWait)
-		waitText(t, ctx, "ol.track li.step-current", "pause until promoted", pageWait)
-		if _, err := actions.Promote(context.Background(), env.Client, ns, "shop", false); err != nil {
-			t.Fatal(err)
-		}
-		waitText(t, ctx, ".summary .set-weight", "50", pageWait)
-		if !eval[bool](t, ctx, `window.noReload === true`) {
-			t.Error("the page reloaded to show the change")
-		}
-		screenshot(t, ctx, "rollout-canary")
-	})
-
+	t.Run("list", func(t *testing.T) { listPage(t, ctx, d.URL) })
+	t.Run("canary live from 20% to 50%", func(t *testing.T) { canaryLive(t, ctx, env, d.URL, ns) })
 	t.Run("Promote", func(t *testing.T) {
 		waitText(t, ctx, "#status", "Paused", pageWait)
 		confirm(t, ctx, `button[data-action="promote"]:not([data-full])`)
@@ -163,4 +130,43 @@ func stalePage(t *testing.T, env *testEnv, ns string) {
 	if !eval[bool](t, ctx, `document.body.classList.contains("stale")`) {
 		t.Error("the page is not marked stale")
 	}
+}
+
+// listPage shows the three rollouts and filters them by text.
+func listPage(t *testing.T, ctx context.Context, url string) {
+	do(t, ctx, "opening the list", chromedp.Navigate(url+"/"))
+	for _, name := range []string{"shop", "checkout", "search"} {
+		waitText(t, ctx, `tr.rollout[data-name="`+name+`"] td[data-label="Status"]`, "Healthy", pageWait)
+	}
+	do(t, ctx, "filtering", chromedp.SendKeys(chromedp.CSS("#filter"), "check"))
+	if n := eval[int](t, ctx, `document.querySelectorAll("tr.rollout:not([hidden])").length`); n != 1 {
+		t.Errorf("the filter 'check' leaves %d rows, want 1", n)
+	}
+	eval[bool](t, ctx, `(() => { const f = document.getElementById("filter"); f.value = "";
+		return f.dispatchEvent(new Event("input", {bubbles: true})); })()`)
+	if n := eval[int](t, ctx, `document.querySelectorAll("tr.rollout:not([hidden])").length`); n != 3 {
+		t.Errorf("without a filter %d rows show, want 3", n)
+	}
+	screenshot(t, ctx, "list")
+
+}
+
+// canaryLive follows a canary from 20% to 50% on its page without a reload.
+func canaryLive(t *testing.T, ctx context.Context, env *testEnv, url, ns string) {
+	do(t, ctx, "opening the canary", chromedp.Navigate(url+"/namespaces/"+ns+"/rollouts/shop"))
+	waitText(t, ctx, "#status", "Healthy", pageWait)
+	eval[bool](t, ctx, `window.noReload = true`)
+	setImage(t, env, ns, "shop", "shop:green")
+	waitText(t, ctx, ".summary .set-weight", "20", pageWait)
+	waitText(t, ctx, "#status", "Paused", pageWait)
+	waitText(t, ctx, "ol.track li.step-current", "pause until promoted", pageWait)
+	if _, err := actions.Promote(context.Background(), env.Client, ns, "shop", false); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, ".summary .set-weight", "50", pageWait)
+	if !eval[bool](t, ctx, `window.noReload === true`) {
+		t.Error("the page reloaded to show the change")
+	}
+	screenshot(t, ctx, "rollout-canary")
+
 }

@@ -167,8 +167,8 @@ func contains(list []string, s string) bool {
 type probes struct {
 	mu      sync.Mutex
 	active  map[string]probe // by rollout name: the latest change
-	lat     []time.Duration   // from the write's request
-	fromAck []time.Duration   // from the write's answer
+	lat     []time.Duration  // from the write's request
+	fromAck []time.Duration  // from the write's answer
 	arrived chan struct{}
 }
 
