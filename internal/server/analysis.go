@@ -54,7 +54,8 @@ type ChartPoint struct {
 	Title string
 }
 
-// runViews lists the rollout's AnalysisRuns (its own and its experiments'), newest first.
+// runViews lists the AnalysisRuns the rollout owns (its steps' and background runs), newest
+// first; an experiment's own runs show under the experiment's status.
 func runViews(ro *v1alpha1.Rollout, runs []v1alpha1.AnalysisRun) []RunView {
 	var out []RunView
 	for i := range runs {

@@ -15,7 +15,6 @@ func parsePages() (*template.Template, error) {
 	funcs := template.FuncMap{
 		"lower": strings.ToLower,
 		"join":  strings.Join,
-		"since": func(t time.Time) string { return age(time.Now(), t) },
 		"sub":   func(a, b int32) int32 { return a - b },
 	}
 	t, err := template.New("pages").Funcs(funcs).ParseFS(templateFS, "web/templates/*.html")
