@@ -88,6 +88,9 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clientset: %w", err)
 	}
+	if err := ping(cs, opts.Config.Host); err != nil {
+		return nil, err
+	}
 	h := newHub()
 	st, err := newStore(opts.Config, opts.Scheme, opts.Namespaces, h)
 	if err != nil {
@@ -102,17 +105,22 @@ func New(opts Options) (*Server, error) {
 }
 
 // Start runs the shared informers and returns once they hold the cluster's state (or fail).
-// An API server that cannot be reached, or that lacks Vane's CRDs, fails it at once.
+// A cluster without Vane's CRDs fails it at once.
 func (s *Server) Start(ctx context.Context) error {
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := s.cs.Discovery().RESTClient().Get().AbsPath("/version").Do(pingCtx).Error(); err != nil {
-		return fmt.Errorf("cannot reach the Kubernetes API server at %s: %w", s.opts.Config.Host, err)
-	}
 	if _, err := s.mapper.RESTMapping(v1alpha1.GroupVersion.WithKind("Rollout").GroupKind(), v1alpha1.GroupVersion.Version); err != nil {
 		return fmt.Errorf("the cluster at %s does not serve argoproj.io/v1alpha1 Rollouts (install the CRDs: kubectl apply -k config/crd): %w", s.opts.Config.Host, err)
 	}
 	return s.store.start(ctx)
+}
+
+// ping fails with a clear sentence when the API server cannot be reached.
+func ping(cs kubernetes.Interface, host string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cs.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Error(); err != nil {
+		return fmt.Errorf("cannot reach the Kubernetes API server at %s: %w", host, err)
+	}
+	return nil
 }
 
 // Handler serves the pages, the API and the stream.
