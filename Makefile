@@ -40,7 +40,7 @@ traefik: ## build Traefik (the real-traffic e2e test's gateway) once from Go mod
 	  echo "timing: traefik build $$(( $$(date +%s) - t ))s"
 
 .PHONY: deps
-deps: ## install the Debian packages tests use (tmux, prometheus) when missing
+deps: ## install the Debian packages tests use (tmux, prometheus, chromium) when missing
 	hack/deps.sh
 
 .PHONY: install
