@@ -109,30 +109,41 @@ func renderStrategy(w io.Writer, info *RolloutInfo, kv func(k, v string)) {
 	kv("Strategy", "BlueGreen")
 }
 
-// actualWeight is the canary's share of the traffic: what the router carries (recorded in
-// status.canary.weights) with trafficRouting, else the share of available pods that run the
-// current template.
+// actualWeight is the canary's share of the traffic (see ActualWeight).
 func actualWeight(info *RolloutInfo) int32 {
-	ro := info.Rollout
+	sets := make([]*appsv1.ReplicaSet, 0, len(info.ReplicaSets))
+	for _, s := range info.ReplicaSets {
+		sets = append(sets, s.RS)
+	}
+	return ActualWeight(info.Rollout, sets)
+}
+
+// ActualWeight is a canary's share of the traffic, as `get rollout` and the dashboard show it:
+// what the router carries (recorded in status.canary.weights) with trafficRouting, else the
+// share of the available pods of sets that run the current template.
+func ActualWeight(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet) int32 {
 	if w := ro.Status.Canary.Weights; ro.Spec.Strategy.Canary.TrafficRouting != nil && w != nil {
 		return w.Canary.Weight
 	}
 	var canary, total int32
-	for _, s := range info.ReplicaSets {
-		total += s.RS.Status.AvailableReplicas
-		if hashOf(s) == ro.Status.CurrentPodHash {
-			canary += s.RS.Status.AvailableReplicas
+	for _, rs := range sets {
+		total += rs.Status.AvailableReplicas
+		if rs.Labels[v1alpha1.PodTemplateHashLabel] == ro.Status.CurrentPodHash {
+			canary += rs.Status.AvailableReplicas
 		}
 	}
 	return strategy.ActualWeight(canary, total)
 }
 
-// roles names what a ReplicaSet is to the rollout: stable/canary or active/preview.
-func roles(info *RolloutInfo, s ReplicaSetInfo) []string {
-	st := info.Rollout.Status
-	h := hashOf(s)
+// roles names what a ReplicaSet is to the rollout (see Roles).
+func roles(info *RolloutInfo, s ReplicaSetInfo) []string { return Roles(info.Rollout, s.RS) }
+
+// Roles names what a ReplicaSet is to its rollout, as `get rollout` and the dashboard show it:
+// stable and canary, or active and preview.
+func Roles(ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) []string {
+	st, h := ro.Status, rs.Labels[v1alpha1.PodTemplateHashLabel]
 	var out []string
-	if info.Rollout.Spec.Strategy.BlueGreen != nil {
+	if ro.Spec.Strategy.BlueGreen != nil {
 		if h == st.BlueGreen.ActiveSelector {
 			out = append(out, "active")
 		}

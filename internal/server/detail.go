@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/cli"
 )
 
 // Detail is one rollout as its page shows it.
@@ -152,7 +153,7 @@ func revisions(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet, pods []corev1.Po
 	var out []RevisionView
 	for _, rs := range sets {
 		rev, _ := strconv.Atoi(rs.Annotations[v1alpha1.RevisionAnnotation])
-		v := RevisionView{Revision: rev, Name: rs.Name, Roles: joinRoles("", roles(ro, rs)),
+		v := RevisionView{Revision: rev, Name: rs.Name, Roles: joinRoles("", cli.Roles(ro, rs)),
 			Desired: ptr.Deref(rs.Spec.Replicas, 0), Ready: rs.Status.ReadyReplicas}
 		for _, c := range rs.Spec.Template.Spec.Containers {
 			v.Images = append(v.Images, c.Image)

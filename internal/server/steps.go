@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/cli"
 )
 
 // StepView is one canary step on the track.
@@ -126,7 +127,7 @@ func trafficView(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet) *TrafficView {
 	}
 	tr := c.TrafficRouting
 	if tr == nil {
-		w := actualWeight(ro, sets)
+		w := cli.ActualWeight(ro, sets)
 		return &TrafficView{Router: "none (share of pods)", Canary: w, Stable: 100 - w, ByPods: true}
 	}
 	v := &TrafficView{Router: routerNames(tr)}

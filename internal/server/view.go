@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/cli"
 	"github.com/vanedev/vane/internal/strategy"
 )
 
@@ -81,61 +82,20 @@ func summarize(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet) Summary {
 		if st.Abort {
 			s.SetWeight = 0
 		}
-		s.ActualWeight = actualWeight(ro, sets)
+		s.ActualWeight = cli.ActualWeight(ro, sets)
 	}
 	s.Images = images(ro, sets)
 	return s
 }
 
-// actualWeight is the canary's share of the traffic: what the router carries with traffic
-// routing, else the share of available pods that run the current template.
-func actualWeight(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet) int32 {
-	if w := ro.Status.Canary.Weights; ro.Spec.Strategy.Canary.TrafficRouting != nil && w != nil {
-		return w.Canary.Weight
-	}
-	var canary, total int32
-	for _, rs := range sets {
-		total += rs.Status.AvailableReplicas
-		if hashOf(rs) == ro.Status.CurrentPodHash {
-			canary += rs.Status.AvailableReplicas
-		}
-	}
-	if total == 0 {
-		return 0
-	}
-	return canary * 100 / total
-}
-
 func hashOf(rs *appsv1.ReplicaSet) string { return rs.Labels[v1alpha1.PodTemplateHashLabel] }
-
-// roles names what a ReplicaSet is to its rollout: stable, canary, active, preview.
-func roles(ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) []string {
-	h, st := hashOf(rs), ro.Status
-	var out []string
-	if ro.Spec.Strategy.BlueGreen != nil {
-		if h == st.BlueGreen.ActiveSelector {
-			out = append(out, "active")
-		}
-		if h == st.BlueGreen.PreviewSelector && h != st.BlueGreen.ActiveSelector {
-			out = append(out, "preview")
-		}
-		return out
-	}
-	if h == st.StableRS {
-		out = append(out, "stable")
-	}
-	if h == st.CurrentPodHash && h != st.StableRS {
-		out = append(out, "canary")
-	}
-	return out
-}
 
 // images lists the images of the ReplicaSets with pods (or the template's when none has).
 func images(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet) []Image {
 	var out []Image
 	seen := map[string]int{}
 	for _, rs := range sets {
-		r := roles(ro, rs)
+		r := cli.Roles(ro, rs)
 		if len(r) == 0 || ptr.Deref(rs.Spec.Replicas, 0) == 0 && rs.Status.Replicas == 0 {
 			continue
 		}
