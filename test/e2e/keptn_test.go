@@ -141,7 +141,7 @@ func TestKeptnRollback(t *testing.T) {
 
 	s.mustPost(t, triggered{Task: keptn.TaskRollback, ID: "rollback-1", Context: "ctx-rollback", Data: keptnData(project, nil)}, 202)
 	_, d := api.waitFinished(t, "rollback-1")
-	keptnState(t, env, ns, snapshot{Stable: old, Sets: old + "=4/4"})
+	keptnState(t, env, ns, snapshot{Step: anyStep, Stable: old, Sets: old + "=4/4"})
 	if d.Result != keptn.ResultPass || !strings.Contains(d.Message, "serves all 4 replicas") {
 		t.Errorf("rollback.finished: %+v", d)
 	}
