@@ -111,14 +111,17 @@ func TestHubCoalesces(t *testing.T) {
 	}
 	h.notify(Ref{"shop", "b"})
 	<-s.ready
-	got := s.take()
+	got, health := s.take()
+	if health {
+		t.Error("a rollout change reported as a change of the cluster's health")
+	}
 	sort.Slice(got, func(i, j int) bool { return got[i].Name < got[j].Name })
 	if diff := cmp.Diff([]Ref{{"shop", "a"}, {"shop", "b"}}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	h.unsubscribe(s)
 	h.notify(Ref{"shop", "c"})
-	if len(s.take()) != 0 {
+	if refs, _ := s.take(); len(refs) != 0 {
 		t.Error("an unsubscribed stream still collects changes")
 	}
 }

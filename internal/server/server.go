@@ -62,6 +62,7 @@ type Server struct {
 	authn  *authenticator
 	authz  *authorizer
 	pages  *template.Template
+	health *health
 	// localCSRF is the token the pages of the local mode send with actions, so that another web
 	// site open in the user's browser cannot post to the loopback port.
 	localCSRF string
@@ -88,7 +89,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clientset: %w", err)
 	}
-	if err := ping(cs, opts.Config.Host); err != nil {
+	if err := ping(context.Background(), cs, opts.Config.Host); err != nil {
 		return nil, err
 	}
 	h := newHub()
@@ -100,22 +101,28 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	pinger := func(ctx context.Context) error { return ping(ctx, cs, opts.Config.Host) }
 	return &Server{opts: opts, store: st, hub: h, client: c, mapper: mapper, cs: cs, authn: newAuthenticator(cs),
-		authz: newAuthorizer(cs), pages: pages, localCSRF: randomID()}, nil
+		authz: newAuthorizer(cs), pages: pages, health: newHealth(pinger, opts.Now, h), localCSRF: randomID()}, nil
 }
 
-// Start runs the shared informers and returns once they hold the cluster's state (or fail).
-// A cluster without Vane's CRDs fails it at once.
+// Start runs the shared informers and returns once they hold the cluster's state (or fail),
+// and checks from then on that the API server answers (the pages say when it does not). A
+// cluster without Vane's CRDs fails it at once.
 func (s *Server) Start(ctx context.Context) error {
 	if _, err := s.mapper.RESTMapping(v1alpha1.GroupVersion.WithKind("Rollout").GroupKind(), v1alpha1.GroupVersion.Version); err != nil {
 		return fmt.Errorf("the cluster at %s does not serve argoproj.io/v1alpha1 Rollouts (install the CRDs: kubectl apply -k config/crd): %w", s.opts.Config.Host, err)
 	}
-	return s.store.start(ctx)
+	if err := s.store.start(ctx); err != nil {
+		return err
+	}
+	go s.health.run(ctx)
+	return nil
 }
 
 // ping fails with a clear sentence when the API server cannot be reached.
-func ping(cs kubernetes.Interface, host string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func ping(ctx context.Context, cs kubernetes.Interface, host string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := cs.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Error(); err != nil {
 		return fmt.Errorf("cannot reach the Kubernetes API server at %s: %w", host, err)

@@ -184,6 +184,7 @@ type hub struct {
 type subscriber struct {
 	mu      sync.Mutex
 	pending map[Ref]struct{}
+	health  bool // the cluster's health changed since the last look
 	ready   chan struct{}
 }
 
@@ -204,11 +205,21 @@ func (h *hub) unsubscribe(s *subscriber) {
 }
 
 func (h *hub) notify(ref Ref) {
+	h.each(func(s *subscriber) { s.pending[ref] = struct{}{} })
+}
+
+// notifyHealth tells every stream that the cluster's health changed.
+func (h *hub) notifyHealth() {
+	h.each(func(s *subscriber) { s.health = true })
+}
+
+// each marks every subscriber (under its lock) and wakes it.
+func (h *hub) each(mark func(*subscriber)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
 		s.mu.Lock()
-		s.pending[ref] = struct{}{}
+		mark(s)
 		s.mu.Unlock()
 		select {
 		case s.ready <- struct{}{}:
@@ -217,8 +228,9 @@ func (h *hub) notify(ref Ref) {
 	}
 }
 
-// take returns the rollouts changed since the last call.
-func (s *subscriber) take() []Ref {
+// take returns the rollouts changed since the last call, and whether the cluster's health
+// changed.
+func (s *subscriber) take() ([]Ref, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Ref, 0, len(s.pending))
@@ -226,5 +238,7 @@ func (s *subscriber) take() []Ref {
 		out = append(out, r)
 	}
 	clear(s.pending)
-	return out
+	health := s.health
+	s.health = false
+	return out, health
 }

@@ -15,6 +15,8 @@ const heartbeat = 15 * time.Second
 // apiStream sends a "change" event (data: {"namespace","name"}) for each rollout that changed
 // or whose ReplicaSets, pods, analysis runs, experiments or events changed, among the rollouts
 // the user may list; ?namespace= and ?name= narrow it. Changes arriving together are sent once.
+// A "cluster" event (data: ClusterHealth) follows "hello" while the API server does not answer,
+// and comes whenever that changes.
 func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
 	ctx, p := r.Context(), principalFrom(r.Context())
 	ns, name := r.URL.Query().Get("namespace"), r.URL.Query().Get("name")
@@ -29,6 +31,9 @@ func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	fmt.Fprint(w, "retry: 1000\nevent: hello\ndata: {}\n\n")
+	if h := s.health.current(); !h.Reachable {
+		writeHealth(w, h)
+	}
 	flusher.Flush()
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
@@ -39,7 +44,11 @@ func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
 		case <-tick.C:
 			fmt.Fprint(w, ": ping\n\n")
 		case <-sub.ready:
-			for _, ref := range sub.take() {
+			refs, healthChanged := sub.take()
+			if healthChanged {
+				writeHealth(w, s.health.current())
+			}
+			for _, ref := range refs {
 				if (ns != "" && ref.Namespace != ns) || (name != "" && ref.Name != name) {
 					continue
 				}
@@ -55,4 +64,10 @@ func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
 		}
 		flusher.Flush()
 	}
+}
+
+// writeHealth sends a "cluster" event.
+func writeHealth(w http.ResponseWriter, h ClusterHealth) {
+	b, _ := json.Marshal(h)
+	fmt.Fprintf(w, "event: cluster\ndata: %s\n\n", b)
 }

@@ -17,7 +17,8 @@ const pageWait = 60 * time.Second
 // rollouts and filters them; a canary's page follows it from 20% to 50% without a reload;
 // Promote moves it on; Abort turns it Degraded and the page says why; an analysis chart draws
 // the measurements of a real run; blue/green shows active and preview; a page whose server
-// goes away says it is stale. It saves a screenshot of each page.
+// goes away says it is stale, and one whose API server stops answering says so. It saves a
+// screenshot of each page.
 func TestDashboardBrowser(t *testing.T) {
 	env := withController(t)
 	ns := env.Namespace(t)
@@ -62,6 +63,7 @@ func TestDashboardBrowser(t *testing.T) {
 		screenshot(t, phone, "list-phone")
 	})
 	t.Run("stale", func(t *testing.T) { stalePage(t, env, ns) })
+	t.Run("API server unreachable", func(t *testing.T) { unreachablePage(t, env, ns) })
 }
 
 func analysisChart(t *testing.T, ctx context.Context, env *testEnv, url, ns string) {

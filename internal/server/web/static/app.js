@@ -18,6 +18,16 @@
     n.hidden = !text;
   }
 
+  // showCluster says, while the API server does not answer the dashboard, since when and why.
+  function showCluster(h) {
+    var el = document.getElementById("cluster");
+    if (!el) return;
+    el.hidden = h.reachable;
+    el.textContent = h.reachable ? "" : "The Kubernetes API server does not answer (since " +
+      new Date(h.since).toLocaleTimeString() + "): " + h.error +
+      ". What this page shows may be out of date, and actions will fail.";
+  }
+
   function setStale(stale) {
     body.classList.toggle("stale", stale);
     if (live) live.textContent = stale ? "stale: reconnecting…" : "live";
@@ -63,7 +73,8 @@
     source = new EventSource("/api/v1/stream?" + q.toString());
     // on every (re)connection: what changed between the page's rendering (or the drop) and
     // the subscription was not announced, so look once
-    source.addEventListener("hello", function () { setStale(false); schedule(); });
+    source.addEventListener("hello", function () { setStale(false); showCluster({reachable: true}); schedule(); });
+    source.addEventListener("cluster", function (e) { showCluster(JSON.parse(e.data)); });
     source.addEventListener("change", schedule);
     source.onerror = function () {
       setStale(true);
