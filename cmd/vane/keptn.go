@@ -60,6 +60,10 @@ func newKeptnCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 }
 
 func runKeptn(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f keptnFlags) error {
+	token := os.Getenv(envKeptnToken)
+	if token == "" {
+		return fmt.Errorf("$%s is empty: set the shared token Keptn's requests must carry", envKeptnToken)
+	}
 	logger := zap.New(zap.UseDevMode(false))
 	ctrl.SetLogger(logger)
 	ctx := ctrl.LoggerInto(cmd.Context(), logger.WithName("keptn"))
@@ -82,12 +86,9 @@ func runKeptn(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f keptnFlag
 			return fmt.Errorf("$%s is empty: Keptn's API needs its token", envKeptnAPIToken)
 		}
 	}
-	opts := keptn.Options{Client: c, Token: os.Getenv(envKeptnToken), Sender: sender, Interval: f.interval, Manifests: f.manifests}
+	opts := keptn.Options{Client: c, Token: token, Sender: sender, Interval: f.interval, Manifests: f.manifests}
 	if cf.Namespace != nil && *cf.Namespace != "" {
 		opts.Namespaces = []string{*cf.Namespace}
-	}
-	if opts.Token == "" {
-		return fmt.Errorf("$%s is empty: set the shared token Keptn's requests must carry", envKeptnToken)
 	}
 	svc, err := keptn.New(opts)
 	if err != nil {
