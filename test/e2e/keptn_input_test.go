@@ -52,23 +52,21 @@ func recordedTasks(t *testing.T, env *testenv.Env, ns string) map[string]string 
 	return out
 }
 
-// TestKeptnBadInput: missing or wrong tokens get 401, malformed events 400 with a reason, and
-// none of them is recorded or answered; a valid event with a Bearer token is.
-func TestKeptnBadInput(t *testing.T) {
-	env := testenv.Get(t)
-	api := newKeptnAPI(t)
-	project := keptnProject(t, env)
-	s := startKeptn(t, env, api, project+"-prod", clock.RealClock{}, false)
+// rawRequest is a request sent as is; code and reason are what the receiver must answer.
+type rawRequest struct {
+	method  string
+	body    []byte
+	headers map[string]string
+	code    int
+	reason  string
+}
+
+// badInputs returns the refused requests of TestKeptnBadInput; valid is a valid event.
+func badInputs(t *testing.T, project string, valid []byte) map[string]rawRequest {
+	t.Helper()
 	typ := keptn.EventTypePrefix + "test.triggered"
 	wait := keptnData(project, map[string]any{"test": map[string]any{"teststrategy": "canarywait", "canarywaitduration": "1h"}})
-	valid := structuredEvent(t, typ, "valid-1", "ctx-1", wait)
-	tests := map[string]struct {
-		method  string
-		body    []byte
-		headers map[string]string
-		code    int
-		reason  string
-	}{
+	return map[string]rawRequest{
 		"no token":    {body: valid, headers: map[string]string{"x-token": ""}, code: 401, reason: "token"},
 		"wrong token": {body: valid, headers: map[string]string{"x-token": "nope"}, code: 401, reason: "token"},
 		"wrong bearer": {body: valid, headers: map[string]string{"x-token": "", "Authorization": "Bearer nope"},
@@ -91,23 +89,39 @@ func TestKeptnBadInput(t *testing.T) {
 		"body over 1MiB": {body: append(append([]byte(`{"specversion":"1.0","id":"x-8","x":"`), strings.Repeat("a", 1<<20)...), `"}`...),
 			code: 400, reason: "too large"},
 	}
-	for name, tc := range tests {
+}
+
+// sendRaw sends tc to the receiver with the right token unless tc's headers replace it.
+func (s *keptnServer) sendRaw(t *testing.T, tc rawRequest) (int, string) {
+	t.Helper()
+	method := tc.method
+	if method == "" {
+		method = http.MethodPost
+	}
+	req, err := http.NewRequest(method, s.url, strings.NewReader(string(tc.body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	req.Header.Set("x-token", keptnToken)
+	for k, v := range tc.headers {
+		req.Header.Set(k, v)
+	}
+	return do(t, req)
+}
+
+// TestKeptnBadInput: missing or wrong tokens get 401, malformed events 400 with a reason, and
+// none of them is recorded or answered; a valid event with a Bearer token is.
+func TestKeptnBadInput(t *testing.T) {
+	env := testenv.Get(t)
+	api := newKeptnAPI(t)
+	project := keptnProject(t, env)
+	s := startKeptn(t, env, api, project+"-prod", clock.RealClock{}, false)
+	valid := structuredEvent(t, keptn.EventTypePrefix+"test.triggered", "valid-1", "ctx-1",
+		keptnData(project, map[string]any{"test": map[string]any{"teststrategy": "canarywait", "canarywaitduration": "1h"}}))
+	for name, tc := range badInputs(t, project, valid) {
 		t.Run(name, func(t *testing.T) {
-			method := tc.method
-			if method == "" {
-				method = http.MethodPost
-			}
-			req, err := http.NewRequest(method, s.url, strings.NewReader(string(tc.body)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("Content-Type", "application/cloudevents+json")
-			req.Header.Set("x-token", keptnToken)
-			for k, v := range tc.headers {
-				req.Header.Set(k, v)
-			}
-			code, body := do(t, req)
-			if code != tc.code || !strings.Contains(body, tc.reason) {
+			if code, body := s.sendRaw(t, tc); code != tc.code || !strings.Contains(body, tc.reason) {
 				t.Errorf("got %d %s, want %d with %q", code, body, tc.code, tc.reason)
 			}
 		})
@@ -151,24 +165,7 @@ func TestKeptnDuplicateAndOutOfOrder(t *testing.T) {
 			"result": result, "deployment": map[string]any{"deploymentstrategy": "user_managed"}})}
 	}
 
-	codes := make([]int, 5)
-	var wg sync.WaitGroup
-	for i := range codes {
-		wg.Add(1)
-		go func() { defer wg.Done(); codes[i], _ = s.post(t, release("release-1", "pass", i%2 == 0)) }()
-	}
-	wg.Wait()
-	accepted := 0
-	for _, c := range codes {
-		if c == 202 {
-			accepted++
-		} else if c != 200 {
-			t.Errorf("a copy of release-1 got %d", c)
-		}
-	}
-	if accepted != 1 {
-		t.Fatalf("%d of 5 copies of release-1 accepted, want 1 (codes %v)", accepted, codes)
-	}
+	postConcurrently(t, s, release("release-1", "pass", false), 5)
 	api.waitFinished(t, "release-1")
 	keptnState(t, env, ns, snapshot{Phase: v1alpha1.RolloutPhasePaused, Step: 3, Sets: old + "=2/2 " + next + "=2/2"})
 	if code, body := s.post(t, release("release-1", "pass", false)); code != 200 || !strings.Contains(body, "duplicate") {
@@ -181,15 +178,7 @@ func TestKeptnDuplicateAndOutOfOrder(t *testing.T) {
 		t.Errorf("release after a failed approval: %+v", d)
 	}
 	keptnState(t, env, ns, snapshot{Phase: v1alpha1.RolloutPhasePaused, Step: 3, Sets: old + "=2/2 " + next + "=2/2"})
-	for _, typ := range []string{"evaluation.triggered", "release.finished", "approval.started"} {
-		body := structuredEvent(t, keptn.EventTypePrefix+typ, "other-"+typ, "ctx-x", keptnData(project, nil))
-		req := mustRequest(t, s.url, body)
-		req.Header.Set("Content-Type", "application/cloudevents+json")
-		req.Header.Set("x-token", keptnToken)
-		if code, resp := do(t, req); code != 200 || !strings.Contains(resp, "ignored") {
-			t.Errorf("%s: %d %s, want 200 ignored", typ, code, resp)
-		}
-	}
+	assertIgnored(t, s, project)
 
 	s.mustPost(t, release("release-2", "pass", false), 202)
 	s.mustPost(t, release("release-3", "pass", true), 202)
@@ -212,6 +201,46 @@ func TestKeptnDuplicateAndOutOfOrder(t *testing.T) {
 	want := map[string]string{"deploy-1": "done", "deploy-2": "done", "release-1": "done", "release-nop": "done", "release-2": "done", "release-3": "done"}
 	if diff := cmp.Diff(want, recordedTasks(t, env, ns)); diff != "" {
 		t.Errorf("recorded tasks (-want +got):\n%s", diff)
+	}
+}
+
+// postConcurrently delivers n copies of ev at once (alternating binary and structured) and
+// checks that exactly one is accepted and the others are answered as duplicates.
+func postConcurrently(t *testing.T, s *keptnServer, ev triggered, n int) {
+	t.Helper()
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			copyEv := ev
+			copyEv.Binary = i%2 == 0
+			codes[i], _ = s.post(t, copyEv)
+		}()
+	}
+	wg.Wait()
+	accepted := 0
+	for _, c := range codes {
+		if c == 202 {
+			accepted++
+		} else if c != 200 {
+			t.Errorf("a copy of %s got %d", ev.ID, c)
+		}
+	}
+	if accepted != 1 {
+		t.Fatalf("%d of %d copies of %s accepted, want 1 (codes %v)", accepted, n, ev.ID, codes)
+	}
+}
+
+// assertIgnored sends events of tasks and kinds Vane does not handle: 200 ignored each.
+func assertIgnored(t *testing.T, s *keptnServer, project string) {
+	t.Helper()
+	for _, typ := range []string{"evaluation.triggered", "release.finished", "approval.started"} {
+		body := structuredEvent(t, keptn.EventTypePrefix+typ, "other-"+typ, "ctx-x", keptnData(project, nil))
+		if code, resp := s.sendRaw(t, rawRequest{body: body}); code != 200 || !strings.Contains(resp, "ignored") {
+			t.Errorf("%s: %d %s, want 200 ignored", typ, code, resp)
+		}
 	}
 }
 

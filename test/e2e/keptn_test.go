@@ -111,15 +111,22 @@ func TestKeptnShipyard(t *testing.T) {
 	if diff := cmp.Diff(want, api.rows()); diff != "" {
 		t.Errorf("events Keptn's API received (-want +got):\n%s", diff)
 	}
+	assertEventData(t, api, project)
+	if api.rejected != 0 {
+		t.Errorf("Keptn's API rejected %d events", api.rejected)
+	}
+}
+
+// assertEventData checks that every event sent names the project, stage prod and service
+// podtatohead, comes from Vane and is a CloudEvent 1.0.
+func assertEventData(t *testing.T, api *keptnAPI, project string) {
+	t.Helper()
 	for _, ev := range api.list() {
 		var d keptn.EventData
 		mustUnmarshal(t, ev.Data, &d)
 		if d.Project != project || d.Stage != "prod" || d.Service != "podtatohead" || ev.Source != keptn.Source || ev.SpecVersion != "1.0" {
 			t.Errorf("event %s %s: project/stage/service %s/%s/%s, source %q, specversion %q", ev.Type, ev.ID, d.Project, d.Stage, d.Service, ev.Source, ev.SpecVersion)
 		}
-	}
-	if api.rejected != 0 {
-		t.Errorf("Keptn's API rejected %d events", api.rejected)
 	}
 }
 
