@@ -17,6 +17,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/internal/keptn"
@@ -133,6 +135,41 @@ type keptnServer struct {
 	svc  *keptn.Service
 	url  string
 	stop func()
+	// ctx carries the logger writing to logs: pass it to svc.Pass
+	ctx  context.Context
+	logs *syncBuffer
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) write(prefix, args string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fmt.Fprintf(&b.b, "%s %s\n", prefix, args)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// assertNoSecrets checks that the server logged something, and none of secrets.
+func (s *keptnServer) assertNoSecrets(t *testing.T, secrets ...string) {
+	t.Helper()
+	logs := s.logs.String()
+	if !strings.Contains(logs, "Keptn task") {
+		t.Errorf("vane keptn logged no task:\n%s", logs)
+	}
+	for _, secret := range secrets {
+		if strings.Contains(logs, secret) {
+			t.Errorf("a secret (%d characters) is in vane keptn's logs", len(secret))
+		}
+	}
 }
 
 // startKeptn serves a keptn.Service acting as config/keptn's ServiceAccount; run starts its
@@ -152,8 +189,10 @@ func startKeptn(t *testing.T, env *testenv.Env, api *keptnAPI, ns string, clk cl
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := &http.Server{Handler: svc}
+	logs := &syncBuffer{}
+	logger := funcr.New(logs.write, funcr.Options{Verbosity: 1})
+	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), logger))
+	srv := &http.Server{Handler: svc, BaseContext: func(net.Listener) context.Context { return ctx }}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = srv.Serve(ln) }()
@@ -164,7 +203,7 @@ func startKeptn(t *testing.T, env *testenv.Env, api *keptnAPI, ns string, clk cl
 	once := sync.Once{}
 	stop := func() { once.Do(func() { cancel(); _ = srv.Close(); wg.Wait() }) }
 	t.Cleanup(stop)
-	return &keptnServer{svc: svc, url: "http://" + ln.Addr().String() + "/", stop: stop}
+	return &keptnServer{svc: svc, url: "http://" + ln.Addr().String() + "/", stop: stop, ctx: ctx, logs: logs}
 }
 
 // keptnIdentity installs config/keptn/rbac.yaml and returns a client acting as its

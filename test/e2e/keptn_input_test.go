@@ -126,7 +126,7 @@ func TestKeptnBadInput(t *testing.T) {
 			}
 		})
 	}
-	if err := s.svc.Pass(context.Background()); err != nil {
+	if err := s.svc.Pass(s.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := api.rows(); len(got) != 0 {
@@ -138,7 +138,7 @@ func TestKeptnBadInput(t *testing.T) {
 	if code, body := do(t, req); code != 202 {
 		t.Fatalf("valid event with a Bearer token: %d %s", code, body)
 	}
-	if err := s.svc.Pass(context.Background()); err != nil {
+	if err := s.svc.Pass(s.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{"test.started valid-1 ctx-1 result= status=succeeded"}, api.rows()); diff != "" {
@@ -147,6 +147,7 @@ func TestKeptnBadInput(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"valid-1": "awaiting"}, recordedTasks(t, env, project+"-prod")); diff != "" {
 		t.Errorf("recorded tasks (-want +got):\n%s", diff)
 	}
+	s.assertNoSecrets(t, keptnToken, keptnAPIToken, "nope")
 }
 
 // TestKeptnDuplicateAndOutOfOrder: the same release.triggered delivered five times at once and
@@ -268,12 +269,11 @@ func TestKeptnRestartDuringCanaryWait(t *testing.T) {
 	api := newKeptnAPI(t)
 	project := keptnProject(t, env)
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	ctx := context.Background()
 	ev := triggered{Task: keptn.TaskTest, ID: "canarywait-1", Context: "ctx-phase1", Data: keptnData(project, map[string]any{
 		"test": map[string]any{"teststrategy": "real-user", "canarywaitduration": "10m"}})}
 	first := startKeptn(t, env, api, project+"-prod", clocktesting.NewFakeClock(t0), false)
 	first.mustPost(t, ev, 202)
-	if err := first.svc.Pass(ctx); err != nil {
+	if err := first.svc.Pass(first.ctx); err != nil {
 		t.Fatal(err)
 	}
 	first.stop()
@@ -285,7 +285,7 @@ func TestKeptnRestartDuringCanaryWait(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0.Add(9 * time.Minute))
 	second := startKeptn(t, env, api, project+"-prod", clk, false)
 	second.mustPost(t, ev, 200) // Keptn's retry of the same event: a duplicate
-	if err := second.svc.Pass(ctx); err != nil {
+	if err := second.svc.Pass(second.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(started, api.rows()); diff != "" {
@@ -293,7 +293,7 @@ func TestKeptnRestartDuringCanaryWait(t *testing.T) {
 	}
 	clk.SetTime(t0.Add(10 * time.Minute))
 	for range 2 {
-		if err := second.svc.Pass(ctx); err != nil {
+		if err := second.svc.Pass(second.ctx); err != nil {
 			t.Fatal(err)
 		}
 	}

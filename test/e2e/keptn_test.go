@@ -112,6 +112,7 @@ func TestKeptnShipyard(t *testing.T) {
 		t.Errorf("events Keptn's API received (-want +got):\n%s", diff)
 	}
 	assertEventData(t, api, project)
+	s.assertNoSecrets(t, keptnToken, keptnAPIToken)
 	if api.rejected != 0 {
 		t.Errorf("Keptn's API rejected %d events", api.rejected)
 	}
