@@ -289,6 +289,12 @@ func keptnData(project string, extra map[string]any) map[string]any {
 // post sends ev to the receiver and returns the status code and body.
 func (s *keptnServer) post(t *testing.T, ev triggered) (int, string) {
 	t.Helper()
+	return do(t, s.request(t, ev))
+}
+
+// request returns the request delivering ev to the receiver.
+func (s *keptnServer) request(t *testing.T, ev triggered) *http.Request {
+	t.Helper()
 	ce := cloudevents.NewEvent()
 	ce.SetID(ev.ID)
 	ce.SetSource("shipyard-controller")
@@ -319,7 +325,7 @@ func (s *keptnServer) post(t *testing.T, ev triggered) (int, string) {
 		token = keptnToken
 	}
 	req.Header.Set("x-token", token)
-	return do(t, req)
+	return req
 }
 
 func mustRequest(t *testing.T, url string, body []byte) *http.Request {
