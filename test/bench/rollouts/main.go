@@ -97,7 +97,7 @@ type phase struct {
 	doneAt     []time.Duration
 	api        apiCounts
 	cpu0, cpu1 cpuSnapshot
-	rss        int64
+	mem        memory // the controller's, at the end of the phase
 	podsMade   int
 	podsSpan   time.Duration
 	rsMade     int
@@ -223,11 +223,11 @@ func run(cfg config) (err error) {
 	if err != nil {
 		return err
 	}
-	hwm, rss, merr := memKB(b.ctrl.pid)
+	mem, merr := memKB(b.ctrl.pid)
 	if merr != nil {
 		return fmt.Errorf("reading the controller's memory: %w", merr)
 	}
-	b.report(phases, check, hwm, rss)
+	b.report(phases, check, mem)
 	return nil
 }
 
@@ -392,7 +392,7 @@ func (b *bench) phase(ctx context.Context, name string, act func(context.Context
 		return nil, fmt.Errorf("scraping the controller: %w", err)
 	}
 	p.api = countsBetween(p.scrapeBase, p.scrapeEnd)
-	_, p.rss, _ = memKB(b.ctrl.pid)
+	p.mem, _ = memKB(b.ctrl.pid)
 	p.podsMade, p.podsSpan = b.createdSince(ctx, &corev1.PodList{}, start)
 	p.rsMade, p.rsSpan = b.createdSince(ctx, &appsv1.ReplicaSetList{}, start)
 	return p, nil
@@ -637,7 +637,7 @@ func (b *bench) reportLog() {
 	}
 }
 
-func (b *bench) report(phases []*phase, check string, hwm, rss int64) {
+func (b *bench) report(phases []*phase, check string, mem memory) {
 	n := float64(b.cfg.n)
 	fmt.Printf("\n== results: %d rollouts x %d replicas, canary setWeight 50 -> pause{} ==\n", b.cfg.n, b.cfg.replicas)
 	fmt.Println("final state: " + check)
@@ -650,9 +650,11 @@ func (b *bench) report(phases []*phase, check string, hwm, rss int64) {
 	}
 	fmt.Printf("%-42s %8.1fs\n", "total", total.Seconds())
 
-	fmt.Printf("\ncontroller memory: peak RSS (VmHWM) %.1f MiB, current RSS (VmRSS) %.1f MiB", float64(hwm)/1024, float64(rss)/1024)
+	mib := func(kb int64) float64 { return float64(kb) / 1024 }
+	fmt.Printf("\ncontroller memory: peak RSS (VmHWM) %.1f MiB, current RSS (VmRSS) %.1f MiB, of it anonymous (RssAnon) %.1f MiB",
+		mib(mem.hwm), mib(mem.rss), mib(mem.anon))
 	for _, p := range phases {
-		fmt.Printf("; after %s %.1f MiB", strings.Fields(p.name)[0], float64(p.rss)/1024)
+		fmt.Printf("; after %s %.1f MiB (anonymous %.1f)", strings.Fields(p.name)[0], mib(p.mem.rss), mib(p.mem.anon))
 	}
 	fmt.Println()
 

@@ -114,11 +114,18 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// memKB reads VmHWM (peak resident set) and VmRSS from /proc/<pid>/status, in KiB.
-func memKB(pid int) (hwm, rss int64, err error) {
+// memory is a process' resident set, in KiB.
+type memory struct {
+	hwm  int64 // VmHWM: the peak resident set
+	rss  int64 // VmRSS: the resident set now
+	anon int64 // RssAnon: the part of it that is not mapped from files (the heap, stacks)
+}
+
+// memKB reads a process' memory from /proc/<pid>/status.
+func memKB(pid int) (m memory, err error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -134,12 +141,14 @@ func memKB(pid int) (hwm, rss int64, err error) {
 		n, _ := strconv.ParseInt(fields[0], 10, 64)
 		switch k {
 		case "VmHWM":
-			hwm = n
+			m.hwm = n
 		case "VmRSS":
-			rss = n
+			m.rss = n
+		case "RssAnon":
+			m.anon = n
 		}
 	}
-	return hwm, rss, sc.Err()
+	return m, sc.Err()
 }
 
 // cpuSeconds is the user+system CPU time a process has used so far.
