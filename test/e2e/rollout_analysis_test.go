@@ -245,10 +245,10 @@ func TestRolloutStepAnalysis(t *testing.T) {
 	// a failing step analysis aborts at once
 	app.set("red", "nok")
 	setImage(t, env, ns, "app", "app:3")
-	h3 := rsHashOfImage(t, env, ns, "app:3")
 	// Argo's text (rollout/analysis.go reconcileStepBasedAnalysisRun) with the run's message, then the run's name
 	ro = waitState(t, env, ns, "app", waitLong, snapshot{Phase: "Degraded", Step: anyStep, Stable: "app:2", Sets: "app:2=4/4",
 		Message: `RolloutAborted: Rollout aborted update to revision 3: Step-based analysis phase error/failed: metric "status" failed: result "nok" meets the failure condition result == "nok"`})
+	h3 := rsHashOfImage(t, env, ns, "app:3") // looked up once the controller surely made it
 	if want := fmt.Sprintf("(AnalysisRun app-%s-3-1)", h3); !strings.HasSuffix(ro.Status.Message, want) {
 		t.Errorf("message %q does not end with %q", ro.Status.Message, want)
 	}
