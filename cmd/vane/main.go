@@ -52,7 +52,7 @@ func newRootCommand(invokedAs string) *cobra.Command {
 		newGetCommand(cf), newListCommand(cf), newStatusCommand(cf),
 		newPromoteCommand(cf), newAbortCommand(cf), newRetryCommand(cf), newPauseCommand(cf),
 		newRestartCommand(cf), newUndoCommand(cf), newSetCommand(cf), newCreateCommand(cf), newTerminateCommand(cf),
-		newLintCommand(), newMigrateCommand(cf), newNotificationsCommand(cf), newDashboardCommand(cf), newKeptnCommand(cf), newVersionCommand(),
+		newLintCommand(), newMigrateCommand(cf), newNotificationsCommand(cf), newDashboardCommand(cf), newKeptnCommand(cf), newGateCommand(cf), newRollbackCommand(cf), newVersionCommand(),
 	)
 	return root
 }
