@@ -10,99 +10,33 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/yaml"
 
 	"github.com/vanedev/vane/api/v1alpha1"
-	"github.com/vanedev/vane/internal/controller"
 	"github.com/vanedev/vane/internal/testenv"
 )
 
-var (
-	controllerOnce sync.Once
-	// controllerStartErr is why the shared controller did not start: every test that needs it
-	// fails at once with it, instead of waiting out its timeouts without a controller.
-	controllerStartErr error
-)
-
 // withController returns the shared control plane with Vane's controller running in this test
-// process (started once, stopped before the control plane).
+// process (testenv's StartController: started once, as config/rbac's ServiceAccount). A failed
+// start fails every test that needs the controller at once, instead of letting it wait out its
+// timeouts.
 func withController(t *testing.T) *testenv.Env {
 	t.Helper()
 	env := testenv.Get(t)
-	controllerOnce.Do(func() {
-		controllerStartErr = startController(env)
-	})
-	if controllerStartErr != nil {
-		t.Fatalf("starting the controller: %v", controllerStartErr)
+	if err := env.StartController("e2e"); err != nil {
+		t.Fatalf("starting the controller: %v", err)
 	}
 	return env
-}
-
-// startController starts Vane's controller in this process with the generated RBAC's identity.
-func startController(env *testenv.Env) error {
-	logf, err := os.CreateTemp("", "vane-e2e-controller-*.log")
-	if err != nil {
-		return err
-	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(logf), zap.UseDevMode(true), zap.Level(zapcore.Level(-1))))
-	fmt.Fprintf(os.Stderr, "e2e: controller log in %s\n", logf.Name())
-	cfg, err := controllerIdentity(env)
-	if err != nil {
-		return fmt.Errorf("installing the controller's RBAC: %w", err)
-	}
-	mgr, err := controller.NewManager(cfg, controller.Options{MetricsAddr: "0", HealthAddr: "0", Workers: 4})
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = mgr.Start(ctx) }()
-	testenv.OnStop(func() { cancel(); <-done })
-	return nil
-}
-
-// controllerIdentity installs the controller's generated RBAC (config/rbac) and returns a
-// config that acts as its ServiceAccount, so that every scenario also proves the ClusterRole
-// grants enough.
-func controllerIdentity(env *testenv.Env) (*rest.Config, error) {
-	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vane-system"}}
-	if err := env.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, err
-	}
-	for _, f := range []string{"role.yaml", "service_account.yaml", "role_binding.yaml"} {
-		b, err := os.ReadFile(filepath.Join(env.RepoRoot, "config", "rbac", f))
-		if err != nil {
-			return nil, err
-		}
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(b, &u.Object); err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		if err := env.Client.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-	}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:vane-system:vane-controller"}
-	return cfg, nil
 }
 
 // loadManifests reads every document of a YAML file under examples/.

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,91 +14,25 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	authnv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/vanedev/vane/internal/controller"
 	"github.com/vanedev/vane/internal/server"
 	"github.com/vanedev/vane/internal/testenv"
 )
 
-var (
-	controllerOnce     sync.Once
-	controllerStartErr error
-)
-
 // withController returns the control plane with Vane's controller running in this process
-// (started once, as the generated RBAC's ServiceAccount, stopped before the control plane).
+// (testenv's StartController: started once, as config/rbac's ServiceAccount).
 func withController(t *testing.T) *testenv.Env {
 	t.Helper()
 	env := testenv.Get(t)
-	controllerOnce.Do(func() { controllerStartErr = startController(env) })
-	if controllerStartErr != nil {
-		t.Fatalf("starting the controller: %v", controllerStartErr)
+	if err := env.StartController("dashboard-e2e"); err != nil {
+		t.Fatalf("starting the controller: %v", err)
 	}
 	return env
-}
-
-func startController(env *testenv.Env) error {
-	logf, err := os.CreateTemp("", "vane-dashboard-e2e-controller-*.log")
-	if err != nil {
-		return err
-	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(logf), zap.UseDevMode(true), zap.Level(zapcore.Level(-1))))
-	fmt.Fprintf(os.Stderr, "dashboard e2e: controller log in %s\n", logf.Name())
-	if err := applyFile(env, "config/rbac/role.yaml", "config/rbac/service_account.yaml", "config/rbac/role_binding.yaml"); err != nil {
-		return fmt.Errorf("installing the controller's RBAC: %w", err)
-	}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:vane-system:vane-controller"}
-	mgr, err := controller.NewManager(cfg, controller.Options{MetricsAddr: "0", HealthAddr: "0", Workers: 4})
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = mgr.Start(ctx) }()
-	testenv.OnStop(func() { cancel(); <-done })
-	return nil
-}
-
-// applyFile creates every document of the repository's files (existing objects are kept).
-func applyFile(env *testenv.Env, paths ...string) error {
-	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vane-system"}}
-	if err := env.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	for _, p := range paths {
-		b, err := os.ReadFile(filepath.Join(env.RepoRoot, p))
-		if err != nil {
-			return err
-		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			if err := dec.Decode(&u.Object); err == io.EOF {
-				break
-			} else if err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-			if len(u.Object) == 0 {
-				continue
-			}
-			if err := env.Client.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("%s: %s %s: %w", p, u.GetKind(), u.GetName(), err)
-			}
-		}
-	}
-	return nil
 }
 
 // syncBuffer collects a server's log lines.
@@ -166,7 +97,7 @@ func startDashboard(t *testing.T, env *testenv.Env, cfg *rest.Config, inCluster 
 // as its ServiceAccount with a real token, so impersonation is checked against that role.
 func dashboardIdentity(t *testing.T, env *testenv.Env) *rest.Config {
 	t.Helper()
-	if err := applyFile(env, "config/dashboard/rbac.yaml"); err != nil {
+	if err := env.ApplyFiles("config/dashboard/rbac.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	tok := saToken(t, env, "vane-system", "vane-dashboard")

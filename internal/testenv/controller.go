@@ -1,0 +1,107 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/vanedev/vane/internal/controller"
+)
+
+// controllerServiceAccount is the identity of config/rbac's ServiceAccount.
+const controllerServiceAccount = "system:serviceaccount:vane-system:vane-controller"
+
+var (
+	controllerOnce sync.Once
+	controllerErr  error
+)
+
+// StartController starts Vane's controller in this test process, once (later calls return the
+// first call's error): as the ServiceAccount of the generated RBAC (ControllerIdentity), so that
+// every scenario also proves the ClusterRole grants enough, logging to a temporary file whose
+// name starts with name (printed on standard error), and stopped before the control plane.
+func (e *Env) StartController(name string) error {
+	controllerOnce.Do(func() { controllerErr = e.startController(name) })
+	return controllerErr
+}
+
+func (e *Env) startController(name string) error {
+	logf, err := os.CreateTemp("", name+"-controller-*.log")
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logf), zap.UseDevMode(true), zap.Level(zapcore.Level(-1))))
+	fmt.Fprintf(os.Stderr, "%s: controller log in %s\n", name, logf.Name())
+	cfg, err := e.ControllerIdentity()
+	if err != nil {
+		return fmt.Errorf("installing the controller's RBAC: %w", err)
+	}
+	mgr, err := controller.NewManager(cfg, controller.Options{MetricsAddr: "0", HealthAddr: "0", Workers: 4})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = mgr.Start(ctx) }()
+	OnStop(func() { cancel(); <-done })
+	return nil
+}
+
+// ControllerIdentity installs the controller's generated RBAC (config/rbac, in namespace
+// vane-system) and returns a config that acts as its ServiceAccount.
+func (e *Env) ControllerIdentity() (*rest.Config, error) {
+	err := e.ApplyFiles("config/rbac/role.yaml", "config/rbac/service_account.yaml", "config/rbac/role_binding.yaml")
+	if err != nil {
+		return nil, err
+	}
+	cfg := rest.CopyConfig(e.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: controllerServiceAccount}
+	return cfg, nil
+}
+
+// ApplyFiles creates every object of the YAML files (paths relative to the repository), in
+// their own namespaces, after namespace vane-system; an object that exists is left as it is.
+func (e *Env) ApplyFiles(paths ...string) error {
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vane-system"}}
+	if err := e.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(filepath.Join(e.RepoRoot, p))
+		if err != nil {
+			return err
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
+		for {
+			u := &unstructured.Unstructured{}
+			if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			if len(u.Object) == 0 {
+				continue
+			}
+			if err := e.Client.Create(ctx, u); err != nil && !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("%s: %s %s: %w", p, u.GetKind(), u.GetName(), err)
+			}
+		}
+	}
+	return nil
+}
