@@ -71,6 +71,7 @@ func newControllerCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 // pod: the in-cluster config); an explicit -n/--namespace limits the controller to it.
 func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *controllerFlags) error {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(false), zap.Level(zapLevel(f.verbosity))))
+	notify.RouteEngineLogs(ctrl.Log)
 	cfg, err := cf.ToRESTConfig()
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
