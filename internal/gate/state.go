@@ -9,10 +9,12 @@ package gate
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -27,6 +29,10 @@ const (
 	valueOpen   = "open"
 	valueClosed = "closed"
 )
+
+// conflictBackoff spaces the retries of a write that lost a race with another writer; the
+// jitter spreads many concurrent writers apart.
+var conflictBackoff = wait.Backoff{Steps: 12, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 1, Cap: time.Second}
 
 // Kind tells the confirmation gate of a canary from its rollback switch.
 type Kind string
@@ -87,7 +93,7 @@ func (s *ConfigMapStore) Set(ctx context.Context, k Key, open bool) error {
 		value = valueOpen
 	}
 	lost := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
-	if err := retry.OnError(retry.DefaultRetry, lost, func() error { return s.set(ctx, k, value) }); err != nil {
+	if err := retry.OnError(conflictBackoff, lost, func() error { return s.set(ctx, k, value) }); err != nil {
 		return fmt.Errorf("writing %s to ConfigMap %s/%s: %w", k, k.Namespace, ConfigMapName, err)
 	}
 	return nil
