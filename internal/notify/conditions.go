@@ -18,7 +18,7 @@ import (
 // evaluated on its new state (evaluate). Rollouts of other controller instances are ignored.
 func (n *Notifier) look(obj any) {
 	ro, ok := obj.(*v1alpha1.Rollout)
-	if !ok || ro.Labels[v1alpha1.InstanceIDLabel] != n.opts.InstanceID {
+	if !ok || ro.Labels[v1alpha1.InstanceIDLabel] != n.opts.InstanceID || !n.mayNotify(ro) {
 		return
 	}
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}

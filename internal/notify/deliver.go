@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/argoproj/notifications-engine/pkg/api"
@@ -236,6 +237,21 @@ func (n *Notifier) persist(ctx context.Context, key types.NamespacedName, state 
 	if err != nil && !apierrors.IsNotFound(err) {
 		ctrl.LoggerFrom(ctx).Error(err, "recording the notifications sent failed: a re-recorded event may notify again", "rollout", key)
 	}
+}
+
+// subscribePrefix starts every subscription annotation (with or without a trigger).
+const subscribePrefix = "notifications.argoproj.io/subscribe"
+
+// mayNotify tells whether a rollout may have a destination at all: it carries a subscription
+// annotation, or a configuration may subscribe it globally. Events and changes of the other
+// rollouts are not queued.
+func (n *Notifier) mayNotify(ro *v1alpha1.Rollout) bool {
+	for k := range ro.Annotations {
+		if strings.HasPrefix(k, subscribePrefix) {
+			return true
+		}
+	}
+	return n.source == nil || n.source.mayHaveGlobal()
 }
 
 // hasSubscriptions tells whether a rollout carries subscription annotations.

@@ -134,10 +134,11 @@ func (n *Notifier) SetupWithManager(mgr ctrl.Manager) error {
 func (n *Notifier) NeedLeaderElection() bool { return true }
 
 // ObserveEvent queues the notifications of an event recorded on a Rollout; it never blocks.
-// Events on other kinds, and the notifier's own failure events, are ignored.
+// Events on other kinds, the notifier's own failure events and the events of rollouts nothing
+// can subscribe (mayNotify) are ignored.
 func (n *Notifier) ObserveEvent(obj runtime.Object, eventType, reason, message string) {
 	ro, ok := obj.(*v1alpha1.Rollout)
-	if !ok || reason == FailedReason {
+	if !ok || reason == FailedReason || !n.mayNotify(ro) {
 		return
 	}
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}

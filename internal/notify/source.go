@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/argoproj/notifications-engine/pkg/api"
@@ -94,6 +95,20 @@ func (s *source) forNamespace(ctx context.Context, namespace string) ([]config, 
 		return out, fmt.Errorf("invalid notification configuration: %w", errors.Join(errs...))
 	}
 	return out, nil
+}
+
+// mayHaveGlobal tells whether a configuration may subscribe rollouts that carry no
+// subscription annotation: a ConfigMap with global `subscriptions`, or ConfigMaps not read yet.
+func (s *source) mayHaveGlobal() bool {
+	if !s.cms.HasSynced() {
+		return true
+	}
+	for _, obj := range s.cms.GetStore().List() {
+		if cm, ok := obj.(*corev1.ConfigMap); ok && strings.TrimSpace(cm.Data["subscriptions"]) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *source) apiFor(ctx context.Context, ns string) (api.API, error) {
