@@ -1,7 +1,9 @@
-// Command vane is Vane's one binary: `vane controller` runs the controller, and the other
-// subcommands are the CLI (get, list, status, promote, abort, retry, pause, restart, undo, set
-// image, create, terminate, lint, migrate check, notifications, version, completion). Installed as
-// kubectl-vane it is also a kubectl plugin (`kubectl vane promote my-app`).
+// Command vane is Vane's one binary: `vane controller` runs the controller, `vane dashboard`
+// the dashboard, `vane keptn` the Keptn task service and `vane gate` the flagger-loadtester
+// compatible gates; the other subcommands are the CLI (get, list, status, promote, abort, retry,
+// pause, restart, undo, set image, create, terminate, lint, migrate check, notifications, gate
+// open|close, rollback, version, completion). Installed as kubectl-vane it is also a kubectl
+// plugin (`kubectl vane promote my-app`).
 package main
 
 import (
