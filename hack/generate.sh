@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates everything derived from the API types in api/v1alpha1:
-#   - api/v1alpha1/zz_generated.deepcopy.go   (controller-gen object)
-#   - config/crd/bases/argoproj.io_<plural>.yaml, one file per kind (controller-gen crd)
+# Regenerates everything derived from the API types in api/v1alpha1 (Argo Rollouts') and
+# api/flagger/v1beta1 (Flagger's):
+#   - api/*/zz_generated.deepcopy.go          (controller-gen object)
+#   - config/crd/bases/<group>_<plural>.yaml, one file per kind (controller-gen crd)
 # and checks that every CRD stays installable with client-side `kubectl apply`.
 #
 # Usage: bash hack/generate.sh
@@ -14,7 +15,8 @@
 # crd:maxDescLen=0 (no field descriptions in the schema; docs/api.md and the Go
 # doc comments are the reference) which keeps the full, typed PodTemplateSpec /
 # JobSpec schemas, so pod templates stay validated by the API server. The
-# check at the end fails the script if a CRD's compact JSON form (what kubectl
+# allowDangerousTypes=true lets float64 fields through: Flagger's metric thresholds are
+# fractional numbers (api/v1alpha1 has no float). The check at the end fails the script if a CRD's compact JSON form (what kubectl
 # puts in the annotation) gets within 10% of the limit.
 set -euo pipefail
 
@@ -33,7 +35,7 @@ go tool controller-gen \
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go tool controller-gen \
-  crd:maxDescLen=0,generateEmbeddedObjectMeta=true \
+  crd:maxDescLen=0,generateEmbeddedObjectMeta=true,allowDangerousTypes=true \
   paths=./api/... \
   output:crd:dir="$tmp"
 
@@ -62,4 +64,4 @@ if ! out=$(go test ./api/v1alpha1/ -run '^TestCRD' -count=1 -v 2>&1); then
   echo "$out" >&2
   exit 1
 fi
-echo "$out" | grep -E 'CRD argoproj' | sed 's/^ *crd_test.go:[0-9]*: /  /'
+echo "$out" | grep -E 'CRD (argoproj|flagger)' | sed 's/^ *crd_test.go:[0-9]*: /  /'

@@ -74,6 +74,9 @@ func TestCRDShape(t *testing.T) {
 	seen := map[string]bool{}
 	for _, f := range crdFiles(t) {
 		base := filepath.Base(f)
+		if strings.HasPrefix(base, "flagger.app_") {
+			continue // Flagger's kinds: api/flagger/v1beta1's tests check them
+		}
 		w, ok := wants[base]
 		if !ok {
 			t.Errorf("unexpected CRD file %s", base)

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	flaggerv1beta1 "github.com/vanedev/vane/api/flagger/v1beta1"
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/controller/analysisrun"
 	"github.com/vanedev/vane/internal/controller/experiment"
@@ -58,7 +59,7 @@ type Options struct {
 // routers use (the Gateway API; the others are read as unstructured objects).
 func Scheme() (*runtime.Scheme, error) {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, traffic.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, flaggerv1beta1.AddToScheme, traffic.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return nil, err
 		}
