@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	flaggerv1beta1 "github.com/vanedev/vane/api/flagger/v1beta1"
 	"github.com/vanedev/vane/api/v1alpha1"
 )
 
@@ -27,6 +30,45 @@ var validators = map[string]func([]byte) (string, field.ErrorList, error){
 	"AnalysisRun": check(func(o *v1alpha1.AnalysisRun) field.ErrorList { return v1alpha1.ValidateAnalysisRun(o) }),
 	"Experiment":  check(func(o *v1alpha1.Experiment) field.ErrorList { return v1alpha1.ValidateExperiment(o) }),
 }
+
+// flaggerValidators check one document of a flagger.app kind: strict decoding that names the
+// path of every unknown field, then what Flagger's CRD validates (flaggerv1beta1.Validate*).
+var flaggerValidators = map[string]func([]byte) (string, field.ErrorList, error){
+	"Canary":         checkStrictPaths(flaggerv1beta1.ValidateCanary),
+	"MetricTemplate": checkStrictPaths(flaggerv1beta1.ValidateMetricTemplate),
+	"AlertProvider":  checkStrictPaths(flaggerv1beta1.ValidateAlertProvider),
+}
+
+// checkStrictPaths decodes with sigs.k8s.io/json, which reports every unknown or duplicate
+// field with its path (spec.analysis.foo); those are problems like the validation's.
+func checkStrictPaths[T any, P interface {
+	*T
+	named
+}](validate func(P) field.ErrorList) func([]byte) (string, field.ErrorList, error) {
+	return func(doc []byte) (string, field.ErrorList, error) {
+		js, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			return "", nil, fmt.Errorf("converting to JSON: %w", err)
+		}
+		obj := P(new(T))
+		strict, err := sigsjson.UnmarshalStrict(js, obj)
+		if err != nil {
+			return "", nil, fmt.Errorf("decoding: %w", err)
+		}
+		var errs field.ErrorList
+		for _, e := range strict {
+			if m := unknownField.FindStringSubmatch(e.Error()); m != nil {
+				errs = append(errs, field.Forbidden(field.NewPath(m[1]), "unknown field"))
+				continue
+			}
+			errs = append(errs, field.Invalid(field.NewPath("(document)"), nil, e.Error()))
+		}
+		return obj.GetName(), append(errs, validate(obj)...), nil
+	}
+}
+
+// unknownField picks the path out of sigs.k8s.io/json's strict error.
+var unknownField = regexp.MustCompile(`^unknown field "(.+)"$`)
 
 type named interface{ GetName() string }
 
@@ -97,8 +139,14 @@ func lintDocument(w io.Writer, path string, doc int, raw []byte) int {
 		return 1
 	}
 	gv, _ := schema.ParseGroupVersion(head.APIVersion)
-	validate, ok := validators[head.Kind]
-	if gv.Group != v1alpha1.GroupVersion.Group || !ok {
+	var validate func([]byte) (string, field.ErrorList, error)
+	switch gv.Group {
+	case v1alpha1.GroupVersion.Group:
+		validate = validators[head.Kind]
+	case flaggerv1beta1.GroupVersion.Group:
+		validate = flaggerValidators[head.Kind]
+	}
+	if validate == nil {
 		return 0
 	}
 	name, errs, err := validate(raw)

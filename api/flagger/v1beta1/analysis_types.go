@@ -109,7 +109,7 @@ type CanaryAlert struct {
 	Name string `json:"name"`
 	// +optional
 	// +kubebuilder:validation:Enum="";info;warn;error
-	Severity string `json:"severity,omitempty"`
+	Severity    string                        `json:"severity,omitempty"`
 	ProviderRef CrossNamespaceObjectReference `json:"providerRef"`
 }
 
@@ -120,8 +120,8 @@ type CanaryWebhook struct {
 	// +kubebuilder:validation:Enum="";confirm-rollout;pre-rollout;rollout;confirm-promotion;post-rollout;event;rollback;confirm-traffic-increase
 	Type string `json:"type,omitempty"`
 	// +optional
-	MuteAlert *bool `json:"muteAlert,omitempty"`
-	URL string `json:"url"`
+	MuteAlert *bool  `json:"muteAlert,omitempty"`
+	URL       string `json:"url"`
 	// +optional
 	// +kubebuilder:validation:Pattern=`^[0-9]+(m|s)`
 	Timeout string `json:"timeout,omitempty"`
