@@ -287,7 +287,7 @@ func newSetCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 func newLintCommand() *cobra.Command {
 	var files []string
 	cmd := &cobra.Command{
-		Use: "lint -f FILE", Short: "Check the rollouts and analysis templates of manifest files (no cluster needed)", Args: cobra.NoArgs,
+		Use: "lint -f FILE", Short: "Check the Argo Rollouts and Flagger objects of manifest files (no cluster needed)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(files) == 0 {
 				return fmt.Errorf("lint needs -f FILE")

@@ -33,8 +33,9 @@ import (
 	"github.com/vanedev/vane/internal/testenv"
 )
 
-// apiSeedsSkipped are seeds that are not argoproj.io manifests (their CRDs are not installed).
-var apiSeedsSkipped = map[string]bool{"flagger-api-gateway-canary.yaml": true}
+// apiSeedsSkipped are seeds that are not applied here (none: the flagger.app CRDs are installed
+// too, so seed 003's Canary applies).
+var apiSeedsSkipped = map[string]bool{}
 
 // apiKubectl runs the kubectl built with the control plane against the test cluster.
 type apiKubectl struct{ bin, kubeconfig, cacheDir string }
@@ -318,8 +319,8 @@ func TestAPICRDsApplyClientSide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 5 {
-		t.Fatalf("found %d CRD files, want 5 (rollouts, analysistemplates, clusteranalysistemplates, analysisruns, experiments)", len(files))
+	if len(files) != 8 {
+		t.Fatalf("found %d CRD files, want 8 (rollouts, analysistemplates, clusteranalysistemplates, analysisruns, experiments; flagger.app's canaries, metrictemplates, alertproviders)", len(files))
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
