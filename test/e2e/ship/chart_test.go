@@ -104,7 +104,7 @@ func TestChartDefaults(t *testing.T) {
 	env := testenv.Get(t)
 	ns := restrictedNamespace(t, env)
 	objs, notes := renderAndApply(t, env, defaultValues, ns)
-	wantKinds(t, objs, map[string]int{"CustomResourceDefinition": 5, "ServiceAccount": 1, "ClusterRole": 2,
+	wantKinds(t, objs, map[string]int{"CustomResourceDefinition": 8, "ServiceAccount": 1, "ClusterRole": 2,
 		"ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1, "Deployment": 1, "Service": 2, "PodDisruptionBudget": 1,
 		"NetworkPolicy": 1, "ValidatingWebhookConfiguration": 1})
 	if fp := webhookFailurePolicy(t, objs); fp != "Ignore" {
@@ -135,7 +135,7 @@ func TestChartNamespaced(t *testing.T) {
 	applyServerSide(t, env, "cert-manager CRD stand-ins", decodeYAML(t, readTestdata(t, "cert-manager-crds.yaml")))
 	ns := restrictedNamespace(t, env)
 	objs, notes := renderAndApply(t, env, namespacedValues, ns)
-	wantKinds(t, objs, map[string]int{"CustomResourceDefinition": 5, "ServiceAccount": 1, "Role": 1, "RoleBinding": 1,
+	wantKinds(t, objs, map[string]int{"CustomResourceDefinition": 8, "ServiceAccount": 1, "Role": 1, "RoleBinding": 1,
 		"ClusterRole": 1, "ClusterRoleBinding": 1, "Deployment": 1, "Service": 2, "ServiceMonitor": 1,
 		"PodDisruptionBudget": 1, "NetworkPolicy": 1, "ConfigMap": 1, "ValidatingWebhookConfiguration": 1,
 		"Issuer": 1, "Certificate": 1})

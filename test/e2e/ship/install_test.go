@@ -60,7 +60,7 @@ func pinnedImage(t *testing.T) string {
 func TestInstallManifests(t *testing.T) {
 	env := testenv.Get(t)
 	objs := readManifests(t, generateManifests(t, "vane-system"), "install.yaml")
-	want := map[string]int{"CustomResourceDefinition": 5, "Namespace": 1, "ServiceAccount": 1, "ClusterRole": 2,
+	want := map[string]int{"CustomResourceDefinition": 8, "Namespace": 1, "ServiceAccount": 1, "ClusterRole": 2,
 		"ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1, "Deployment": 1, "Service": 2, "PodDisruptionBudget": 1,
 		"NetworkPolicy": 1, "ValidatingWebhookConfiguration": 1}
 	for k, n := range want {
