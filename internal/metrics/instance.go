@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -38,6 +39,9 @@ type Instance struct {
 
 	mu   sync.Mutex
 	keys map[string]map[types.NamespacedName]bool // by controller name: objects with series
+	// stores are the informers' stores by controller name, once Start has them: exists reads
+	// them without the copy a cache Get makes.
+	stores map[string]toolscache.Store
 }
 
 // New returns the metrics of a manager whose cache is reader (read once synced), serving the
@@ -60,14 +64,22 @@ func newInstance(reader client.Reader, instanceID string, now func() time.Time) 
 // have synced, until ctx ends; then it deletes every series of the objects this instance saw.
 // It is the manager's Runnable (see Runnable).
 func (in *Instance) Start(ctx context.Context, c cache.Cache) error {
-	for _, k := range kinds {
-		if _, err := c.GetInformer(ctx, k.newObj()); err != nil {
+	stores := map[string]toolscache.Store{}
+	for name, k := range kinds {
+		inf, err := c.GetInformer(ctx, k.newObj())
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("starting an informer for the metrics: %w", err)
 		}
+		if si, ok := inf.(toolscache.SharedIndexInformer); ok {
+			stores[name] = si.GetStore()
+		}
 	}
+	in.mu.Lock()
+	in.stores = stores
+	in.mu.Unlock()
 	caches.attach(in.src)
 	<-ctx.Done()
 	caches.detach(in.src)
@@ -99,7 +111,7 @@ func (t timed) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, er
 	start := t.in.now()
 	res, err := t.next.Reconcile(ctx, req)
 	elapsed := t.in.now().Sub(start)
-	if !t.in.exists(ctx, t.kind, req.NamespacedName) {
+	if !t.in.exists(ctx, t.name, t.kind, req.NamespacedName) {
 		t.in.forget(t.name, req.NamespacedName)
 		return res, err
 	}
@@ -112,8 +124,20 @@ func (t timed) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, er
 }
 
 // exists reports whether the object is in the cache and served by this instance (an error
-// other than not-found counts as existing: the series stay).
-func (in *Instance) exists(ctx context.Context, k kind, key types.NamespacedName) bool {
+// other than not-found counts as existing: the series stay). It reads the informer's store when
+// Start has it (no copy of the object), else gets a copy from the cache.
+func (in *Instance) exists(ctx context.Context, name string, k kind, key types.NamespacedName) bool {
+	in.mu.Lock()
+	store := in.stores[name]
+	in.mu.Unlock()
+	if store != nil {
+		item, found, err := store.GetByKey(key.String())
+		if err != nil {
+			return true
+		}
+		obj, ok := item.(client.Object)
+		return found && ok && in.src.owns(obj)
+	}
 	obj := k.newObj()
 	if err := in.src.reader.Get(ctx, key, obj); err != nil {
 		return client.IgnoreNotFound(err) != nil
