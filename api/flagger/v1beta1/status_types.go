@@ -12,13 +12,13 @@ type CanaryPhase string
 // CanaryStatus is the observed state of a Canary.
 type CanaryStatus struct {
 	// +optional
-	Phase CanaryPhase `json:"phase,omitempty"`
+	Phase CanaryPhase `json:"phase"`
 	// +optional
-	FailedChecks int32 `json:"failedChecks,omitempty"`
+	FailedChecks int32 `json:"failedChecks"`
 	// +optional
-	CanaryWeight int32 `json:"canaryWeight,omitempty"`
+	CanaryWeight int32 `json:"canaryWeight"`
 	// +optional
-	Iterations int32 `json:"iterations,omitempty"`
+	Iterations int32 `json:"iterations"`
 	// TrackedConfigs are the checksums of the ConfigMaps and Secrets the target uses.
 	// +optional
 	TrackedConfigs map[string]string `json:"trackedConfigs,omitempty"`
