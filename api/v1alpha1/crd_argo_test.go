@@ -47,17 +47,9 @@ var argoCRDGaps = map[string]map[string]string{
 	"argoproj.io_experiments.yaml":              {},
 }
 
-// providerGaps are fields of metric providers Vane does not run (every measurement of these
-// providers is an Error, see docs/api.md). The fields of the analysis providers are the
-// subject of their own issue, not of the one that brought this test (issue #14, the remaining
-// Rollout fields); they are left to it rather than added as empty shapes here. Until then a
-// template using one is rejected by a strict client, and pruned otherwise.
-var providerGaps = map[string]string{
-	"spec.metrics[].provider.datadog.secretRef":      "Datadog provider (not run by Vane): the Secret holding the API keys; metric-providers issue",
-	"spec.metrics[].provider.datadog.requestTimeout": "Datadog provider (not run by Vane): HTTP timeout of its API calls; metric-providers issue",
-	"spec.metrics[].provider.kayenta.lookback":       "Kayenta provider (not run by Vane): sliding-window analysis; metric-providers issue",
-	"spec.metrics[].provider.newRelic.timeout":       "New Relic provider (not run by Vane): NRQL query timeout; metric-providers issue",
-}
+// providerGaps are fields of metric providers Vane lacks. There are none left: the datadog,
+// kayenta and newRelic fields Argo added came with the providers (issue #20).
+var providerGaps = map[string]string{}
 
 var (
 	argoCRDDirOnce sync.Once

@@ -86,6 +86,10 @@ const (
 	DefaultDatadogInterval = "5m"
 	// DefaultDatadogAPIVersion is datadog.apiVersion when unset.
 	DefaultDatadogAPIVersion = "v1"
+	// DefaultDatadogRequestTimeout is datadog.requestTimeout when unset.
+	DefaultDatadogRequestTimeout = "10s"
+	// DefaultNewRelicTimeoutSeconds is newRelic.timeout when unset.
+	DefaultNewRelicTimeoutSeconds int64 = 5
 )
 
 // Experiment defaults.
@@ -371,6 +375,24 @@ func (d *DatadogMetric) EffectiveAPIVersion() string {
 		return DefaultDatadogAPIVersion
 	}
 	return d.ApiVersion
+}
+
+// EffectiveRequestTimeout returns datadog.requestTimeout, or
+// DefaultDatadogRequestTimeout.
+func (d *DatadogMetric) EffectiveRequestTimeout() DurationString {
+	if d.RequestTimeout == nil {
+		return DurationFromString(DefaultDatadogRequestTimeout)
+	}
+	return *d.RequestTimeout
+}
+
+// EffectiveTimeoutSeconds returns newRelic.timeout, or
+// DefaultNewRelicTimeoutSeconds.
+func (n *NewRelicMetric) EffectiveTimeoutSeconds() int64 {
+	if n.Timeout == nil {
+		return DefaultNewRelicTimeoutSeconds
+	}
+	return *n.Timeout
 }
 
 // EffectiveProgressDeadlineSeconds returns the Experiment's

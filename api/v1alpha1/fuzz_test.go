@@ -29,6 +29,10 @@ func exerciseDefaults(obj runtime.Object) {
 			if d := m.Provider.Datadog; d != nil {
 				d.EffectiveInterval()
 				d.EffectiveAPIVersion()
+				_, _ = d.EffectiveRequestTimeout().Duration()
+			}
+			if n := m.Provider.NewRelic; n != nil {
+				n.EffectiveTimeoutSeconds()
 			}
 		}
 	}

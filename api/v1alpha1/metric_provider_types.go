@@ -102,6 +102,19 @@ type Authentication struct {
 	// OAuth2 uses the client credentials flow.
 	// +optional
 	OAuth2 OAuth2Config `json:"oauth2,omitempty,omitzero"`
+	// BasicAuth sends a user name and password (HTTP basic authentication).
+	// +optional
+	BasicAuth BasicAuthConfig `json:"basicAuth,omitempty,omitzero"`
+}
+
+// BasicAuthConfig is an HTTP basic authentication user and password.
+type BasicAuthConfig struct {
+	// Username to send.
+	// +optional
+	Username string `json:"username,omitempty"`
+	// Password to send, e.g. {{args.NAME}} of an argument from a Secret.
+	// +optional
+	Password string `json:"password,omitempty"`
 }
 
 // OAuth2Config is an OAuth2 client credentials configuration.
@@ -151,6 +164,10 @@ type KayentaMetric struct {
 	Threshold KayentaThreshold `json:"threshold"`
 	// Scopes to compare.
 	Scopes []KayentaScope `json:"scopes"`
+	// Lookback makes scopes without a start begin when the analysis
+	// started, instead of one metric interval before each measurement.
+	// +optional
+	Lookback bool `json:"lookback,omitempty"`
 }
 
 // KayentaThreshold is the pass and marginal score.
@@ -258,6 +275,24 @@ type DatadogMetric struct {
 	// Aggregator reduces a v2 time series to one value.
 	// +optional
 	Aggregator string `json:"aggregator,omitempty"`
+	// SecretRef names the Secret holding the API and application keys
+	// (default: the controller namespace's datadog Secret).
+	// +optional
+	SecretRef SecretRef `json:"secretRef,omitempty,omitzero"`
+	// RequestTimeout bounds each call to the Datadog API. Defaults to 10s.
+	// +optional
+	RequestTimeout *DurationString `json:"requestTimeout,omitempty"`
+}
+
+// SecretRef names a Secret of a metric provider.
+type SecretRef struct {
+	// Name of the Secret.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Namespaced looks for the Secret in the analysis' namespace instead of
+	// the controller's.
+	// +optional
+	Namespaced bool `json:"namespaced,omitempty"`
 }
 
 // WavefrontMetric is a Wavefront query.
@@ -277,6 +312,9 @@ type NewRelicMetric struct {
 	Profile string `json:"profile,omitempty"`
 	// Query in NRQL.
 	Query string `json:"query"`
+	// Timeout of the NRQL query, in seconds. Defaults to 5.
+	// +optional
+	Timeout *int64 `json:"timeout,omitempty"`
 }
 
 // JobMetric runs a Job as a measurement.

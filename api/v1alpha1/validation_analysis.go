@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -157,6 +158,9 @@ func validateProvider(mp *MetricProvider, p *field.Path) field.ErrorList {
 	}
 	if mp.NewRelic != nil {
 		requireQuery("newRelic", mp.NewRelic.Query)
+		if t := mp.NewRelic.Timeout; t != nil && *t < 0 {
+			allErrs = append(allErrs, field.Invalid(p.Child("newRelic", "timeout"), *t, "must be greater than or equal to 0"))
+		}
 	}
 	if mp.Graphite != nil {
 		requireQuery("graphite", mp.Graphite.Query)
@@ -190,25 +194,7 @@ func validateProvider(mp *MetricProvider, p *field.Path) field.ErrorList {
 		allErrs = append(allErrs, validateAuthentication(&w.Authentication, wp.Child("authentication"))...)
 	}
 	if d := mp.Datadog; d != nil {
-		dp := p.Child("datadog")
-		switch d.ApiVersion {
-		case "", "v1", "v2":
-		default:
-			allErrs = append(allErrs, field.NotSupported(dp.Child("apiVersion"), d.ApiVersion, []string{"v1", "v2"}))
-		}
-		if d.Query == "" && len(d.Queries) == 0 {
-			allErrs = append(allErrs, field.Required(dp.Child("query"), "give a query (or queries with a formula for apiVersion v2)"))
-		}
-		if d.Query != "" && len(d.Queries) > 0 {
-			allErrs = append(allErrs, field.Invalid(dp.Child("queries"), field.OmitValueType{}, "set query or queries, not both"))
-		}
-		if len(d.Queries) > 0 && d.EffectiveAPIVersion() != "v2" {
-			allErrs = append(allErrs, field.Invalid(dp.Child("queries"), field.OmitValueType{}, "queries need apiVersion v2"))
-		}
-		if d.Formula != "" && len(d.Queries) == 0 {
-			allErrs = append(allErrs, field.Invalid(dp.Child("formula"), d.Formula, "a formula needs queries"))
-		}
-		allErrs = append(allErrs, validateDuration(d.Interval, dp.Child("interval"), true)...)
+		allErrs = append(allErrs, validateDatadog(d, p.Child("datadog"))...)
 	}
 	if j := mp.Job; j != nil {
 		jp := p.Child("job", "spec", "template", "spec", "containers")
@@ -233,6 +219,60 @@ func validateProvider(mp *MetricProvider, p *field.Path) field.ErrorList {
 		if len(k.Scopes) == 0 {
 			allErrs = append(allErrs, field.Required(kp.Child("scopes"), "give at least one scope"))
 		}
+		for i, sc := range k.Scopes {
+			sp := kp.Child("scopes").Index(i)
+			if (sc.ControlScope.Start == "") != (sc.ExperimentScope.Start == "") {
+				allErrs = append(allErrs, field.Invalid(sp.Child("experimentScope", "start"), sc.ExperimentScope.Start, "set start in both controlScope and experimentScope, or in neither"))
+			}
+			if (sc.ControlScope.End == "") != (sc.ExperimentScope.End == "") {
+				allErrs = append(allErrs, field.Invalid(sp.Child("experimentScope", "end"), sc.ExperimentScope.End, "set end in both controlScope and experimentScope, or in neither"))
+			}
+		}
+	}
+	return allErrs
+}
+
+// datadogAggregators are the aggregators of Datadog's v2 scalar queries.
+var datadogAggregators = []string{"avg", "min", "max", "sum", "last", "percentile", "mean", "l2norm", "area"}
+
+// validateDatadog checks a Datadog metric as Argo Rollouts does when it runs one: a query or
+// queries (not both), queries and aggregator only with apiVersion v2, a formula over several
+// queries, and positive durations.
+func validateDatadog(d *DatadogMetric, dp *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	switch d.ApiVersion {
+	case "", "v1", "v2":
+	default:
+		allErrs = append(allErrs, field.NotSupported(dp.Child("apiVersion"), d.ApiVersion, []string{"v1", "v2"}))
+	}
+	if d.Query == "" && len(d.Queries) == 0 {
+		allErrs = append(allErrs, field.Required(dp.Child("query"), "give a query (or queries with a formula for apiVersion v2)"))
+	}
+	if d.Query != "" && len(d.Queries) > 0 {
+		allErrs = append(allErrs, field.Invalid(dp.Child("queries"), field.OmitValueType{}, "set query or queries, not both"))
+	}
+	if len(d.Queries) > 0 && d.EffectiveAPIVersion() != "v2" {
+		allErrs = append(allErrs, field.Invalid(dp.Child("queries"), field.OmitValueType{}, "queries need apiVersion v2"))
+	}
+	if d.Formula != "" && len(d.Queries) == 0 {
+		allErrs = append(allErrs, field.Invalid(dp.Child("formula"), d.Formula, "a formula needs queries"))
+	}
+	if d.Formula == "" && len(d.Queries) > 1 {
+		allErrs = append(allErrs, field.Required(dp.Child("formula"), "several queries need a formula that combines them"))
+	}
+	if d.Aggregator != "" {
+		if d.EffectiveAPIVersion() != "v2" {
+			allErrs = append(allErrs, field.Invalid(dp.Child("aggregator"), d.Aggregator, "an aggregator needs apiVersion v2"))
+		} else if !slices.Contains(datadogAggregators, d.Aggregator) && !hasPlaceholder(d.Aggregator) {
+			allErrs = append(allErrs, field.NotSupported(dp.Child("aggregator"), d.Aggregator, datadogAggregators))
+		}
+	}
+	if d.SecretRef.Namespaced && strings.TrimSpace(d.SecretRef.Name) == "" {
+		allErrs = append(allErrs, field.Required(dp.Child("secretRef", "name"), "a namespaced secretRef needs the name of the Secret"))
+	}
+	allErrs = append(allErrs, validateDuration(d.Interval, dp.Child("interval"), true)...)
+	if t := d.RequestTimeout; t != nil && !hasPlaceholder(t.String()) {
+		allErrs = append(allErrs, validateDuration(t, dp.Child("requestTimeout"), true)...)
 	}
 	return allErrs
 }
@@ -265,14 +305,22 @@ func validateRangeQuery(r *PrometheusRangeQueryArgs, p *field.Path) field.ErrorL
 	return allErrs
 }
 
-// validateAuthentication checks a provider's authentication. OAuth2's client credentials
-// flow needs the token URL, the client ID and its secret. The secret's value is never
-// quoted in an error.
+// validateAuthentication checks a provider's authentication. Basic authentication needs a
+// username and a password; OAuth2's client credentials flow needs the token URL, the client ID
+// and its secret. Secret values are never quoted in an error.
 func validateAuthentication(a *Authentication, p *field.Path) field.ErrorList {
-	if a.OAuth2.IsZero() {
-		return nil
-	}
 	var allErrs field.ErrorList
+	if b := a.BasicAuth; b != (BasicAuthConfig{}) {
+		if strings.TrimSpace(b.Username) == "" {
+			allErrs = append(allErrs, field.Required(p.Child("basicAuth", "username"), "basic authentication needs a username"))
+		}
+		if b.Password == "" {
+			allErrs = append(allErrs, field.Required(p.Child("basicAuth", "password"), "basic authentication needs a password, e.g. {{args.NAME}} of an argument from a Secret"))
+		}
+	}
+	if a.OAuth2.IsZero() {
+		return allErrs
+	}
 	op := p.Child("oauth2")
 	o := &a.OAuth2
 	switch u := strings.TrimSpace(o.TokenURL); {

@@ -76,3 +76,72 @@ func TestValidationNeverQuotesTheClientSecret(t *testing.T) {
 		t.Errorf("the secret is quoted: %s", agg)
 	}
 }
+
+// TestValidateProviderFields checks the errors of the provider fields Argo checks when it runs
+// a metric (datadog, newRelic, kayenta) and of basic authentication, by field path and type.
+func TestValidateProviderFields(t *testing.T) {
+	const dd = "spec.metrics[0].provider.datadog"
+	datadog := func(mutate func(*DatadogMetric)) MetricProvider {
+		d := &DatadogMetric{Query: "avg:errors{app:a}"}
+		mutate(d)
+		return MetricProvider{Datadog: d}
+	}
+	scope := func(start, end string) ScopeDetail { return ScopeDetail{Scope: "app=a", Step: 60, Start: start, End: end} }
+	kayenta := func(control, experiment ScopeDetail) MetricProvider {
+		return MetricProvider{Kayenta: &KayentaMetric{Address: "http://kayenta:8090", Application: "a", CanaryConfigName: "c",
+			Scopes: []KayentaScope{{Name: "default", ControlScope: control, ExperimentScope: experiment}}}}
+	}
+	basic := func(b BasicAuthConfig) MetricProvider {
+		return MetricProvider{Prometheus: &PrometheusMetric{Address: "http://prometheus:9090", Query: "up", Authentication: Authentication{BasicAuth: b}}}
+	}
+	for name, tc := range map[string]struct {
+		provider MetricProvider
+		want     []string
+	}{
+		"datadog v1 query": {provider: datadog(func(*DatadogMetric) {})},
+		"datadog v2 formula with a secretRef and a timeout": {provider: datadog(func(d *DatadogMetric) {
+			d.Query, d.ApiVersion, d.Formula, d.Aggregator = "", "v2", "a / b", "sum"
+			d.Queries = map[string]string{"a": "sum:errors{*}", "b": "sum:requests{*}"}
+			d.SecretRef, d.RequestTimeout = SecretRef{Name: "dd", Namespaced: true}, DurationPtr(DurationFromString("30s"))
+		})},
+		"datadog timeout from an argument": {provider: datadog(func(d *DatadogMetric) { d.RequestTimeout = DurationPtr(DurationFromString("{{args.t}}")) })},
+		"datadog zero timeout": {provider: datadog(func(d *DatadogMetric) { d.RequestTimeout = DurationPtr(DurationFromString("0s")) }),
+			want: []string{dd + ".requestTimeout: Invalid value"}},
+		"datadog timeout that does not parse": {provider: datadog(func(d *DatadogMetric) { d.RequestTimeout = DurationPtr(DurationFromString("ten")) }),
+			want: []string{dd + ".requestTimeout: Invalid value"}},
+		"datadog aggregator with v1": {provider: datadog(func(d *DatadogMetric) { d.Aggregator = "sum" }),
+			want: []string{dd + ".aggregator: Invalid value"}},
+		"datadog unknown aggregator": {provider: datadog(func(d *DatadogMetric) { d.ApiVersion, d.Aggregator = "v2", "median" }),
+			want: []string{dd + ".aggregator: Unsupported value"}},
+		"datadog two queries without a formula": {provider: datadog(func(d *DatadogMetric) {
+			d.Query, d.ApiVersion, d.Queries = "", "v2", map[string]string{"a": "sum:x{*}", "b": "sum:y{*}"}
+		}), want: []string{dd + ".formula: Required value"}},
+		"datadog namespaced secretRef without a name": {provider: datadog(func(d *DatadogMetric) { d.SecretRef.Namespaced = true }),
+			want: []string{dd + ".secretRef.name: Required value"}},
+		"newRelic negative timeout": {provider: MetricProvider{NewRelic: &NewRelicMetric{Query: "SELECT 1", Timeout: new(int64(-1))}},
+			want: []string{"spec.metrics[0].provider.newRelic.timeout: Invalid value"}},
+		"kayenta scopes without times": {provider: kayenta(scope("", ""), scope("", ""))},
+		"kayenta scopes with times":    {provider: kayenta(scope("{{args.start}}", "{{args.end}}"), scope("{{args.start}}", "{{args.end}}"))},
+		"kayenta start in one scope only": {provider: kayenta(scope("2026-01-01T00:00:00Z", ""), scope("", "")),
+			want: []string{"spec.metrics[0].provider.kayenta.scopes[0].experimentScope.start: Invalid value"}},
+		"kayenta end in one scope only": {provider: kayenta(scope("", ""), scope("", "2026-01-01T00:00:00Z")),
+			want: []string{"spec.metrics[0].provider.kayenta.scopes[0].experimentScope.end: Invalid value"}},
+		"basic auth": {provider: basic(BasicAuthConfig{Username: "u", Password: "{{args.password}}"})},
+		"basic auth without a password": {provider: basic(BasicAuthConfig{Username: "u"}),
+			want: []string{"spec.metrics[0].provider.prometheus.authentication.basicAuth.password: Required value"}},
+		"basic auth without a username": {provider: basic(BasicAuthConfig{Password: "p"}),
+			want: []string{"spec.metrics[0].provider.prometheus.authentication.basicAuth.username: Required value"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tmpl := analysisTemplate()
+			tmpl.Spec.Metrics[0].Provider = tc.provider
+			var got []string
+			for _, e := range ValidateAnalysisTemplate(tmpl) {
+				got = append(got, e.Field+": "+e.Type.String())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
