@@ -86,7 +86,9 @@ func TestValidateProviderFields(t *testing.T) {
 		mutate(d)
 		return MetricProvider{Datadog: d}
 	}
-	scope := func(start, end string) ScopeDetail { return ScopeDetail{Scope: "app=a", Step: 60, Start: start, End: end} }
+	scope := func(start, end string) ScopeDetail {
+		return ScopeDetail{Scope: "app=a", Step: 60, Start: start, End: end}
+	}
 	kayenta := func(control, experiment ScopeDetail) MetricProvider {
 		return MetricProvider{Kayenta: &KayentaMetric{Address: "http://kayenta:8090", Application: "a", CanaryConfigName: "c",
 			Scopes: []KayentaScope{{Name: "default", ControlScope: control, ExperimentScope: experiment}}}}
