@@ -82,7 +82,7 @@ func verb(cf *genericclioptions.ConfigFlags, use, short string, run func(cmd *co
 
 func newGetCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	var watch, noColor bool
-	get := &cobra.Command{Use: "get", Short: "Show a rollout or an experiment and what it owns"}
+	get := &cobra.Command{Use: "get", Short: "Show a rollout, an experiment or a Flagger canary and what it owns"}
 	ro := verb(cf, "rollout NAME", "Show a rollout: status, steps, images, ReplicaSets, pods and analyses",
 		func(cmd *cobra.Command, o *cli.Options, name string) error {
 			o.Color = o.Color && !noColor
@@ -92,8 +92,23 @@ func newGetCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	ro.Args = cobra.ExactArgs(1)
 	ro.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching: redrawn in place on a terminal")
 	ro.Flags().BoolVar(&noColor, "no-color", false, "no colours")
-	get.AddCommand(ro, newGetExperimentCommand(cf))
+	get.AddCommand(ro, newGetExperimentCommand(cf), newGetCanaryCommand(cf))
 	return get
+}
+
+// newGetCanaryCommand is `get canary NAME`: a Flagger Canary with its workloads, Services,
+// webhooks and gates.
+func newGetCanaryCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
+	var watch, noColor bool
+	cmd := named(cf, "canary NAME", "Show a Flagger canary: status, weight, checks, workloads, Services, webhooks and gates", cobra.ExactArgs(1),
+		func(cmd *cobra.Command, o *cli.Options, names []string) error {
+			o.Color = o.Color && !noColor
+			return cli.GetCanary(cmd.Context(), o, names[0], watch)
+		})
+	cmd.Aliases = []string{"canaries"}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching: redrawn in place on a terminal")
+	cmd.Flags().BoolVar(&noColor, "no-color", false, "no colours")
+	return cmd
 }
 
 func newGetExperimentCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
@@ -126,7 +141,7 @@ func named(cf *genericclioptions.ConfigFlags, use, short string, args cobra.Posi
 
 func newListCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	var watch, all bool
-	list := &cobra.Command{Use: "list", Short: "List rollouts or experiments"}
+	list := &cobra.Command{Use: "list", Short: "List rollouts, experiments or Flagger canaries"}
 	ro := &cobra.Command{
 		Use: "rollouts", Aliases: []string{"rollout", "ro"}, Short: "List rollouts in the namespace (-A: all)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -148,8 +163,22 @@ func newListCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 		})
 	exp.Aliases = []string{"experiment", "exp"}
 	exp.Flags().BoolVarP(&allExp, "all-namespaces", "A", false, "every namespace")
-	list.AddCommand(ro, exp)
+	list.AddCommand(ro, exp, newListCanariesCommand(cf))
 	return list
+}
+
+// newListCanariesCommand is `list canaries`: kubectl's columns for Flagger Canaries.
+func newListCanariesCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
+	var watch, all bool
+	cmd := named(cf, "canaries", "List Flagger canaries in the namespace (-A: all)", cobra.NoArgs,
+		func(cmd *cobra.Command, o *cli.Options, _ []string) error {
+			o.AllNamespaces = all
+			return cli.ListCanaries(cmd.Context(), o, watch)
+		})
+	cmd.Aliases = []string{"canary"}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching")
+	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "every namespace")
+	return cmd
 }
 
 func newStatusCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
