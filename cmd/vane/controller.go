@@ -31,6 +31,8 @@ type controllerFlags struct {
 	verbosity      int
 	webhook        *webhook.Options
 	notify         notifyFlags
+	canary         controller.CanaryOptions
+	resolve        string
 }
 
 // notifyFlags are the notification settings of `vane controller`.
@@ -64,6 +66,7 @@ func newControllerCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	fl.BoolVar(&f.notify.selfService, "self-service-notification-enabled", false,
 		"also read the notification ConfigMap and Secret of each rollout's own namespace")
 	fl.DurationVar(&f.notify.sendTimeout, "notification-send-timeout", 10*time.Second, "give up on a notification receiver after this long")
+	addCanaryFlags(fl, f)
 	return cmd
 }
 
@@ -81,6 +84,10 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 	if err != nil {
 		return err
 	}
+	canaryOpts, err := f.canaryOptions()
+	if err != nil {
+		return err
+	}
 	mgr, err := controller.NewManager(cfg, controller.Options{
 		Namespace:               *cf.Namespace,
 		InstanceID:              f.instanceID,
@@ -90,6 +97,7 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 		HealthAddr:              f.healthAddr,
 		Workers:                 f.workers,
 		EventObservers:          []controller.EventObserver{notifier},
+		Canary:                  canaryOpts,
 	})
 	if err != nil {
 		return err

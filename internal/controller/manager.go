@@ -53,6 +53,9 @@ type Options struct {
 	ExperimentOptions []experiment.Option
 	// EventObservers learn of every event the controllers record (see EventObserver).
 	EventObservers []EventObserver
+	// Canary configures the reconciler of Flagger's Canaries (served when the API server
+	// serves flagger.app/v1beta1 canaries).
+	Canary CanaryOptions
 }
 
 // Scheme returns a scheme with the built-in kinds, Vane's API and the typed API the traffic
@@ -128,7 +131,10 @@ func setupControllers(mgr ctrl.Manager, o Options, met *metrics.Instance) error 
 	}
 	eopts := append([]experiment.Option{experiment.WithInstanceID(o.InstanceID), kit.WithWrap[*experiment.Reconciler](met.Wrap)},
 		o.ExperimentOptions...)
-	return experiment.Setup(mgr, o.Workers, eopts...)
+	if err := experiment.Setup(mgr, o.Workers, eopts...); err != nil {
+		return err
+	}
+	return setupCanaries(mgr, o)
 }
 
 // managerOptions are the manager's scheme, cache, endpoints, leader election and event

@@ -86,6 +86,9 @@ type Session[T client.Object] struct {
 	BeforePatch func()
 	// Writes, when set, learns the resourceVersion the status write replaced.
 	Writes *Written
+	// AfterEmit, when set, runs once the status is stored and the events are emitted (to
+	// announce them elsewhere: webhooks, alerts); not after a failed or conflicting write.
+	AfterEmit func()
 	status func(T) any
 }
 
@@ -134,6 +137,9 @@ func (s *Session[T]) End(ctx context.Context, c client.Client, rec record.EventR
 		s.Writes.Replaced(s.Obj, s.Orig.GetResourceVersion())
 	}
 	s.Events.Emit(rec, s.Obj)
+	if s.AfterEmit != nil {
+		s.AfterEmit()
+	}
 }
 
 // staleRecheck is when Run looks again at an object whose cached copy its own write replaced,

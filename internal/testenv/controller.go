@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
@@ -51,7 +52,10 @@ func (e *Env) startController(name string) error {
 	if err != nil {
 		return fmt.Errorf("installing the controller's RBAC: %w", err)
 	}
-	mgr, err := controller.NewManager(cfg, controller.Options{MetricsAddr: "0", HealthAddr: "0", Workers: 4})
+	mgr, err := controller.NewManager(cfg, controller.Options{MetricsAddr: "0", HealthAddr: "0", Workers: 4,
+		// Canaries tick every second at most (Flagger's floor is 10s) and reach webhooks served
+		// on Services' loopback ClusterIPs
+		Canary: controller.CanaryOptions{MinInterval: time.Second, ResolveServices: true}})
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
+	flaggerv1beta1 "github.com/vanedev/vane/api/flagger/v1beta1"
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/localcluster"
 )
@@ -166,7 +167,7 @@ func start() (func(failed bool), error) {
 
 func newEnv(cfg *rest.Config, root, dir, kubeconfig string) (*Env, error) {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme, flaggerv1beta1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return nil, err
 		}
