@@ -25,6 +25,7 @@ func addCanaryFlags(fl *pflag.FlagSet, f *controllerFlags) {
 	fl.StringVar(&f.canary.MetricsServer, "metrics-server", "http://prometheus:9090",
 		"Prometheus queried by Canaries' built-in metrics and by MetricTemplates without an address")
 	fl.StringVar(&f.canary.EventWebhook, "event-webhook", "", "URL sent every event of Canaries that have no event webhook")
+	fl.StringVar(&f.canary.ClusterName, "cluster-name", "", "cluster name shown in Canary alerts")
 	fl.DurationVar(&f.canary.MinInterval, "canary-min-interval", flaggerv1.MinAnalysisInterval,
 		"shortest analysis interval of a Canary (Flagger's floor is 10s)")
 	fl.StringVar(&f.resolve, "resolve-services", resolveAuto, "dial <service>.<namespace> URLs of Canary webhooks and "+

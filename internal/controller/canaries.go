@@ -8,6 +8,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/vanedev/vane/internal/controller/canary"
+	"github.com/vanedev/vane/internal/flagger/alert"
 	flaggermetrics "github.com/vanedev/vane/internal/flagger/metrics"
 	"github.com/vanedev/vane/internal/metrics"
 	"github.com/vanedev/vane/internal/resolve"
@@ -25,6 +26,8 @@ type CanaryOptions struct {
 	MinInterval time.Duration
 	// EventWebhook receives the events of Canaries with no event webhook (Flagger's -event-webhook).
 	EventWebhook string
+	// ClusterName is added to alerts (Flagger's -cluster-name).
+	ClusterName string
 	// ResolveServices dials <service>.<namespace> URLs of webhooks and metric servers at the
 	// Service's ClusterIP (for a controller that runs outside the cluster, without its DNS).
 	ResolveServices bool
@@ -51,7 +54,8 @@ func setupCanaries(mgr ctrl.Manager, o Options) error {
 	cfg := canary.Config{MeshProvider: co.MeshProvider, MinInterval: co.MinInterval, HTTP: httpClient,
 		EventWebhook: co.EventWebhook, Stats: metrics.Canaries,
 		// MetricTemplates and their Secrets are read directly: no cluster-wide Secret cache
-		Metrics: &flaggermetrics.Checker{Reader: mgr.GetAPIReader(), Client: httpClient, MetricsServer: co.MetricsServer}}
+		Metrics: &flaggermetrics.Checker{Reader: mgr.GetAPIReader(), Client: httpClient, MetricsServer: co.MetricsServer},
+		Alerts:  &alert.Sender{Reader: mgr.GetAPIReader(), Client: httpClient, ClusterName: co.ClusterName}}
 	opts := append([]canary.Option{canary.WithInstanceID(o.InstanceID)}, co.Options...)
 	if err := canary.Setup(mgr, o.Workers, cfg, opts...); err != nil {
 		return fmt.Errorf("setting up the canary controller: %w", err)
