@@ -155,7 +155,7 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &fe):
 		body = errorBody{Code: http.StatusForbidden, Message: err.Error(), Verb: fe.Access.Verb,
 			Resource: fe.Access.Resource, Namespace: fe.Access.Namespace}
-	case apierrors.IsNotFound(err), errors.Is(err, errNotServed):
+	case apierrors.IsNotFound(err), errors.Is(err, errNotServed), errors.Is(err, errNoCanaries):
 		body.Code = http.StatusNotFound
 	case apierrors.IsForbidden(err) && errors.As(err, &st):
 		body = forbiddenFromAPI(st)

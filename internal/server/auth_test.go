@@ -107,20 +107,20 @@ func TestHubCoalesces(t *testing.T) {
 	h := newHub()
 	s := h.subscribe()
 	for range 3 {
-		h.notify(Ref{"shop", "a"})
+		h.notify(Ref{Namespace: "shop", Name: "a"})
 	}
-	h.notify(Ref{"shop", "b"})
+	h.notify(Ref{Namespace: "shop", Name: "b"})
 	<-s.ready
 	got, health := s.take()
 	if health {
 		t.Error("a rollout change reported as a change of the cluster's health")
 	}
 	sort.Slice(got, func(i, j int) bool { return got[i].Name < got[j].Name })
-	if diff := cmp.Diff([]Ref{{"shop", "a"}, {"shop", "b"}}, got); diff != "" {
+	if diff := cmp.Diff([]Ref{{Namespace: "shop", Name: "a"}, {Namespace: "shop", Name: "b"}}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	h.unsubscribe(s)
-	h.notify(Ref{"shop", "c"})
+	h.notify(Ref{Namespace: "shop", Name: "c"})
 	if refs, _ := s.take(); len(refs) != 0 {
 		t.Error("an unsubscribed stream still collects changes")
 	}

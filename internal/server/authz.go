@@ -21,6 +21,7 @@ const sarTTL = 10 * time.Second
 var resourceGroups = map[string]string{
 	"rollouts": "argoproj.io", "analysisruns": "argoproj.io", "experiments": "argoproj.io",
 	"replicasets": "apps", "pods": "", "events": "",
+	"canaries": "flagger.app", "configmaps": "",
 }
 
 // access is one question: may the user do verb on resource (with an optional "/subresource")
@@ -36,6 +37,7 @@ func (a access) String() string {
 type sarKey struct {
 	user string
 	access
+	name string
 }
 
 type sarAnswer struct {
@@ -59,10 +61,15 @@ func newAuthorizer(cs kubernetes.Interface) *authorizer {
 // allowed answers for id (always yes in local mode, id nil: the API server checks the
 // kubeconfig's user itself).
 func (z *authorizer) allowed(ctx context.Context, id *Identity, a access) (bool, error) {
+	return z.allowedNamed(ctx, id, a, "")
+}
+
+// allowedNamed is allowed for one object of the resource, by name (all of them when empty).
+func (z *authorizer) allowedNamed(ctx context.Context, id *Identity, a access, name string) (bool, error) {
 	if id == nil {
 		return true, nil
 	}
-	key := sarKey{user: id.User + "\x00" + strings.Join(id.Groups, ","), access: a}
+	key := sarKey{user: id.User + "\x00" + strings.Join(id.Groups, ","), access: a, name: name}
 	z.mu.Lock()
 	ans, ok := z.answers[key]
 	z.mu.Unlock()
@@ -77,7 +84,7 @@ func (z *authorizer) allowed(ctx context.Context, id *Identity, a access) (bool,
 	sar := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
 		User: id.User, UID: id.UID, Groups: id.Groups, Extra: extra,
 		ResourceAttributes: &authzv1.ResourceAttributes{Namespace: a.Namespace, Verb: a.Verb,
-			Group: resourceGroups[resource], Resource: resource, Subresource: sub},
+			Group: resourceGroups[resource], Resource: resource, Subresource: sub, Name: name},
 	}}
 	res, err := z.cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
 	if err != nil {

@@ -32,11 +32,15 @@ type page struct {
 	InCluster bool
 	Namespace string
 	Name      string
-	Now       time.Time
-	List      *RolloutList
-	Detail    *Detail
-	Statuses  []string
-	Error     *errorBody
+	// Kind is the kind of the page's object (Rollout or Canary): its stream asks for it only.
+	Kind     string
+	Now      time.Time
+	List     *RolloutList
+	Detail   *Detail
+	Canaries *CanaryList
+	Canary   *CanaryDetail
+	Statuses []string
+	Error    *errorBody
 }
 
 func (s *Server) newPage(r *http.Request, title string) *page {
@@ -57,13 +61,19 @@ func (s *Server) listPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg.List, pg.Namespace = list, r.URL.Query().Get("namespace")
+	if s.store.flagger.canaries {
+		if pg.Canaries, err = s.canarySummaries(r.Context(), principalFrom(r.Context()), pg.Namespace, false); err != nil {
+			s.apiError(w, r, err)
+			return
+		}
+	}
 	s.render(w, r, "list.html", "list-body", pg)
 }
 
 func (s *Server) rolloutPage(w http.ResponseWriter, r *http.Request) {
 	ns, name := r.PathValue("ns"), r.PathValue("name")
 	pg := s.newPage(r, name)
-	pg.Namespace, pg.Name = ns, name
+	pg.Namespace, pg.Name, pg.Kind = ns, name, "Rollout"
 	d, err := s.detail(r.Context(), principalFrom(r.Context()), ns, name)
 	if err != nil {
 		s.apiError(w, r, err)

@@ -1,9 +1,10 @@
 // Package server is Vane's dashboard: HTML pages, a JSON API under /api/v1/ shaped like
-// Kubernetes paths, and a Server-Sent Events stream of rollout changes, all served from one set
-// of shared informers. In local mode (`vane dashboard`) it acts with the user's kubeconfig and
-// listens on loopback only; in cluster mode (`vane dashboard --in-cluster`) every request is
-// authenticated with TokenReview, every read is filtered with SubjectAccessReview and every
-// action is performed by impersonating the user, so the API server itself authorizes it.
+// Kubernetes paths, and a Server-Sent Events stream of changes, for rollouts and (read only)
+// Flagger's Canaries with their gates, all served from one set of shared informers. In local
+// mode (`vane dashboard`) it acts with the user's kubeconfig and listens on loopback only; in
+// cluster mode (`vane dashboard --in-cluster`) every request is authenticated with TokenReview,
+// every read is filtered with SubjectAccessReview and every action is performed by
+// impersonating the user, so the API server itself authorizes it.
 package server
 
 import (
@@ -57,6 +58,8 @@ type Server struct {
 	store  *store
 	hub    *hub
 	client client.Client
+	// cached reads from the store's cache (the gates, through internal/gate's reader).
+	cached client.Client
 	mapper meta.RESTMapper
 	cs     kubernetes.Interface
 	authn  *authenticator
@@ -101,18 +104,29 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	cached, err := client.New(opts.Config, client.Options{Scheme: opts.Scheme, Mapper: mapper, HTTPClient: httpClient,
+		Cache: &client.CacheOptions{Reader: st.cache}})
+	if err != nil {
+		return nil, fmt.Errorf("cache client: %w", err)
+	}
 	pinger := func(ctx context.Context) error { return ping(ctx, cs, opts.Config.Host) }
-	return &Server{opts: opts, store: st, hub: h, client: c, mapper: mapper, cs: cs, authn: newAuthenticator(cs),
+	return &Server{opts: opts, store: st, hub: h, client: c, cached: cached, mapper: mapper, cs: cs, authn: newAuthenticator(cs),
 		authz: newAuthorizer(cs), pages: pages, health: newHealth(pinger, opts.Now, h), localCSRF: randomID()}, nil
 }
 
 // Start runs the shared informers and returns once they hold the cluster's state (or fail),
 // and checks from then on that the API server answers (the pages say when it does not). A
-// cluster without Vane's CRDs fails it at once.
+// cluster without Vane's CRDs fails it at once; Flagger's Canaries are shown when the cluster
+// serves them and the server may watch them (see detectFlagger).
 func (s *Server) Start(ctx context.Context) error {
 	if _, err := s.mapper.RESTMapping(v1alpha1.GroupVersion.WithKind("Rollout").GroupKind(), v1alpha1.GroupVersion.Version); err != nil {
 		return fmt.Errorf("the cluster at %s does not serve argoproj.io/v1alpha1 Rollouts (install the CRDs: kubectl apply -k config/crd): %w", s.opts.Config.Host, err)
 	}
+	f, err := s.detectFlagger(ctx)
+	if err != nil {
+		return err
+	}
+	s.store.flagger = f
 	if err := s.store.start(ctx); err != nil {
 		return err
 	}
@@ -145,6 +159,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/namespaces/{ns}/rollouts", s.authenticated(s.apiList))
 	mux.HandleFunc("GET /api/v1/namespaces/{ns}/rollouts/{name}", s.authenticated(s.apiGet))
 	mux.HandleFunc("POST /api/v1/namespaces/{ns}/rollouts/{name}/{action}", s.authenticated(s.apiAction))
+	mux.HandleFunc("GET /namespaces/{ns}/canaries/{name}", s.authenticated(s.canaryPage))
+	mux.HandleFunc("GET /api/v1/canaries", s.authenticated(s.apiCanaryList))
+	mux.HandleFunc("GET /api/v1/namespaces/{ns}/canaries", s.authenticated(s.apiCanaryList))
+	mux.HandleFunc("GET /api/v1/namespaces/{ns}/canaries/{name}", s.authenticated(s.apiCanaryGet))
 	mux.HandleFunc("GET /api/v1/stream", s.authenticated(s.apiStream))
 	mux.HandleFunc("GET /api/v1/whoami", s.authenticated(s.apiWhoami))
 	return s.guard(mux)
@@ -168,21 +186,22 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 }
 
 // namespaces are those the dashboard covers: the configured ones, else every namespace that
-// has a rollout.
+// has a rollout or a Canary.
 func (s *Server) namespaces(ctx context.Context) ([]string, error) {
 	if len(s.opts.Namespaces) > 0 {
 		return s.opts.Namespaces, nil
 	}
 	var list v1alpha1.RolloutList
-	if err := s.store.cache.List(ctx, &list); err != nil {
+	if err := s.store.cache.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing rollouts: %w", err)
 	}
-	var out []string
+	out, err := s.canaryNamespaces(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, ro := range list.Items {
-		if !slices.Contains(out, ro.Namespace) {
-			out = append(out, ro.Namespace)
-		}
+		out = append(out, ro.Namespace)
 	}
 	slices.Sort(out)
-	return out, nil
+	return slices.Compact(out), nil
 }

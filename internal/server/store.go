@@ -19,22 +19,29 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/gate"
 )
 
-// Ref names a rollout: what a change notification carries.
+// Ref names a rollout or, with Kind "Canary", a Flagger Canary: what a change notification
+// carries.
 type Ref struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
+	// Kind is empty for a rollout, KindCanary for a Canary.
+	Kind string `json:"kind,omitempty"`
 }
 
 // syncTimeout bounds the first listing of the watched kinds.
 const syncTimeout = time.Minute
 
 // store holds one shared informer per kind the dashboard shows, under the server's own
-// identity, and tells the hub which rollout each change concerns.
+// identity, and tells the hub which rollout (or Canary) each change concerns.
 type store struct {
 	cache cache.Cache
 	hub   *hub
+	// flagger says whether Canaries (and the gate ConfigMaps) are watched too: decided by
+	// Server.Start before the informers start.
+	flagger flaggerSupport
 }
 
 // watchedKinds are the kinds the dashboard shows, one informer each.
@@ -55,6 +62,7 @@ func newStore(cfg *rest.Config, scheme *runtime.Scheme, namespaces []string, h *
 		&appsv1.ReplicaSet{}: {Label: sel},
 		&corev1.Pod{}:        {Label: sel},
 		&corev1.Event{}:      {Field: fields.OneTermEqualSelector("involvedObject.kind", "Rollout")},
+		&corev1.ConfigMap{}:  {Field: fields.OneTermEqualSelector("metadata.name", gate.ConfigMapName)},
 	}}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}
@@ -84,6 +92,9 @@ func (s *store) start(ctx context.Context) error {
 			return fmt.Errorf("event handler for %T: %w", obj, err)
 		}
 	}
+	if err := s.watchFlagger(ctx); err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.cache.Start(ctx) }()
 	syncCtx, cancel := context.WithTimeout(ctx, syncTimeout)
@@ -93,7 +104,8 @@ func (s *store) start(ctx context.Context) error {
 		case err := <-errc:
 			return fmt.Errorf("watching the cluster: %w", err)
 		default:
-			return fmt.Errorf("watching the cluster: rollouts, ReplicaSets, pods, analysis runs, experiments and events not listed within %s (may this identity list and watch them?)", syncTimeout)
+			return fmt.Errorf("watching the cluster: rollouts, ReplicaSets, pods, analysis runs, experiments and events%s not listed within %s (may this identity list and watch them?)",
+				s.flagger.kindsText(), syncTimeout)
 		}
 	}
 	log.FromContext(ctx).Info("dashboard caches synced")
@@ -112,6 +124,9 @@ func (s *store) handler() toolscache.ResourceEventHandler {
 		if ref, ok := s.rolloutOf(context.Background(), o); ok {
 			s.hub.notify(ref)
 		}
+		for _, ref := range s.canariesOf(context.Background(), o) {
+			s.hub.notify(ref)
+		}
 	}
 	return toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    on,
@@ -124,9 +139,9 @@ func (s *store) handler() toolscache.ResourceEventHandler {
 func (s *store) rolloutOf(ctx context.Context, o client.Object) (Ref, bool) {
 	switch v := o.(type) {
 	case *v1alpha1.Rollout:
-		return Ref{v.Namespace, v.Name}, true
+		return Ref{Namespace: v.Namespace, Name: v.Name}, true
 	case *corev1.Event:
-		return Ref{v.Namespace, v.InvolvedObject.Name}, v.InvolvedObject.Kind == "Rollout"
+		return Ref{Namespace: v.Namespace, Name: v.InvolvedObject.Name}, v.InvolvedObject.Kind == "Rollout"
 	case *corev1.Pod:
 		owner := controllerOf(v)
 		if owner == nil || owner.Kind != "ReplicaSet" {
@@ -144,7 +159,7 @@ func (s *store) rolloutOf(ctx context.Context, o client.Object) (Ref, bool) {
 	}
 	switch owner.Kind {
 	case "Rollout":
-		return Ref{o.GetNamespace(), owner.Name}, true
+		return Ref{Namespace: o.GetNamespace(), Name: owner.Name}, true
 	case "Experiment":
 		ex := &v1alpha1.Experiment{}
 		if err := s.cache.Get(ctx, client.ObjectKey{Namespace: o.GetNamespace(), Name: owner.Name}, ex); err != nil {

@@ -14,12 +14,14 @@ const heartbeat = 15 * time.Second
 
 // apiStream sends a "change" event (data: {"namespace","name"}) for each rollout that changed
 // or whose ReplicaSets, pods, analysis runs, experiments or events changed, among the rollouts
-// the user may list; ?namespace= and ?name= narrow it. Changes arriving together are sent once.
+// the user may list, and (data: {"namespace","name","kind":"Canary"}) for each Flagger Canary
+// that changed or whose gates changed, among those the user may list; ?namespace=, ?name= and
+// ?kind= (Rollout or Canary) narrow it. Changes arriving together are sent once.
 // A "cluster" event (data: ClusterHealth) follows "hello" while the API server does not answer,
 // and comes whenever that changes.
 func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
 	ctx, p := r.Context(), principalFrom(r.Context())
-	ns, name := r.URL.Query().Get("namespace"), r.URL.Query().Get("name")
+	ns, name, kind := r.URL.Query().Get("namespace"), r.URL.Query().Get("name"), r.URL.Query().Get("kind")
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		s.fail(w, r, http.StatusInternalServerError, "streaming is not supported")
@@ -49,10 +51,14 @@ func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
 				writeHealth(w, s.health.current())
 			}
 			for _, ref := range refs {
-				if (ns != "" && ref.Namespace != ns) || (name != "" && ref.Name != name) {
+				if (ns != "" && ref.Namespace != ns) || (name != "" && ref.Name != name) || (kind != "" && kindOf(ref) != kind) {
 					continue
 				}
-				if ok, err := s.authz.allowed(ctx, p.id, access{ref.Namespace, "list", "rollouts"}); err != nil || !ok {
+				resource := "rollouts"
+				if ref.Kind == KindCanary {
+					resource = "canaries"
+				}
+				if ok, err := s.authz.allowed(ctx, p.id, access{ref.Namespace, "list", resource}); err != nil || !ok {
 					if err != nil {
 						log.FromContext(ctx).Error(err, "checking a stream's access")
 					}
@@ -64,6 +70,14 @@ func (s *Server) apiStream(w http.ResponseWriter, r *http.Request) {
 		}
 		flusher.Flush()
 	}
+}
+
+// kindOf is the kind a Ref names: Rollout or Canary.
+func kindOf(ref Ref) string {
+	if ref.Kind == "" {
+		return "Rollout"
+	}
+	return ref.Kind
 }
 
 // writeHealth sends a "cluster" event.

@@ -6,6 +6,7 @@
   var csrf = body.dataset.csrf || "";
   var ns = body.dataset.namespace || "";
   var name = body.dataset.name || "";
+  var kind = body.dataset.kind || "";
   var content = document.getElementById("content");
   var live = document.getElementById("live");
   var timer = null, busy = false, again = false;
@@ -52,7 +53,7 @@
           }
           var msg = t;
           try { msg = JSON.parse(t).message; } catch (e) { /* not JSON */ }
-          if (r.status === 404) msg = "This rollout no longer exists (" + msg + ").";
+          if (r.status === 404) msg = "This " + (kind === "Canary" ? "canary" : "rollout") + " no longer exists (" + msg + ").";
           if (r.status === 401) { location.href = "/login"; return; }
           notice(msg, true);
         });
@@ -70,6 +71,7 @@
     var q = new URLSearchParams();
     if (ns) q.set("namespace", ns);
     if (name) q.set("name", name);
+    if (kind) q.set("kind", kind);
     source = new EventSource("/api/v1/stream?" + q.toString());
     // on every (re)connection: what changed between the page's rendering (or the drop) and
     // the subscription was not announced, so look once
@@ -87,7 +89,7 @@
     var s = document.getElementById("status-filter");
     if (!f || !s) return;
     var text = f.value.trim().toLowerCase(), status = s.value;
-    document.querySelectorAll("tr.rollout").forEach(function (tr) {
+    document.querySelectorAll("tr.rollout, tr.canary").forEach(function (tr) {
       var show = (!text || tr.dataset.search.toLowerCase().indexOf(text) >= 0) &&
         (!status || tr.dataset.status === status);
       tr.hidden = !show;
