@@ -281,15 +281,8 @@ func TestDashboardCanaryAuth(t *testing.T) {
 	if err := (&gate.ConfigMapStore{Client: c}).Set(context.Background(), gate.Key{Kind: gate.Rollback, Namespace: ns, Name: "guarded"}, true); err != nil {
 		t.Fatal(err)
 	}
-	type answer struct {
-		Code           int
-		Items          []string
-		Gates          *server.GatesView
-		Hidden         []string
-		Verb, Resource string
-	}
 	list, one := "/api/v1/namespaces/"+ns+"/canaries", "/api/v1/namespaces/"+ns+"/canaries/guarded"
-	cases := map[string]struct{ who, path string }{
+	cases := map[string]canaryRequest{
 		"gatekeeper lists":      {"gatekeeper", list},
 		"gatekeeper lists all":  {"gatekeeper", "/api/v1/canaries"},
 		"gatekeeper reads":      {"gatekeeper", one},
@@ -299,7 +292,7 @@ func TestDashboardCanaryAuth(t *testing.T) {
 		"stranger lists all":    {"stranger", "/api/v1/canaries"},
 		"viewer in kube-system": {"viewer", "/api/v1/namespaces/kube-system/canaries"},
 	}
-	want := map[string]answer{
+	want := map[string]canaryAnswer{
 		"gatekeeper lists":      {Code: 200, Items: []string{"guarded"}},
 		"gatekeeper lists all":  {Code: 200, Items: []string{"guarded"}},
 		"gatekeeper reads":      {Code: 200, Gates: &server.GatesView{ConfigMap: true, Confirm: "closed", Rollback: "open"}},
@@ -309,26 +302,12 @@ func TestDashboardCanaryAuth(t *testing.T) {
 		"stranger lists all":    {Code: 200},
 		"viewer in kube-system": {Code: 403, Verb: "list", Resource: "canaries"},
 	}
-	got := map[string]answer{}
 	eventually(t, 30*time.Second, "the dashboard's cache to hold the gate", func() (bool, string) {
 		var dt server.CanaryDetail
 		code := call(t, "GET", d.URL+one, map[string]string{"Authorization": "Bearer " + tokens["gatekeeper"]}, nil, &dt)
 		return code == 200 && dt.Gates != nil && dt.Gates.Rollback == "open", http.StatusText(code)
 	})
-	for name, tc := range cases {
-		var body struct {
-			server.CanaryDetail
-			Items          []server.CanarySummary `json:"items"`
-			Verb, Resource string
-		}
-		a := answer{Code: call(t, "GET", d.URL+tc.path, map[string]string{"Authorization": "Bearer " + tokens[tc.who]}, nil, &body)}
-		for _, it := range body.Items {
-			a.Items = append(a.Items, it.Name)
-		}
-		a.Gates, a.Hidden, a.Verb, a.Resource = body.Gates, body.Hidden, body.Verb, body.Resource
-		got[name] = a
-	}
-	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(want, askCanaries(t, d.URL, tokens, cases), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("answers (-want +got):\n%s", diff)
 	}
 	strangerStream := openStream(t, d.URL+"/api/v1/stream?namespace="+ns, map[string]string{"Authorization": "Bearer " + tokens["stranger"]})
@@ -337,6 +316,37 @@ func TestDashboardCanaryAuth(t *testing.T) {
 	writeCanaryStatus(t, c, cn, midAnalysis(20))
 	waitCanaryChange(t, viewerStream, ns, "guarded")
 	noChange(t, strangerStream, time.Second)
+}
+
+// canaryRequest is a GET of path with who's token; canaryAnswer what it got.
+type canaryRequest struct{ who, path string }
+
+type canaryAnswer struct {
+	Code           int
+	Items          []string
+	Gates          *server.GatesView
+	Hidden         []string
+	Verb, Resource string
+}
+
+// askCanaries makes each request with its person's bearer token and collects the answers.
+func askCanaries(t *testing.T, base string, tokens map[string]string, cases map[string]canaryRequest) map[string]canaryAnswer {
+	t.Helper()
+	got := map[string]canaryAnswer{}
+	for name, tc := range cases {
+		var body struct {
+			server.CanaryDetail
+			Items          []server.CanarySummary `json:"items"`
+			Verb, Resource string
+		}
+		a := canaryAnswer{Code: call(t, "GET", base+tc.path, map[string]string{"Authorization": "Bearer " + tokens[tc.who]}, nil, &body)}
+		for _, it := range body.Items {
+			a.Items = append(a.Items, it.Name)
+		}
+		a.Gates, a.Hidden, a.Verb, a.Resource = body.Gates, body.Hidden, body.Verb, body.Resource
+		got[name] = a
+	}
+	return got
 }
 
 // TestDashboardWithoutFlaggerCRD: on a cluster that does not serve flagger.app the dashboard
