@@ -3,11 +3,13 @@
 //
 // OAuth2 is the client credentials flow (RFC 6749 section 4.4), as Argo Rollouts does it: before
 // each measurement a token is requested from tokenUrl with clientId, clientSecret and scopes,
-// and the provider's request carries it as `Authorization: Bearer <token>`. SigV4 is not
-// supported: a metric that asks for it gets a permanent error that says so.
+// and the provider's request carries it as `Authorization: Bearer <token>`. basicAuth sends
+// the username and password as `Authorization: Basic ...` (OAuth2 wins when both are set).
+// SigV4 signs a request with AWS credentials (SigV4, for the prometheus provider and Amazon
+// Managed Prometheus); Apply refuses it, for the web provider, with a permanent error.
 //
-// The client secret and the token never appear in an error: messages name the token
-// endpoint, the client ID and what the endpoint answered.
+// The client secret, the password, the token and AWS keys never appear in an error: messages
+// name the token endpoint, the client ID or the user, and what was answered.
 package auth
 
 import (
@@ -26,12 +28,23 @@ import (
 	"github.com/vanedev/vane/internal/analysis/provider"
 )
 
-// Apply authenticates req as a says, requesting a token with client when a asks for oauth2.
-// The returned error is the reason the request cannot be made; a SigV4 configuration is a
-// permanent error.
+// Apply authenticates req as a says, requesting a token with client when a asks for oauth2,
+// setting basic authentication when it asks for basicAuth. The returned error is the reason
+// the request cannot be made; a SigV4 configuration (the caller signs, see SigV4) and an
+// incomplete basicAuth are permanent errors.
 func Apply(ctx context.Context, client *http.Client, a *v1alpha1.Authentication, req *http.Request) error {
 	if !a.Sigv4.IsZero() {
-		return provider.Permanent(errors.New("authentication.sigv4 is not supported by this version of Vane: use authentication.oauth2, or pass a token in a header from a secret argument"))
+		return provider.Permanent(errors.New("authentication.sigv4 is only supported by the prometheus provider: use authentication.oauth2 or basicAuth, or pass a token in a header from a secret argument"))
+	}
+	if b := a.BasicAuth; b != (v1alpha1.BasicAuthConfig{}) && a.OAuth2.IsZero() {
+		switch {
+		case b.Username == "":
+			return provider.Permanent(errors.New("authentication.basicAuth: give the username"))
+		case b.Password == "":
+			return provider.Permanent(fmt.Errorf("authentication.basicAuth: give the password of user %q", b.Username))
+		}
+		req.SetBasicAuth(b.Username, b.Password)
+		return nil
 	}
 	if a.OAuth2.IsZero() {
 		return nil

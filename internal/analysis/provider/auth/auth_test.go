@@ -115,8 +115,16 @@ func TestApply(t *testing.T) {
 		"none": {header: "Basic kept"},
 		"oauth2 replaces the Authorization header": {auth: v1alpha1.Authentication{OAuth2: v1alpha1.OAuth2Config{TokenURL: ts.URL, ClientID: "vane", ClientSecret: secret}},
 			header: "Bearer " + ts.Token},
-		"sigv4": {auth: v1alpha1.Authentication{Sigv4: v1alpha1.Sigv4Config{Region: "eu-west-1"}}, header: "Basic kept", permanent: true,
-			err: "authentication.sigv4 is not supported by this version of Vane: use authentication.oauth2, or pass a token in a header from a secret argument"},
+		"sigv4 (signed by the prometheus provider only)": {auth: v1alpha1.Authentication{Sigv4: v1alpha1.Sigv4Config{Region: "eu-west-1"}}, header: "Basic kept", permanent: true,
+			err: "authentication.sigv4 is only supported by the prometheus provider: use authentication.oauth2 or basicAuth, or pass a token in a header from a secret argument"},
+		"basicAuth replaces the Authorization header": {auth: v1alpha1.Authentication{BasicAuth: v1alpha1.BasicAuthConfig{Username: "grafana", Password: secret}},
+			header: "Basic Z3JhZmFuYTpzM2NyM3QvJit2YWx1ZQ=="},
+		"oauth2 wins over basicAuth": {auth: v1alpha1.Authentication{BasicAuth: v1alpha1.BasicAuthConfig{Username: "grafana", Password: secret},
+			OAuth2: v1alpha1.OAuth2Config{TokenURL: ts.URL, ClientID: "vane", ClientSecret: secret}}, header: "Bearer " + ts.Token},
+		"basicAuth without a password": {auth: v1alpha1.Authentication{BasicAuth: v1alpha1.BasicAuthConfig{Username: "grafana"}}, header: "Basic kept", permanent: true,
+			err: `authentication.basicAuth: give the password of user "grafana"`},
+		"basicAuth without a username": {auth: v1alpha1.Authentication{BasicAuth: v1alpha1.BasicAuthConfig{Password: secret}}, header: "Basic kept", permanent: true,
+			err: "authentication.basicAuth: give the username"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1/", nil)

@@ -7,7 +7,9 @@
 //
 // A metric's rangeQuery makes it a range query (POST /api/v1/query_range): start and end are expr
 // expressions of a time evaluated with now() from the Provider's clock. authentication.oauth2
-// gets a token from the token endpoint before each query (see package auth); sigv4 is refused.
+// gets a token from the token endpoint before each query, basicAuth sends a user and password,
+// and sigv4 signs the query with AWS credentials for Amazon Managed Prometheus (see package
+// auth).
 package prometheus
 
 import (
@@ -39,7 +41,9 @@ const ResolvedQueryKey = "ResolvedPrometheusQuery"
 // Provider queries Prometheus servers.
 type Provider struct {
 	// Clock gives now() to range query bounds.
-	Clock            clock.PassiveClock
+	Clock clock.PassiveClock
+	// SigV4 signs the queries of metrics with authentication.sigv4.
+	SigV4            *auth.SigV4
 	secure, insecure *http.Transport
 }
 
@@ -48,7 +52,7 @@ func New(clk clock.PassiveClock) *Provider {
 	secure := http.DefaultTransport.(*http.Transport).Clone()
 	insecure := secure.Clone()
 	insecure.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the metric asks for it with insecure: true
-	return &Provider{Clock: clk, secure: secure, insecure: insecure}
+	return &Provider{Clock: clk, SigV4: &auth.SigV4{}, secure: secure, insecure: insecure}
 }
 
 // RangeQuery asks for the samples of a time range instead of one instant.
@@ -68,7 +72,7 @@ type Query struct {
 	Insecure bool
 	// Range, when set, makes it a range query.
 	Range *RangeQuery
-	// Authentication of the request (oauth2; sigv4 is refused).
+	// Authentication of the request (oauth2, basicAuth or sigv4).
 	Authentication v1alpha1.Authentication
 }
 
@@ -121,7 +125,8 @@ func (p *Provider) Run(ctx context.Context, q Query) (provider.Result, error) {
 		defer cancel()
 	}
 	target := strings.TrimRight(q.Address, "/") + endpoint
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
+	encoded := form.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(encoded))
 	if err != nil {
 		return provider.Result{MetricMetadata: meta}, fmt.Errorf("prometheus: %w", err)
 	}
@@ -134,9 +139,7 @@ func (p *Provider) Run(ctx context.Context, q Query) (provider.Result, error) {
 		transport = p.insecure
 	}
 	client := &http.Client{Transport: transport}
-	// after the headers: an oauth2 token replaces an Authorization header
-	// (a sigv4 error stays permanent through the wrapping)
-	if err := auth.Apply(ctx, client, &q.Authentication, req); err != nil {
+	if err := p.authenticate(ctx, client, q.Authentication, req, encoded); err != nil {
 		return provider.Result{MetricMetadata: meta}, fmt.Errorf("prometheus: %w", err)
 	}
 	resp, err := client.Do(req)
@@ -154,6 +157,25 @@ func (p *Provider) Run(ctx context.Context, q Query) (provider.Result, error) {
 	res, err := parse(resp.StatusCode, body)
 	res.MetricMetadata = meta
 	return res, err
+}
+
+// authenticate applies the query's authentication once its headers are set: an oauth2 token
+// or basic authentication replaces an Authorization header, and a SigV4 signature, computed
+// last, covers the headers and the body.
+func (p *Provider) authenticate(ctx context.Context, client *http.Client, a v1alpha1.Authentication, req *http.Request, body string) error {
+	sig := a.Sigv4
+	a.Sigv4 = v1alpha1.Sigv4Config{}
+	if err := auth.Apply(ctx, client, &a, req); err != nil {
+		return err
+	}
+	if sig.IsZero() {
+		return nil
+	}
+	signer := p.SigV4
+	if signer == nil {
+		signer = &auth.SigV4{}
+	}
+	return signer.Sign(ctx, sig, auth.PrometheusService, req, []byte(body))
 }
 
 // bounds evaluates a range query's start, end and step.

@@ -1,6 +1,6 @@
 // Package web measures a metric with an HTTP request: the JSON answer, or the part of it that
 // jsonPath selects, is the result. authentication.oauth2 gets a token from the token endpoint
-// before each call (see package auth); sigv4 is refused.
+// before each call, basicAuth sends a user and password (see package auth); sigv4 is refused.
 package web
 
 import (
@@ -71,8 +71,8 @@ func (p *Provider) Measure(ctx context.Context, _ *v1alpha1.AnalysisRun, metric 
 		transport = p.insecure
 	}
 	client := &http.Client{Transport: transport}
-	// after the headers: an oauth2 token replaces an Authorization header
-	// (a sigv4 error stays permanent through the wrapping)
+	// after the headers: an oauth2 token or basic authentication replaces an Authorization
+	// header (a sigv4 or basicAuth error stays permanent through the wrapping)
 	if err := auth.Apply(ctx, client, &w.Authentication, req); err != nil {
 		return provider.Result{}, fmt.Errorf("web: %w", err)
 	}

@@ -151,7 +151,7 @@ func TestOAuth2(t *testing.T) {
 			Err: `web: authentication.oauth2: the token endpoint ` + ts.URL + ` refused client "vane": HTTP 401 Unauthorized, invalid_client (client authentication failed): check clientId and clientSecret`}},
 		"no authentication": {want: outcome{Err: `web: GET ` + app.URL + `/ answered 401 Unauthorized: "a valid bearer token is required"`}},
 		"sigv4": {auth: v1alpha1.Authentication{Sigv4: v1alpha1.Sigv4Config{Region: "eu-west-1"}}, want: outcome{Permanent: true,
-			Err: "web: authentication.sigv4 is not supported by this version of Vane: use authentication.oauth2, or pass a token in a header from a secret argument"}},
+			Err: "web: authentication.sigv4 is only supported by the prometheus provider: use authentication.oauth2 or basicAuth, or pass a token in a header from a secret argument"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := calls.Load()
@@ -173,5 +173,41 @@ func TestOAuth2(t *testing.T) {
 	slices.Sort(got)
 	if diff := cmp.Diff([]string{"", "Bearer " + ts.Token, "Bearer " + ts.Token}, got); diff != "" {
 		t.Errorf("Authorization headers the app saw (-want +got):\n%s", diff)
+	}
+}
+
+// TestBasicAuth calls an endpoint that wants a user and password: basicAuth replaces an
+// Authorization header; a wrong password is the endpoint's 401.
+func TestBasicAuth(t *testing.T) {
+	const password = "b4sic-s3cret"
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "vane" || pass != password {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"status":"who are you"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"status":"ok"}`)
+	}))
+	defer app.Close()
+	for name, tc := range map[string]struct {
+		basic   v1alpha1.BasicAuthConfig
+		want    any
+		wantErr string
+	}{
+		"the right password": {basic: v1alpha1.BasicAuthConfig{Username: "vane", Password: password}, want: "ok"},
+		"a wrong password": {basic: v1alpha1.BasicAuthConfig{Username: "vane", Password: "wrong"},
+			wantErr: `web: GET ` + app.URL + `/ answered 401 Unauthorized: "{\"status\":\"who are you\"}"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := New().Measure(context.Background(), nil, metric(v1alpha1.WebMetric{URL: app.URL + "/", JSONPath: "{$.status}",
+				Headers: []v1alpha1.WebMetricHeader{{Key: "Authorization", Value: "Bearer stale"}}, Authentication: v1alpha1.Authentication{BasicAuth: tc.basic}}))
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if res.Value != tc.want || gotErr != tc.wantErr || strings.Contains(gotErr, password) {
+				t.Errorf("value %v error %q; want %v %q", res.Value, gotErr, tc.want, tc.wantErr)
+			}
+		})
 	}
 }
