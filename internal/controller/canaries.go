@@ -6,9 +6,11 @@ import (
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/internal/controller/canary"
 	"github.com/vanedev/vane/internal/flagger/alert"
+	flaggerrouter "github.com/vanedev/vane/internal/flagger/router"
 	flaggermetrics "github.com/vanedev/vane/internal/flagger/metrics"
 	"github.com/vanedev/vane/internal/metrics"
 	"github.com/vanedev/vane/internal/resolve"
@@ -51,8 +53,15 @@ func setupCanaries(mgr ctrl.Manager, o Options) error {
 		res = &resolve.Resolver{Reader: mgr.GetClient()}
 	}
 	httpClient := &http.Client{Transport: resolve.Transport(nil, res)}
+	// the routers' client reads from the API server: no informer on router kinds
+	tc, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		HTTPClient: mgr.GetHTTPClient()})
+	if err != nil {
+		return fmt.Errorf("creating the canary routers' client: %w", err)
+	}
+	routers := func(provider string) (canary.Router, error) { return flaggerrouter.New(provider, tc) }
 	cfg := canary.Config{MeshProvider: co.MeshProvider, MinInterval: co.MinInterval, HTTP: httpClient,
-		EventWebhook: co.EventWebhook, Stats: metrics.Canaries,
+		EventWebhook: co.EventWebhook, Stats: metrics.Canaries, Routers: routers,
 		// MetricTemplates and their Secrets are read directly: no cluster-wide Secret cache
 		Metrics: &flaggermetrics.Checker{Reader: mgr.GetAPIReader(), Client: httpClient, MetricsServer: co.MetricsServer},
 		Alerts:  &alert.Sender{Reader: mgr.GetAPIReader(), Client: httpClient, ClusterName: co.ClusterName}}

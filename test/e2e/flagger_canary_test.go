@@ -191,12 +191,17 @@ func setDeploymentImage(t *testing.T, env *testenv.Env, ns, name, image string) 
 
 // postGateOf posts a Flagger payload for the canary to the gate at path.
 func postGateOf(t *testing.T, env *testenv.Env, ns, path string) {
+	postGateFor(t, env, ns, "api-gateway", path)
+}
+
+// postGateFor posts a Flagger payload for the canary ns/name to the gate at path.
+func postGateFor(t *testing.T, env *testenv.Env, ns, name, path string) {
 	t.Helper()
 	var svc corev1.Service
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "flagger-loadtester"}, &svc); err != nil {
 		t.Fatal(err)
 	}
-	if got := postGate(t, "http://"+svc.Spec.ClusterIP, path, flaggerPayload(t, ns, "api-gateway")); got.Code != http.StatusAccepted && got.Code != http.StatusOK {
+	if got := postGate(t, "http://"+svc.Spec.ClusterIP, path, flaggerPayload(t, ns, name)); got.Code != http.StatusAccepted && got.Code != http.StatusOK {
 		t.Fatalf("POST %s: %+v", path, got)
 	}
 }

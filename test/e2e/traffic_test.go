@@ -1047,6 +1047,13 @@ func startTraefik(t *testing.T, env *testenv.Env, bin, ns string, web, api int) 
 // weights reads the canary and stable Services' weights from the weighted service Traefik
 // built for the route (-1 when it has none yet) and a description of what it saw.
 func (tf *traefikProc) weights(t *testing.T, ns string) (canary, stable int, desc string) {
+	return tf.weightsOf(t, ns+"-canary-http-8080", ns+"-stable-http-8080")
+}
+
+// weightsOf reads the weights of the two Services whose Traefik names start with canaryPrefix
+// and stablePrefix from the weighted service Traefik built for the route (-1 when it has none
+// yet), and a description of what it saw.
+func (tf *traefikProc) weightsOf(t *testing.T, canaryPrefix, stablePrefix string) (canary, stable int, desc string) {
 	var services []struct {
 		Name     string `json:"name"`
 		Weighted *struct {
@@ -1071,9 +1078,9 @@ func (tf *traefikProc) weights(t *testing.T, ns string) (canary, stable int, des
 				w = *child.Weight
 			}
 			switch {
-			case strings.HasPrefix(child.Name, ns+"-canary-http-8080"):
+			case strings.HasPrefix(child.Name, canaryPrefix):
 				canary = w
-			case strings.HasPrefix(child.Name, ns+"-stable-http-8080"):
+			case strings.HasPrefix(child.Name, stablePrefix):
 				stable = w
 			}
 			seen = append(seen, fmt.Sprintf("%s=%d", child.Name, w))

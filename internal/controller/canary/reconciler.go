@@ -85,7 +85,11 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;create;update
-// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch
+// The routers' objects (internal/flagger/router):
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;create;patch
+// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules,verbs=get;create;patch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;create;patch
 
 // Reconcile runs a Canary's analysis tick when it is due: at most once per analysis interval,
 // as Flagger's per-Canary ticker does, however often the Canary changes in between.
@@ -192,12 +196,15 @@ func (r *Reconciler) tick(ctx context.Context, sess *kit.Session[*flaggerv1.Cana
 	}
 	plan = engine.Decide(cd, r.observe(cd, w, *routes), &oracle{ctx: ctx, r: r, cd: cd.DeepCopy()})
 	if err := r.apply(ctx, cd, w, router, plan.Actions); err != nil {
-		t.events = append(t.events, plan.Events...)
+		// what the plan announced did not happen: only the error is told
 		t.warn(err)
 		plan = engine.Plan{}
 		return reconcile.Result{}, nil
 	}
 	if plan.Status != nil {
+		// the router keeps the session affinity cookies on the Canary it was given
+		plan.Status.SessionAffinityCookie = cd.Status.SessionAffinityCookie
+		plan.Status.PreviousSessionAffinityCookie = cd.Status.PreviousSessionAffinityCookie
 		cd.Status = *plan.Status
 	}
 	t.events = append(t.events, plan.Events...)
