@@ -511,15 +511,15 @@ func TestAnalysisTTLAndUnsupportedProvider(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	dd := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Name: "datadog", Namespace: ns}, Spec: v1alpha1.AnalysisRunSpec{
+	plugin := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Name: "plugin", Namespace: ns}, Spec: v1alpha1.AnalysisRunSpec{
 		Metrics: []v1alpha1.Metric{{Name: "errors", Interval: ptr.To(v1alpha1.DurationFromString("5m")), SuccessCondition: "result < 0.01",
-			Provider: v1alpha1.MetricProvider{Datadog: &v1alpha1.DatadogMetric{Query: "avg:requests.error_rate{app:colorapi}"}}}},
+			Provider: v1alpha1.MetricProvider{Plugin: map[string]json.RawMessage{"argoproj-labs/sample-prometheus": json.RawMessage(`{"query":"up"}`)}}}},
 	}}
-	if err := env.Client.Create(ctx, dd); err != nil {
+	if err := env.Client.Create(ctx, plugin); err != nil {
 		t.Fatal(err)
 	}
-	got := waitPhase(t, env, ns, "datadog", 15*time.Second, v1alpha1.AnalysisPhaseError)
-	if want := `metric "errors" errored: the datadog provider is not supported by this version of Vane (supported: web, prometheus, job)`; !strings.HasPrefix(got.Status.Message, want) {
+	got := waitPhase(t, env, ns, "plugin", 15*time.Second, v1alpha1.AnalysisPhaseError)
+	if want := `metric "errors" errored: the plugin argoproj-labs/sample-prometheus provider is not supported by this version of Vane (supported: web, prometheus, job, datadog, newRelic, cloudWatch, wavefront, graphite, influxdb, kayenta, skywalking)`; !strings.HasPrefix(got.Status.Message, want) {
 		t.Errorf("message %q, want %q", got.Status.Message, want)
 	}
 }

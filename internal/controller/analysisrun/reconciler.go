@@ -19,8 +19,17 @@ import (
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/analysis/provider"
+	"github.com/vanedev/vane/internal/analysis/provider/cloudwatch"
+	"github.com/vanedev/vane/internal/analysis/provider/credentials"
+	"github.com/vanedev/vane/internal/analysis/provider/datadog"
+	"github.com/vanedev/vane/internal/analysis/provider/graphite"
+	"github.com/vanedev/vane/internal/analysis/provider/influxdb"
 	"github.com/vanedev/vane/internal/analysis/provider/job"
+	"github.com/vanedev/vane/internal/analysis/provider/kayenta"
+	"github.com/vanedev/vane/internal/analysis/provider/newrelic"
 	"github.com/vanedev/vane/internal/analysis/provider/prometheus"
+	"github.com/vanedev/vane/internal/analysis/provider/skywalking"
+	"github.com/vanedev/vane/internal/analysis/provider/wavefront"
 	"github.com/vanedev/vane/internal/analysis/provider/web"
 	kit "github.com/vanedev/vane/internal/reconcile"
 )
@@ -36,17 +45,29 @@ type Reconciler struct {
 	// Settings are the clock and the controller instance (it serves only the AnalysisRuns
 	// labelled with it).
 	kit.Settings
-	// Providers by name: "web", "prometheus", "job".
+	// Providers by name, as provider.Name gives it: "web", "prometheus", "job", "datadog",
+	// "newRelic", "cloudWatch", "wavefront", "graphite", "influxdb", "kayenta", "skywalking".
 	Providers map[string]provider.Provider
 }
 
-// New returns a Reconciler with the web, prometheus and job providers.
+// New returns a Reconciler with every built-in provider. Providers that read Secrets (the keys
+// of datadog, newRelic, influxdb, wavefront) read them with apiReader, in the controller's
+// namespace as Argo Rollouts finds its own (credentials.ControllerNamespace).
 func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opts ...Option) *Reconciler {
 	r := kit.Configure(&Reconciler{Client: c, APIReader: apiReader, Recorder: rec}, opts...)
+	secrets := credentials.Store{Reader: apiReader}
 	defaults := map[string]provider.Provider{
 		"web":        web.New(),
 		"prometheus": prometheus.New(r.Clock),
 		"job":        &job.Provider{Client: c, Clock: r.Clock},
+		"datadog":    datadog.New(secrets, r.Clock),
+		"newRelic":   newrelic.New(secrets),
+		"cloudWatch": cloudwatch.New(r.Clock),
+		"wavefront":  wavefront.New(secrets, r.Clock),
+		"graphite":   graphite.New(),
+		"influxdb":   influxdb.New(secrets),
+		"kayenta":    kayenta.New(r.Clock),
+		"skywalking": skywalking.New(r.Clock),
 	}
 	if r.Providers == nil {
 		r.Providers = map[string]provider.Provider{}

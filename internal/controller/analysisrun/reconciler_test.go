@@ -379,13 +379,13 @@ func TestDryRun(t *testing.T) {
 }
 
 func TestUnsupportedProviderErrorsAtOnce(t *testing.T) {
-	dd := v1alpha1.Metric{Name: "dd", Interval: ptr.To(v1alpha1.DurationFromString("1m")),
-		Provider: v1alpha1.MetricProvider{Datadog: &v1alpha1.DatadogMetric{Query: "avg:x"}}}
-	f := newFixture(t, webRun(dd))
+	plugin := v1alpha1.Metric{Name: "sample", Interval: ptr.To(v1alpha1.DurationFromString("1m")),
+		Provider: v1alpha1.MetricProvider{Plugin: map[string]json.RawMessage{"argoproj-labs/sample-prometheus": json.RawMessage(`{"query":"up"}`)}}}
+	f := newFixture(t, webRun(plugin))
 	f.reconcile()
 	run := f.get()
 	if run.Status.Phase != v1alpha1.AnalysisPhaseError ||
-		!strings.Contains(run.Status.Message, `metric "dd" errored: the datadog provider is not supported by this version of Vane`) {
+		!strings.Contains(run.Status.Message, `metric "sample" errored: the plugin argoproj-labs/sample-prometheus provider is not supported by this version of Vane`) {
 		t.Errorf("phase %s %q", run.Status.Phase, run.Status.Message)
 	}
 }

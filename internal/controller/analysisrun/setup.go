@@ -18,8 +18,8 @@ type Option = kit.Option[*Reconciler]
 // WithClock and WithInstanceID are the reconcile kit's options.
 var WithClock, WithInstanceID = kit.WithClock[*Reconciler], kit.WithInstanceID[*Reconciler]
 
-// WithProvider replaces the provider of a kind of metric ("web", "prometheus", "job"), e.g.
-// with a stand-in in tests.
+// WithProvider replaces the provider of a kind of metric ("web", "prometheus", "datadog", ...),
+// e.g. with a stand-in in tests.
 func WithProvider(name string, p provider.Provider) Option {
 	return func(r *Reconciler) {
 		if r.Providers == nil {

@@ -19,7 +19,7 @@ import (
 )
 
 // supported lists the providers Vane implements, for error messages.
-var supported = []string{"web", "prometheus", "job"}
+var supported = []string{"web", "prometheus", "job", "datadog", "newRelic", "cloudWatch", "wavefront", "graphite", "influxdb", "kayenta", "skywalking"}
 
 // metricState is one metric of the run during a reconcile.
 type metricState struct {
