@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,9 +29,30 @@ import (
 func TestFlaggerLifecycle(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
+		before func(t *testing.T, env *testenv.Env, ns string)
 		mutate func(*flaggerv1.Canary)
 		check  func(t *testing.T, env *testenv.Env, ns string)
 	}{
+		"autoscalerRef gets a primary HPA": {
+			before: func(t *testing.T, env *testenv.Env, ns string) {
+				must(t, "HPA", env.Client.Create(context.Background(), &autoscalingv2.HorizontalPodAutoscaler{
+					ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "api-gateway"},
+					Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: ptr.To[int32](2), MaxReplicas: 4,
+						ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "api-gateway"}}}))
+			},
+			mutate: func(cd *flaggerv1.Canary) {
+				cd.Spec.AutoscalerRef = &flaggerv1.AutoscalerRef{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler",
+					Name: "api-gateway", PrimaryScalerReplicas: &flaggerv1.ScalerReplicas{MaxReplicas: ptr.To[int32](6)}}
+			},
+			check: func(t *testing.T, env *testenv.Env, ns string) {
+				var hpa autoscalingv2.HorizontalPodAutoscaler
+				must(t, "primary HPA", env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "api-gateway-primary"}, &hpa))
+				got := []any{hpa.Spec.ScaleTargetRef.Name, ptr.Deref(hpa.Spec.MinReplicas, 0), hpa.Spec.MaxReplicas}
+				if diff := cmp.Diff([]any{"api-gateway-primary", int32(2), int32(6)}, got); diff != "" {
+					t.Errorf("primary HPA target, min, max (-want +got):\n%s", diff)
+				}
+			},
+		},
 		"a changed ConfigMap starts an analysis": {check: checkConfigTracking},
 		"skipAnalysis promotes at once": {
 			mutate: func(cd *flaggerv1.Canary) { cd.Spec.SkipAnalysis = ptr.To(true) },
@@ -72,6 +95,9 @@ func TestFlaggerLifecycle(t *testing.T) {
 			env := withController(t)
 			ns := env.Namespace(t)
 			canaryEnv(t, env, ns)
+			if tc.before != nil {
+				tc.before(t, env, ns)
+			}
 			cd := seedCanaryIn(t, env, ns, func(cd *flaggerv1.Canary) {
 				cd.Spec.Analysis.Interval, cd.Spec.Analysis.Webhooks = "1s", nil
 				if tc.mutate != nil {
