@@ -274,10 +274,12 @@ func (ch *migrateChecker) metrics(metrics []v1alpha1.Metric) []difference {
 			_, err := provider.Unsupported{Provider: name, Supported: ch.supported}.Measure(context.Background(), nil, nil)
 			out = append(out, difference{path + "." + providerField(name), "every measurement is an Error at once: " + err.Error()})
 		}
+		// the prometheus provider signs sigv4 itself; auth.Apply, which the web provider
+		// calls, refuses it
 		for _, a := range []struct {
 			field string
 			auth  *v1alpha1.Authentication
-		}{{"prometheus", promAuth(mp)}, {"web", webAuth(mp)}} {
+		}{{"web", webAuth(mp)}} {
 			if a.auth == nil || a.auth.Sigv4.IsZero() {
 				continue
 			}
@@ -297,13 +299,6 @@ func providerField(name string) string {
 		return fmt.Sprintf("plugin[%q]", p)
 	}
 	return name
-}
-
-func promAuth(mp *v1alpha1.MetricProvider) *v1alpha1.Authentication {
-	if mp.Prometheus == nil {
-		return nil
-	}
-	return &mp.Prometheus.Authentication
 }
 
 func webAuth(mp *v1alpha1.MetricProvider) *v1alpha1.Authentication {

@@ -114,8 +114,8 @@ const routedHead = canaryHead + `  strategy:
 const (
 	unsupportedRouter = "InvalidSpec (Degraded, not updated): this traffic router is not supported by Vane; use the Gateway API, nginx, istio or smi"
 	unsupportedPlugin = `InvalidSpec (Degraded, not updated): traffic router plugins are not supported; Vane implements "argoproj-labs/gatewayAPI" natively`
-	notSupportedYet   = "every measurement is an Error at once: the %s provider is not supported by this version of Vane (supported: job, prometheus, web)"
-	sigv4             = "every measurement is an Error at once: authentication.sigv4 is not supported by this version of Vane: use authentication.oauth2, or pass a token in a header from a secret argument"
+	notSupportedYet   = "every measurement is an Error at once: the %s provider is not supported by this version of Vane (supported: cloudWatch, datadog, graphite, influxdb, job, kayenta, newRelic, prometheus, skywalking, wavefront, web)"
+	sigv4             = "every measurement is an Error at once: authentication.sigv4 is only supported by the prometheus provider: use authentication.oauth2 or basicAuth, or pass a token in a header from a secret argument"
 )
 
 func notSupported(p string) string { return strings.Replace(notSupportedYet, "%s", p, 1) }
@@ -214,6 +214,7 @@ spec:
     - {name: dd, provider: {datadog: {query: "sum:errors{*}"}}}
     - {name: amp, provider: {prometheus: {address: "https://amp", query: up, authentication: {sigv4: {region: eu-west-1}}}}}
     - {name: plug, provider: {plugin: {argoproj-labs/sample-prometheus: {address: "http://p"}}}}
+    - {name: signed, provider: {web: {url: "https://api.example.com/health", authentication: {sigv4: {region: eu-west-1}}}}}
 ---
 apiVersion: argoproj.io/v1alpha1
 kind: ClusterAnalysisTemplate
@@ -236,11 +237,9 @@ spec:
 status: {phase: Successful}
 `,
 			want: []Finding{
-				shop("AnalysisTemplate", "errors", "spec.metrics[1].provider.datadog", notSupported("datadog")),
-				shop("AnalysisTemplate", "errors", "spec.metrics[2].provider.prometheus.authentication.sigv4", sigv4),
+				// datadog, prometheus sigv4, newRelic and kayenta are measured
 				shop("AnalysisTemplate", "errors", `spec.metrics[3].provider.plugin["argoproj-labs/sample-prometheus"]`, notSupported("plugin argoproj-labs/sample-prometheus")),
-				{Kind: "ClusterAnalysisTemplate", Name: "nr", Field: "spec.metrics[0].provider.newRelic", Vane: notSupported("newRelic")},
-				shop("AnalysisRun", "running", "spec.metrics[0].provider.kayenta", notSupported("kayenta")),
+				shop("AnalysisTemplate", "errors", "spec.metrics[4].provider.web.authentication.sigv4", sigv4),
 			},
 		},
 		"experiments, in progress or finished: Vane runs them as Argo does": {
@@ -453,11 +452,12 @@ func TestSplitRoutersCoversEveryRouter(t *testing.T) {
 // AnalysisRun controller's providers give.
 func TestUnsupportedMessagesAreTheControllers(t *testing.T) {
 	ch := newMigrateChecker(migrateClient(t), migrateNow)
-	if diff := cmp.Diff([]string{"job", "prometheus", "web"}, ch.supported); diff != "" {
+	want := []string{"cloudWatch", "datadog", "graphite", "influxdb", "job", "kayenta", "newRelic", "prometheus", "skywalking", "wavefront", "web"}
+	if diff := cmp.Diff(want, ch.supported); diff != "" {
 		t.Errorf("providers of the AnalysisRun controller (-want +got):\n%s", diff)
 	}
-	_, err := provider.Unsupported{Provider: "datadog", Supported: ch.supported}.Measure(context.Background(), nil, nil)
-	if !provider.IsPermanent(err) || "every measurement is an Error at once: "+err.Error() != notSupported("datadog") {
+	_, err := provider.Unsupported{Provider: "plugin acme/x", Supported: ch.supported}.Measure(context.Background(), nil, nil)
+	if !provider.IsPermanent(err) || "every measurement is an Error at once: "+err.Error() != notSupported("plugin acme/x") {
 		t.Errorf("unsupported provider: %v", err)
 	}
 	a := &v1alpha1.Authentication{Sigv4: v1alpha1.Sigv4Config{Region: "eu-west-1"}}

@@ -92,6 +92,7 @@ spec:
     - {name: health, provider: {web: {url: "http://edge/health"}}}
     - {name: dd, provider: {datadog: {query: "sum:errors{*}"}}}
     - {name: amp, provider: {prometheus: {address: "https://amp.example", query: up, authentication: {sigv4: {region: eu-west-1}}}}}
+    - {name: signed, provider: {web: {url: "https://api.example/health", authentication: {sigv4: {region: eu-west-1}}}}}
 ---
 apiVersion: argoproj.io/v1alpha1
 kind: ClusterAnalysisTemplate
@@ -168,15 +169,14 @@ func TestMigrateCheck(t *testing.T) {
 		"Rollout "+ns+" edge spec.strategy.canary.trafficRouting.alb InvalidSpec (Degraded, not updated): this traffic router is not supported by Vane; use the Gateway API, nginx, istio or smi",
 		"Rollout "+ns+" exp spec.strategy.canary.steps[2].plugin InvalidSpec (Degraded, not updated): step plugins are not supported by Vane yet (plugin \"acme/step\")",
 		"Rollout "+ns+" exp metadata.labels[argo-rollouts.argoproj.io/controller-instance-id] reconciled only by a Vane controller started with --instance-id blue (without it Vane acts on unlabelled objects only)",
-		"AnalysisTemplate "+ns+" errors spec.metrics[1].provider.datadog every measurement is an Error at once: the datadog provider is not supported by this version of Vane (supported: job, prometheus, web)",
-		"AnalysisTemplate "+ns+" errors spec.metrics[2].provider.prometheus.authentication.sigv4 every measurement is an Error at once: authentication.sigv4 is not supported by this version of Vane: use authentication.oauth2, or pass a token in a header from a secret argument",
-		"ClusterAnalysisTemplate - "+cat+" spec.metrics[0].provider.newRelic every measurement is an Error at once: the newRelic provider is not supported by this version of Vane (supported: job, prometheus, web)",
-		`AnalysisRun `+ns+` probe spec.metrics[0].provider.plugin["argoproj-labs/sample-prometheus"] every measurement is an Error at once: the plugin argoproj-labs/sample-prometheus provider is not supported by this version of Vane (supported: job, prometheus, web)`,
+		// datadog, prometheus sigv4 and newRelic metrics are measured: no line
+		"AnalysisTemplate "+ns+" errors spec.metrics[3].provider.web.authentication.sigv4 every measurement is an Error at once: authentication.sigv4 is only supported by the prometheus provider: use authentication.oauth2 or basicAuth, or pass a token in a header from a secret argument",
+		`AnalysisRun `+ns+` probe spec.metrics[0].provider.plugin["argoproj-labs/sample-prometheus"] every measurement is an Error at once: the plugin argoproj-labs/sample-prometheus provider is not supported by this version of Vane (supported: cloudWatch, datadog, graphite, influxdb, job, kayenta, newRelic, prometheus, skywalking, wavefront, web)`,
 		"AnalysisRun "+ns+" probe metadata.labels[argo-rollouts.argoproj.io/controller-instance-id] reconciled only by a Vane controller started with --instance-id blue (without it Vane acts on unlabelled objects only)",
 		"",
 		`Checked namespace "`+ns+`": 7 Rollouts, 3 AnalysisTemplates, 1 ClusterAnalysisTemplate, 1 AnalysisRun (1 in progress), 1 Experiment (1 in progress); Argo Rollouts' controller: running.`,
-		"10 differences in 7 objects: Vane would treat them differently from Argo Rollouts (exit code 1).",
-		"Error: 10 differences found")
+		"8 differences in 6 objects: Vane would treat them differently from Argo Rollouts (exit code 1).",
+		"Error: 8 differences found")
 
 	migrateCheckPlugin(t, env, cli.bin)
 
@@ -226,7 +226,7 @@ func migrateCheckNamespaceUser(t *testing.T, env *testenv.Env, cli vaneCLI) {
 		`warning: ClusterAnalysisTemplates not checked: forbidden: clusteranalysistemplates.argoproj.io is forbidden: User "dev" cannot list resource "clusteranalysistemplates"`,
 		`warning: a running Argo Rollouts controller not checked: forbidden: deployments.apps is forbidden: User "dev" cannot list resource "deployments"`,
 		"Argo Rollouts' controller: not checked. Not checked: ClusterAnalysisTemplates, a running Argo Rollouts controller.",
-		"7 differences in 4 objects",
+		"6 differences in 4 objects",
 	} {
 		if code != 1 || !strings.Contains(out, want) {
 			t.Errorf("a user of the namespace only: exit %d (want 1), no %q in output:\n%s", code, want, out)
