@@ -6,6 +6,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -107,7 +108,7 @@ func condition(dep *appsv1.Deployment, t appsv1.DeploymentConditionType) *appsv1
 func (r *Reconciler) observe(cd *flaggerv1.Canary, w *workload, routes engine.Routes) engine.Observed {
 	now := r.Clock.Now()
 	obs := engine.Observed{Now: now, Provider: r.provider(cd), TargetHash: engine.Hash(w.target.Spec.Template),
-		Configs: checksums(w.configs), Routes: routes}
+		Configs: checksums(w.configs), Routes: routes, TargetPromoted: targetPromoted(w)}
 	deadline := cd.ProgressDeadline()
 	if w.primary == nil {
 		obs.Primary = engine.Readiness{Retriable: true, Message: fmt.Sprintf("deployment %s.%s get query error: not found", cd.PrimaryName(), cd.Namespace)}
@@ -130,4 +131,26 @@ func (r *Reconciler) provider(cd *flaggerv1.Canary) string {
 		return cd.Spec.Provider
 	}
 	return r.MeshProvider
+}
+
+// targetPromoted reports whether the primary runs the target's pod template, as promotion
+// writes it (the flagger-id annotation aside).
+func targetPromoted(w *workload) bool {
+	if w.primary == nil {
+		return false
+	}
+	want, err := primaryTemplate(w)
+	if err != nil {
+		return false
+	}
+	have := w.primary.Spec.Template.DeepCopy()
+	delete(want.Annotations, idAnnotation)
+	delete(have.Annotations, idAnnotation)
+	if len(have.Annotations) == 0 {
+		have.Annotations = nil
+	}
+	if len(want.Annotations) == 0 {
+		want.Annotations = nil
+	}
+	return equality.Semantic.DeepEqual(want, *have)
 }

@@ -39,6 +39,10 @@ type Observed struct {
 	Provider string
 	// TargetHash is the hash of the target's pod template (Flagger's lastAppliedSpec form).
 	TargetHash string
+	// TargetPromoted: the primary already runs the target's pod template (the primary's copy of
+	// it, as promotion writes it). A Canary taken over from Flagger, whose hashes Vane's do not
+	// reproduce, is then not mistaken for a new revision.
+	TargetPromoted bool
 	// Configs are the tracked ConfigMaps and Secrets the target uses now (name -> checksum).
 	Configs map[string]string
 	// Primary and Canary are the readiness of the primary workload and of the target.

@@ -289,3 +289,30 @@ func TestNextStepWeight(t *testing.T) {
 		})
 	}
 }
+
+// TestTakenOverFromFlagger: a Succeeded Canary whose hashes Flagger computed (Vane's differ)
+// starts nothing when the primary runs the target's template; it adopts Vane's hash. A target
+// the primary does not run is a new revision.
+func TestTakenOverFromFlagger(t *testing.T) {
+	tests := map[string]struct {
+		promoted  bool
+		wantPhase flaggerv1.CanaryPhase
+		wantHash  string
+	}{
+		"primary runs the target": {promoted: true, wantPhase: "Succeeded", wantHash: "vane-hash"},
+		"primary runs another":    {promoted: false, wantPhase: "Progressing", wantHash: "vane-hash"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cd := seed003()
+			cd.Spec.Analysis.Webhooks = nil
+			cd.Status = flaggerv1.CanaryStatus{Phase: "Succeeded", LastAppliedSpec: "flagger-hash", LastPromotedSpec: "flagger-hash"}
+			w := newWorld(cd)
+			w.obs.TargetHash, w.obs.TargetPromoted = "vane-hash", tc.promoted
+			w.phaseAfter(2)
+			if got := w.cd.Status; got.Phase != tc.wantPhase || got.LastAppliedSpec != tc.wantHash {
+				t.Errorf("phase %s, lastAppliedSpec %s; want %s, %s (log %q)", got.Phase, got.LastAppliedSpec, tc.wantPhase, tc.wantHash, w.log)
+			}
+		})
+	}
+}

@@ -47,6 +47,7 @@ func (d *decider) initialize() bool {
 
 // shouldAdvance: an analysis is under way, or the target (or a config it uses) changed.
 func (d *decider) shouldAdvance() bool {
+	d.adoptHash()
 	p := d.phase()
 	if isAny(p, flaggerv1.PhaseProgressing, flaggerv1.PhaseWaiting, flaggerv1.PhaseWaitingPromotion,
 		flaggerv1.PhasePromoting, flaggerv1.PhaseFinalising) {

@@ -127,6 +127,21 @@ func (d *decider) targetChanged() bool {
 	return s.LastAppliedSpec != d.obs.TargetHash
 }
 
+// adoptHash records the target's hash as applied and promoted when the primary already runs
+// the target's template in a settled Canary (one Flagger promoted, whose hash was computed
+// differently): nothing changed, so nothing starts.
+func (d *decider) adoptHash() {
+	s := d.cd.Status
+	settled := s.Phase == flaggerv1.PhaseInitialized || s.Phase == flaggerv1.PhaseSucceeded
+	if !settled || !d.obs.TargetPromoted || s.LastAppliedSpec == "" || s.LastPromotedSpec == d.obs.TargetHash {
+		return
+	}
+	st := d.status()
+	st.LastAppliedSpec, st.LastPromotedSpec = d.obs.TargetHash, d.obs.TargetHash
+	d.cd = d.cd.DeepCopy()
+	d.cd.Status.LastAppliedSpec, d.cd.Status.LastPromotedSpec = d.obs.TargetHash, d.obs.TargetHash
+}
+
 // configsChanged: a tracked ConfigMap or Secret was added, removed or changed.
 func (d *decider) configsChanged() bool {
 	tracked := d.cd.Status.TrackedConfigs
