@@ -1,6 +1,7 @@
-// Command vane is Vane's one binary: `vane controller` runs the controller, `vane dashboard`
-// the dashboard, `vane keptn` the Keptn task service and `vane gate` the flagger-loadtester
-// compatible gates; the other subcommands are the CLI (get, list, status, promote, abort, retry,
+// Command vane is Vane's one binary: `vane controller` runs the controller (Rollouts and
+// Flagger's Canaries), `vane dashboard` the dashboard, `vane keptn` the Keptn task service and
+// `vane gate` the flagger-loadtester compatible gates; the other subcommands are the CLI (get
+// rollout|canary, list rollouts|canaries, status, promote, abort, retry,
 // pause, restart, undo, set image, create, terminate, lint, migrate check, notifications, gate
 // open|close, rollback, version, completion). Installed as kubectl-vane it is also a kubectl
 // plugin (`kubectl vane promote my-app`).

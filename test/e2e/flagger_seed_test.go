@@ -72,6 +72,7 @@ func TestFlaggerSeed003(t *testing.T) {
 		t.Errorf("canary replicas after promotion = %d, want 0", r)
 	}
 	checkEventWebhooks(t, rec)
+	t.Logf("events of the Canary:\n%s", strings.Join(canaryEvents(t, env, ns, "api-gateway"), "\n"))
 }
 
 // checkInitialized: the primary Deployment, the three Services and the target scaled to zero.
