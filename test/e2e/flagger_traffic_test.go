@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -158,7 +159,7 @@ func colorapiCanary(ns string) *flaggerv1.Canary {
 		Spec: flaggerv1.CanarySpec{
 			Provider:  "gatewayapi:v1",
 			TargetRef: flaggerv1.TargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "colorapi"},
-			Service: flaggerv1.CanaryService{Port: 8080, GatewayRefs: []flaggerv1.GatewayRef{{Name: "traefik", Namespace: ptr.To(gatewayv1.Namespace(ns))}}},
+			Service:   flaggerv1.CanaryService{Port: 8080, GatewayRefs: []flaggerv1.GatewayRef{{Name: "traefik", Namespace: ptr.To(gatewayv1.Namespace(ns))}}},
 			Analysis: &flaggerv1.CanaryAnalysis{Interval: "1s", Threshold: ptr.To[int32](5),
 				StepWeight: ptr.To[int32](20), MaxWeight: ptr.To[int32](40),
 				Webhooks: []flaggerv1.CanaryWebhook{
@@ -167,4 +168,64 @@ func colorapiCanary(ns string) *flaggerv1.Canary {
 				}},
 		},
 	}
+}
+
+// TestFlaggerIstioWeights: an istio Canary's VirtualService carries the weights of each step,
+// held by the steps webhook, and all of the traffic to the primary after promotion.
+func TestFlaggerIstioWeights(t *testing.T) {
+	t.Parallel()
+	env := withController(t)
+	trafficClient(t) // the Istio CRDs
+	ns := env.Namespace(t)
+	ctx := context.Background()
+	steps := &tokens{}
+	serveOnService(t, env, ns, "steps", steps)
+	serveOnService(t, env, ns, "flagger-loadtester", gate.NewHandler(&gate.ConfigMapStore{Client: env.Client}))
+	dep := apiGatewayDeployment(ns, "colorapi:red")
+	dep.Name, dep.Labels["app"] = "colorapi", "colorapi"
+	dep.Spec.Selector.MatchLabels["app"], dep.Spec.Template.Labels["app"] = "colorapi", "colorapi"
+	must(t, "Deployment", env.Client.Create(ctx, dep))
+	cd := colorapiCanary(ns)
+	cd.Spec.Provider, cd.Spec.Service.GatewayRefs = "istio", nil
+	cd.Spec.Service.Hosts = []string{"colorapi.example.com"}
+	must(t, "Canary", env.Client.Create(ctx, cd))
+	waitCanary(t, env, ns, "colorapi", 60*time.Second, "Initialized", phaseIs(flaggerv1.PhaseInitialized))
+	if got := vsWeights(t, env, ns); got != "colorapi-primary=100 colorapi-canary=0" {
+		t.Fatalf("VirtualService after initialization: %s", got)
+	}
+	setDeploymentImage(t, env, ns, "colorapi", "colorapi:blue")
+	waitCanary(t, env, ns, "colorapi", 30*time.Second, "Progressing", phaseIs(flaggerv1.PhaseProgressing))
+	for _, w := range []int{20, 40} {
+		steps.allow()
+		waitCanary(t, env, ns, "colorapi", 30*time.Second, fmt.Sprintf("weight %d", w),
+			func(cd *flaggerv1.Canary) bool { return cd.Status.CanaryWeight == int32(w) })
+		if got, want := vsWeights(t, env, ns), fmt.Sprintf("colorapi-primary=%d colorapi-canary=%d", 100-w, w); got != want {
+			t.Errorf("VirtualService at %d%%: %s, want %s", w, got, want)
+		}
+	}
+	steps.allow()
+	waitCanary(t, env, ns, "colorapi", 60*time.Second, "Succeeded", phaseIs(flaggerv1.PhaseSucceeded))
+	if got := vsWeights(t, env, ns); got != "colorapi-primary=100 colorapi-canary=0" {
+		t.Errorf("VirtualService after promotion: %s", got)
+	}
+}
+
+// vsWeights renders the route destinations of the VirtualService colorapi as host=weight.
+func vsWeights(t *testing.T, env *testenv.Env, ns string) string {
+	t.Helper()
+	vs := &unstructured.Unstructured{}
+	vs.SetAPIVersion("networking.istio.io/v1alpha3")
+	vs.SetKind("VirtualService")
+	must(t, "VirtualService", env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "colorapi"}, vs))
+	routes, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
+	var out []string
+	for _, r := range routes {
+		dests, _, _ := unstructured.NestedSlice(r.(map[string]any), "route")
+		for _, d := range dests {
+			host, _, _ := unstructured.NestedString(d.(map[string]any), "destination", "host")
+			w, _, _ := unstructured.NestedInt64(d.(map[string]any), "weight")
+			out = append(out, fmt.Sprintf("%s=%d", host, w))
+		}
+	}
+	return strings.Join(out, " ")
 }
