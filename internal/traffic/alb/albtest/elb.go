@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -63,7 +64,11 @@ type ELB struct {
 
 // Start serves lbs on loopback until the test ends.
 func Start(t testing.TB, lbs ...LoadBalancer) *ELB {
-	e := &ELB{t: t, lbs: lbs, fail: map[string]string{}}
+	e := &ELB{t: t, fail: map[string]string{}}
+	for _, lb := range lbs { // the stand-in's own copy: SetWeights changes only it
+		lb.Forward = maps.Clone(lb.Forward)
+		e.lbs = append(e.lbs, lb)
+	}
 	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
 	t.Cleanup(e.srv.Close)
 	return e
