@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -68,6 +70,26 @@ func (r *Router) VerifyWeight(ctx context.Context, ro *v1alpha1.Rollout, weight 
 	if err != nil {
 		return false, err
 	}
+	v := verification(ctx)
+	verifier, tagKey := r.verifier, r.tagKey
+	if verifier == nil && v != nil {
+		verifier = v.Verifier
+		if v.ResourceIDTag != "" {
+			tagKey = v.ResourceIDTag
+		}
+	}
+	ok := r.verify(ctx, ro, ings, verifier, tagKey, weight, additional)
+	if v != nil {
+		v.mu.Lock()
+		v.reports = append(v.reports, r.report)
+		v.mu.Unlock()
+	}
+	return ok, nil
+}
+
+// verify is VerifyWeight once the Ingresses are read.
+func (r *Router) verify(ctx context.Context, ro *v1alpha1.Rollout, ings []*ingress, verifier Verifier, tagKey string,
+	weight int32, additional []v1alpha1.WeightDestination) bool {
 	k := key(ro, "actions", rootService(ro))
 	want := weightedAction(ro, common.Split(ro, weight, additional))
 	carried := true
@@ -77,19 +99,19 @@ func (r *Router) VerifyWeight(ctx context.Context, ro *v1alpha1.Rollout, weight 
 		}
 	}
 	r.report = Report{ALB: ro.Status.ALB, ALBs: ro.Status.ALBs}
-	if r.verifier == nil {
+	if verifier == nil {
 		r.report.ALB, r.report.ALBs = nil, nil
-		return carried, nil
+		return carried
 	}
 	if !shouldVerify(ro, weight) && (ro.Status.ALB != nil || ro.Status.ALBs != nil) {
-		return carried, nil
+		return carried
 	}
 	r.report = Report{Checked: true, ALB: &v1alpha1.ALBStatus{}, ALBs: make([]v1alpha1.ALBStatus, len(ings))}
-	r.report.Verified = r.verifyAWS(ctx, ro, ings, weight, additional)
+	r.report.Verified = r.verifyAWS(ctx, ro, ings, verifier, tagKey, weight, additional)
 	if !shouldVerify(ro, weight) {
-		return carried, nil // the status is filled in; nothing to wait for
+		return carried // the status is filled in; nothing to wait for
 	}
-	return carried && r.report.Verified, nil
+	return carried && r.report.Verified
 }
 
 // sameAction reports whether the annotation s is the action want (as JSON, whatever the
@@ -126,7 +148,8 @@ type destination struct {
 
 // verifyAWS asks AWS, for each Ingress's load balancer (by the hostnames of its status),
 // whether the canary's and the additional destinations' target groups have their weights.
-func (r *Router) verifyAWS(ctx context.Context, ro *v1alpha1.Rollout, ings []*ingress, weight int32, additional []v1alpha1.WeightDestination) bool {
+func (r *Router) verifyAWS(ctx context.Context, ro *v1alpha1.Rollout, ings []*ingress, verifier Verifier, tagKey string,
+	weight int32, additional []v1alpha1.WeightDestination) bool {
 	stable, canary := services(ro)
 	port := ro.Spec.Strategy.Canary.TrafficRouting.ALB.ServicePort
 	verified := 0
@@ -137,7 +160,7 @@ func (r *Router) verifyAWS(ctx context.Context, ro *v1alpha1.Rollout, ings []*in
 			wants[id(d.ServiceName)] = destination{d.ServiceName, d.Weight}
 		}
 		for _, host := range hostnames(ing) {
-			lb, err := r.verifier.LoadBalancer(ctx, host)
+			lb, err := verifier.LoadBalancer(ctx, host)
 			if err != nil {
 				r.warn("TargetGroupVerifyError", "Failed to verify Service %s (TargetGroup %s): %s", canary, "unknown", err)
 				return false
@@ -149,13 +172,13 @@ func (r *Router) verifyAWS(ctx context.Context, ro *v1alpha1.Rollout, ings []*in
 			r.report.ALBs[i].Ingress, r.report.ALB.Ingress = ing.ref.name, ing.ref.name
 			loadBalancerStatus(&r.report.ALBs[i], lb)
 			loadBalancerStatus(r.report.ALB, lb)
-			tgs, err := r.verifier.TargetGroups(ctx, lb.ARN)
+			tgs, err := verifier.TargetGroups(ctx, lb.ARN)
 			if err != nil {
 				r.warn("TargetGroupVerifyError", "Failed to verify Service %s (TargetGroup %s): %s", canary, "unknown", err)
 				return false
 			}
 			for _, tg := range tgs {
-				rid := tg.Tags[r.tagKey]
+				rid := tg.Tags[tagKey]
 				for _, st := range []*v1alpha1.ALBStatus{&r.report.ALBs[i], r.report.ALB} {
 					targetGroupStatus(st, tg, rid == id(canary), rid == id(stable))
 				}
@@ -220,4 +243,39 @@ func targetGroupStatus(st *v1alpha1.ALBStatus, tg TargetGroup, canary, stable bo
 	case stable:
 		st.StableTargetGroup = ref
 	}
+}
+
+// Verification is target group verification for the routers a context reaches (see
+// NewContext): the Verifier, the resource-id tag, and the reports of the VerifyWeight calls
+// made with it. A caller that builds routers through traffic.New (without options) passes
+// the verification this way.
+type Verification struct {
+	// Verifier asks AWS (nil: the annotations only, and status.alb is cleared).
+	Verifier Verifier
+	// ResourceIDTag is the target groups' resource-id tag (DefaultResourceIDTag when empty).
+	ResourceIDTag string
+
+	mu      sync.Mutex
+	reports []Report
+}
+
+// Reports are the reports of the VerifyWeight calls made with v so far.
+func (v *Verification) Reports() []Report {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.reports)
+}
+
+type verificationKey struct{}
+
+// NewContext returns ctx carrying v: a Router without its own Verifier verifies with v's and
+// adds its reports to v.
+func NewContext(ctx context.Context, v *Verification) context.Context {
+	return context.WithValue(ctx, verificationKey{}, v)
+}
+
+// verification is the Verification of ctx, or nil.
+func verification(ctx context.Context) *Verification {
+	v, _ := ctx.Value(verificationKey{}).(*Verification)
+	return v
 }

@@ -138,3 +138,37 @@ func TestVerifyWithoutVerifier(t *testing.T) {
 		t.Errorf("report (-want +got):\n%s", diff)
 	}
 }
+
+// TestVerifyThroughContext: a router built without options (as traffic.New builds it)
+// verifies with the Verification its context carries, and reports there.
+func TestVerifyThroughContext(t *testing.T) {
+	lb := albtest.ForIngress(routertest.Namespace, "ingress", 80, map[string]int32{"canary": 0, "stable": 100}, "canary", "stable")
+	cases := map[string]struct {
+		awsCanary    int32
+		want         bool
+		wantVerified bool
+	}{
+		"AWS forwards the canary 20": {awsCanary: 20, want: true, wantVerified: true},
+		"AWS still forwards 0":       {awsCanary: 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			elb := albtest.Start(t, lb)
+			elb.SetWeights(lb.DNSName, map[string]int32{"canary": tc.awsCanary})
+			ro := verifyRollout()
+			r, err := alb.New(ro, routertest.Client(t, albIngress(lb.DNSName)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := &alb.Verification{Verifier: elb.Verifier(t), ResourceIDTag: alb.DefaultResourceIDTag}
+			got, err := r.VerifyWeight(alb.NewContext(context.Background(), v), ro, 20, nil)
+			if err != nil || got != tc.want {
+				t.Errorf("VerifyWeight = %v, %v; want %v", got, err, tc.want)
+			}
+			reports := v.Reports()
+			if len(reports) != 1 || !reports[0].Checked || reports[0].Verified != tc.wantVerified {
+				t.Errorf("reports %+v; want one, checked, verified %v", reports, tc.wantVerified)
+			}
+		})
+	}
+}
