@@ -141,6 +141,9 @@ func Judge(metrics []Metric, canary, baseline map[string][]float64, s Scoring) (
 	return score(results, s), nil
 }
 
+// Validate checks metrics and scoring as Judge does, before any sample is fetched.
+func Validate(metrics []Metric, s Scoring) error { return validate(metrics, s) }
+
 // withDefaults fills a metric's unset options.
 func withDefaults(m Metric) Metric {
 	if m.Group == "" {
