@@ -89,7 +89,7 @@ type Session[T client.Object] struct {
 	// AfterEmit, when set, runs once the status is stored and the events are emitted (to
 	// announce them elsewhere: webhooks, alerts); not after a failed or conflicting write.
 	AfterEmit func()
-	status func(T) any
+	status    func(T) any
 }
 
 // Begin starts a session on obj. status returns the part of an object the session writes (its

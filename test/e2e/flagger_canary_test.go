@@ -107,10 +107,16 @@ func seedCanaryIn(t *testing.T, env *testenv.Env, ns string, mutate func(*flagge
 	return &cd
 }
 
-// canaryEnv starts the api-gateway Deployment, a gate and a chat recorder in ns.
+// canaryEnv starts the api-gateway Deployment and its Service (as seed 003's console makes
+// them), a gate and a chat recorder in ns.
 func canaryEnv(t *testing.T, env *testenv.Env, ns string) *eventRecorder {
 	t.Helper()
 	if err := env.Client.Create(context.Background(), apiGatewayDeployment(ns, "registry.example/api-gateway:1.0")); err != nil {
+		t.Fatal(err)
+	}
+	apex := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "api-gateway"}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"app": "api-gateway"}, Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}}}
+	if err := env.Client.Create(context.Background(), apex); err != nil {
 		t.Fatal(err)
 	}
 	serveOnService(t, env, ns, "flagger-loadtester", gate.NewHandler(&gate.ConfigMapStore{Client: env.Client}))

@@ -22,11 +22,11 @@ func TestFlaggerRollback(t *testing.T) {
 	tests := map[string]struct {
 		mutate func(t *testing.T, cd *flaggerv1.Canary, ns string)
 		// during runs once the analysis iterates
-		during    func(t *testing.T, env *testenv.Env, ns string)
+		during     func(t *testing.T, env *testenv.Env, ns string)
 		wantEvents []string
 	}{
 		"rollback gate opened": {
-			during:    func(t *testing.T, env *testenv.Env, ns string) { postGateOf(t, env, ns, "/rollback/open") },
+			during:     func(t *testing.T, env *testenv.Env, ns string) { postGateOf(t, env, ns, "/rollback/open") },
 			wantEvents: []string{"Warning Rollback check rollback passed", "Warning Rolling back api-gateway.%s manual webhook invoked"},
 		},
 		"failed metric checks": {
@@ -39,7 +39,7 @@ func TestFlaggerRollback(t *testing.T) {
 					t.Fatal(err)
 				}
 				cd.Spec.Analysis.Metrics = []flaggerv1.CanaryMetric{{Name: "error-rate", Interval: "1m",
-					TemplateRef: &flaggerv1.CrossNamespaceObjectReference{Name: "error-rate"},
+					TemplateRef:    &flaggerv1.CrossNamespaceObjectReference{Name: "error-rate"},
 					ThresholdRange: &flaggerv1.ThresholdRange{Max: ptr.To(1.0)}}}
 			},
 			wantEvents: []string{"Warning Halt api-gateway.%s advancement error-rate 7.00 > 1",

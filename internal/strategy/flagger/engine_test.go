@@ -192,7 +192,9 @@ func TestRollback(t *testing.T) {
 				"Canary failed! Scaling down api-gateway.dev"},
 		},
 		"failed metric checks reach the threshold": {
-			setup: func(w *world) { w.o.metrics = []string{"Halt advancement: error-rate 7 > 1", "Halt advancement: error-rate 8 > 1"} },
+			setup: func(w *world) {
+				w.o.metrics = []string{"Halt advancement: error-rate 7 > 1", "Halt advancement: error-rate 8 > 1"}
+			},
 			ticks: 3,
 			wantEvents: []string{"Halt advancement: error-rate 7 > 1", "Halt advancement: error-rate 8 > 1",
 				"Rolling back api-gateway.dev failed checks threshold reached 2", "Canary failed! Scaling down api-gateway.dev"},
