@@ -10,8 +10,8 @@ import (
 
 	"github.com/vanedev/vane/internal/controller/canary"
 	"github.com/vanedev/vane/internal/flagger/alert"
-	flaggerrouter "github.com/vanedev/vane/internal/flagger/router"
 	flaggermetrics "github.com/vanedev/vane/internal/flagger/metrics"
+	flaggerrouter "github.com/vanedev/vane/internal/flagger/router"
 	"github.com/vanedev/vane/internal/metrics"
 	"github.com/vanedev/vane/internal/resolve"
 )
@@ -71,4 +71,3 @@ func setupCanaries(mgr ctrl.Manager, o Options) error {
 	}
 	return nil
 }
-
