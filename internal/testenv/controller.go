@@ -8,63 +8,17 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
-	"time"
 
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-
-	"github.com/vanedev/vane/internal/controller"
 )
 
 // controllerServiceAccount is the identity of config/rbac's ServiceAccount.
 const controllerServiceAccount = "system:serviceaccount:vane-system:vane-controller"
-
-var (
-	controllerOnce sync.Once
-	controllerErr  error
-)
-
-// StartController starts Vane's controller in this test process, once (later calls return the
-// first call's error): as the ServiceAccount of the generated RBAC (ControllerIdentity), so that
-// every scenario also proves the ClusterRole grants enough, logging to a temporary file whose
-// name starts with name (printed on standard error), and stopped before the control plane.
-func (e *Env) StartController(name string) error {
-	controllerOnce.Do(func() { controllerErr = e.startController(name) })
-	return controllerErr
-}
-
-func (e *Env) startController(name string) error {
-	logf, err := os.CreateTemp("", name+"-controller-*.log")
-	if err != nil {
-		return err
-	}
-	ctrl.SetLogger(zap.New(zap.WriteTo(logf), zap.UseDevMode(true), zap.Level(zapcore.Level(-1))))
-	fmt.Fprintf(os.Stderr, "%s: controller log in %s\n", name, logf.Name())
-	cfg, err := e.ControllerIdentity()
-	if err != nil {
-		return fmt.Errorf("installing the controller's RBAC: %w", err)
-	}
-	mgr, err := controller.NewManager(cfg, controller.Options{MetricsAddr: "0", HealthAddr: "0", Workers: 4,
-		// Canaries tick every second at most (Flagger's floor is 10s) and reach webhooks served
-		// on Services' loopback ClusterIPs
-		Canary: controller.CanaryOptions{MinInterval: time.Second, ResolveServices: true}})
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = mgr.Start(ctx) }()
-	OnStop(func() { cancel(); <-done })
-	return nil
-}
 
 // ControllerIdentity installs the controller's generated RBAC (config/rbac, in namespace
 // vane-system) and returns a config that acts as its ServiceAccount.

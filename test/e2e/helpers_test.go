@@ -24,16 +24,17 @@ import (
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/testenv"
+	"github.com/vanedev/vane/internal/testenv/controllertest"
 )
 
 // withController returns the shared control plane with Vane's controller running in this test
-// process (testenv's StartController: started once, as config/rbac's ServiceAccount). A failed
+// process (controllertest.Start: started once, as config/rbac's ServiceAccount). A failed
 // start fails every test that needs the controller at once, instead of letting it wait out its
 // timeouts.
 func withController(t *testing.T) *testenv.Env {
 	t.Helper()
 	env := testenv.Get(t)
-	if err := env.StartController("e2e"); err != nil {
+	if err := controllertest.Start(env, "e2e"); err != nil {
 		t.Fatalf("starting the controller: %v", err)
 	}
 	return env

@@ -9,16 +9,17 @@ import (
 	"testing"
 
 	"github.com/vanedev/vane/internal/testenv"
+	"github.com/vanedev/vane/internal/testenv/controllertest"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 // withController returns the shared control plane with Vane's controller running in this test
-// process (testenv's StartController: started once, as config/rbac's ServiceAccount).
+// process (controllertest.Start: started once, as config/rbac's ServiceAccount).
 func withController(t *testing.T) *testenv.Env {
 	t.Helper()
 	env := testenv.Get(t)
-	if err := env.StartController("argotools"); err != nil {
+	if err := controllertest.Start(env, "argotools"); err != nil {
 		t.Fatalf("starting the controller: %v", err)
 	}
 	return env

@@ -22,14 +22,15 @@ import (
 
 	"github.com/vanedev/vane/internal/server"
 	"github.com/vanedev/vane/internal/testenv"
+	"github.com/vanedev/vane/internal/testenv/controllertest"
 )
 
 // withController returns the control plane with Vane's controller running in this process
-// (testenv's StartController: started once, as config/rbac's ServiceAccount).
+// (controllertest.Start: started once, as config/rbac's ServiceAccount).
 func withController(t *testing.T) *testenv.Env {
 	t.Helper()
 	env := testenv.Get(t)
-	if err := env.StartController("dashboard-e2e"); err != nil {
+	if err := controllertest.Start(env, "dashboard-e2e"); err != nil {
 		t.Fatalf("starting the controller: %v", err)
 	}
 	return env
