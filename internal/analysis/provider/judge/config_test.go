@@ -3,13 +3,16 @@ package judge
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/yaml"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	aca "github.com/vanedev/vane/internal/analysis/judge"
 	"github.com/vanedev/vane/internal/analysis/provider"
 )
 
@@ -101,5 +104,39 @@ func TestQueries(t *testing.T) {
 				t.Errorf("queries (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestDocsTemplate checks that the first template of docs/judge.md is a valid AnalysisTemplate
+// whose judge configuration the provider accepts.
+func TestDocsTemplate(t *testing.T) {
+	b, err := os.ReadFile("../../../../docs/judge.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), "```yaml\n")
+	doc, _, _ := strings.Cut(rest, "```")
+	var tmpl v1alpha1.AnalysisTemplate
+	if err := yaml.UnmarshalStrict([]byte(doc), &tmpl); err != nil {
+		t.Fatalf("docs/judge.md's template: %v", err)
+	}
+	if errs := v1alpha1.ValidateAnalysisTemplate(&tmpl); len(errs) > 0 {
+		t.Fatalf("docs/judge.md's template: %v", errs)
+	}
+	m := tmpl.Spec.Metrics[0]
+	cfg, err := Parse(m.Provider.Plugin[PluginName])
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := make([]aca.Metric, len(cfg.Metrics))
+	var names []string
+	for i, mc := range cfg.Metrics {
+		metrics[i], names = mc.Metric, append(names, mc.Name)
+	}
+	if err := aca.Validate(metrics, cfg.scoring()); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"latency-p99", "error-ratio", "throughput"}, names); diff != "" {
+		t.Errorf("metrics (-want +got):\n%s", diff)
 	}
 }
