@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vanedev/vane/api/v1alpha1"
@@ -36,7 +37,12 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 		s.invalid(err.Error())
 		return reconcile.Result{}, nil
 	}
-	return r.apply(ctx, s, canaryEffects(s, in.NewHash, plan, rt))
+	e := canaryEffects(s, in.NewHash, plan, rt)
+	// ping-pong: the promoted canary Service is the stable one from now on, for the router
+	// in this reconcile too (it sends all the traffic there, not back to the old pods)
+	swapPingPong(s.ro, e.status, plan.Completed)
+	s.ro.Status.Canary.StablePingPong = e.status.Canary.StablePingPong
+	return r.apply(ctx, s, e)
 }
 
 // prepareCanary checks everything the canary names and finds or creates the new ReplicaSet.
@@ -49,14 +55,19 @@ func (r *Reconciler) prepareCanary(ctx context.Context, s *syncState) (*routing,
 		res, err := s.invalidServices(err)
 		return nil, "", res, err
 	}
-	for _, svc := range svcs {
+	for name, svc := range svcs {
+		if c := ro.Spec.Strategy.Canary; name != c.StableService && name != c.CanaryService {
+			continue // a ping-pong Service's stale hash refers to nothing (Argo's isReplicaSetReferenced)
+		}
 		if h := svc.Spec.Selector[v1alpha1.PodTemplateHashLabel]; h != "" {
 			s.serviceHashes = append(s.serviceHashes, h)
 		}
 	}
 	// with trafficRouting, the router objects are read (and checked) before anything changes
 	rt := &routing{}
-	if ro.Spec.Strategy.Canary.TrafficRouting != nil {
+	if ro.Spec.Strategy.Canary.TrafficRouting == nil {
+		r.watch.track(client.ObjectKeyFromObject(ro), nil) // no router objects to watch
+	} else {
 		var res reconcile.Result
 		var err error
 		if rt, res, err = r.prepareRouting(ctx, s); rt == nil {
@@ -116,8 +127,15 @@ func canaryEffects(s *syncState, newHash string, plan strategy.Plan, rt *routing
 		return e
 	}
 	e.services = map[string]string{c.StableService: stable, c.CanaryService: ""}
-	e.router = &routerEffects{router: rt.router, newHash: newHash, stableHash: stable, plan: &plan}
-	if plan.WaitingForRouter {
+	for name, hash := range pingPongServices(s.ro, newHash) {
+		e.services[name] = hash    // the canary one first, as Argo moves it before the router
+		e.servicesAfter[name] = "" // named, so neither is released
+	}
+	e.router = &routerEffects{router: rt.router, newHash: newHash, stableHash: stable, plan: &plan, cap: rt.cap}
+	switch {
+	case plan.WaitingForRouter && rt.awsPending:
+		e.requeue = append(e.requeue, albVerifyRetry)
+	case plan.WaitingForRouter:
 		e.requeue = append(e.requeue, routerPoll)
 	}
 	return e

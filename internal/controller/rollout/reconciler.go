@@ -34,6 +34,10 @@ type Reconciler struct {
 	TrafficClient client.Client
 	// Recorder emits events.
 	Recorder record.EventRecorder
+	// ALB configures the ALB router's target group verification.
+	ALB ALBOptions
+	// watch follows the router objects the rollouts' routers read (nil: none are watched)
+	watch *routerWatch
 	// Settings are the clock and the controller instance (it serves only the Rollouts
 	// labelled with it).
 	kit.Settings

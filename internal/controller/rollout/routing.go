@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vanedev/vane/api/v1alpha1"
@@ -35,6 +36,10 @@ type routing struct {
 	router traffic.Router
 	// verified: the router applies the weights status.canary.weights records
 	verified bool
+	// awsPending: an ALB router asked AWS, which does not forward the weights yet
+	awsPending bool
+	// cap is the router's client: what it read and wrote in this reconcile
+	cap *capture
 }
 
 // prepareRouting builds the rollout's router and asks it whether it applies the weights
@@ -44,7 +49,11 @@ type routing struct {
 // failed (an error, retried).
 func (r *Reconciler) prepareRouting(ctx context.Context, s *syncState) (*routing, reconcile.Result, error) {
 	ro := s.ro
-	router, err := traffic.New(ro, r.TrafficClient)
+	rc := newCapture(r.TrafficClient, r.watch)
+	// whatever the router read is watched from now on (also when it failed: a missing object
+	// is noticed when it comes)
+	defer func() { r.watch.track(client.ObjectKeyFromObject(ro), rc.reads) }()
+	router, err := traffic.New(ro, rc)
 	if err != nil {
 		res, err := r.routerFailed(s, "trafficRouting", "configuring the router", err)
 		return nil, res, err
@@ -55,12 +64,14 @@ func (r *Reconciler) prepareRouting(ctx context.Context, s *syncState) (*routing
 	if w != nil {
 		weight, additional = w.Canary.Weight, w.Additional
 	}
-	ok, err := router.VerifyWeight(ctx, ro, weight, additional)
+	vctx, albv := r.withALBVerification(ctx)
+	ok, err := router.VerifyWeight(vctx, ro, weight, additional)
 	if err != nil {
 		res, err := r.routerFailed(s, router.Type(), fmt.Sprintf("verifying weight %d", weight), err)
 		return nil, res, err
 	}
-	return &routing{router: router, verified: ok && w != nil}, reconcile.Result{}, nil
+	pending := applyALBReports(s, albv)
+	return &routing{router: router, verified: ok && w != nil, awsPending: pending, cap: rc}, reconcile.Result{}, nil
 }
 
 // routerFailed reports a router call that failed. A router Error (an object missing, unusable
@@ -87,6 +98,7 @@ type routerEffects struct {
 	router              traffic.Router
 	newHash, stableHash string
 	plan                *strategy.Plan
+	cap                 *capture
 }
 
 // applyRouter points the router at the plan's hashes, weights (the canary's and the running
@@ -120,5 +132,16 @@ func (r *Reconciler) applyRouter(ctx context.Context, s *syncState, x *routerEff
 			return fail(fmt.Sprintf("mirror route %q", plan.MirrorRoutes[i].Name), err)
 		}
 	}
+	// what someone changed in the router objects since the last reconcile, and the router
+	// just put back, is told
+	for _, ch := range r.watch.takeChanges(client.ObjectKeyFromObject(s.ro)) {
+		if msg := x.cap.putBack(ch); msg != "" {
+			s.event(true, reasonRouterObjectChanged, "%s", msg)
+		}
+	}
 	return reconcile.Result{}, false, nil
 }
+
+// reasonRouterObjectChanged is the event of a router object changed by someone else, which
+// the router put back.
+const reasonRouterObjectChanged = "RouterObjectChanged"

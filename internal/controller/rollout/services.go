@@ -37,6 +37,10 @@ func namedServices(ro *v1alpha1.Rollout) []namedService {
 	case s.Canary != nil:
 		add("spec.strategy.canary.stableService", s.Canary.StableService)
 		add("spec.strategy.canary.canaryService", s.Canary.CanaryService)
+		if pp := s.Canary.PingPong; pp != nil {
+			add("spec.strategy.canary.pingPong.pingService", pp.PingService)
+			add("spec.strategy.canary.pingPong.pongService", pp.PongService)
+		}
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/dynamic"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	kit "github.com/vanedev/vane/internal/reconcile"
@@ -33,11 +35,20 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 	if err != nil {
 		return fmt.Errorf("creating the traffic routers' client: %w", err)
 	}
+	dyn, err := dynamic.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return fmt.Errorf("creating the router objects' watch client: %w", err)
+	}
+	w := newRouterWatch(dyn, mgr.GetRESTMapper())
+	if err := mgr.Add(w); err != nil {
+		return fmt.Errorf("adding the router objects' watch: %w", err)
+	}
 	r := kit.Configure(&Reconciler{
 		Client:        mgr.GetClient(),
 		APIReader:     mgr.GetAPIReader(),
 		TrafficClient: tc,
 		Recorder:      mgr.GetEventRecorderFor("rollouts-controller"),
+		watch:         w,
 	}, opts...)
 	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, workloadIndex, indexWorkload)
 	if err != nil {
@@ -60,7 +71,7 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 		return fmt.Errorf("indexing Experiments by rollout: %w", err)
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Rollout{}, builder.WithPredicates(predicate.Funcs{CreateFunc: r.announceAdded})).
+		For(&v1alpha1.Rollout{}, builder.WithPredicates(predicate.Funcs{CreateFunc: r.announceAdded, DeleteFunc: r.unwatch})).
 		Owns(&appsv1.ReplicaSet{}).
 		// a run's verdict moves the rollout on
 		Owns(&v1alpha1.AnalysisRun{}).
@@ -72,7 +83,9 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.namingService)).
 		// a template created after its Rollout (or fixed) is looked at again
 		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.usingTemplate("AnalysisTemplate"))).
-		Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.usingTemplate("ClusterAnalysisTemplate")))
+		Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.usingTemplate("ClusterAnalysisTemplate"))).
+		// a router object someone changes or deletes is put back at once (watch.go)
+		WatchesRawSource(source.Channel(w.events, &handler.EnqueueRequestForObject{}))
 	return kit.Complete(b, "rollout", workers, r)
 }
 
@@ -195,5 +208,11 @@ func (r *Reconciler) announceAdded(e event.CreateEvent) bool {
 		r.Recorder.Eventf(ro, corev1.EventTypeNormal, "RolloutAddedToInformer", "Rollout resource added to informer: %s/%s",
 			ro.Namespace, ro.Name)
 	}
+	return true
+}
+
+// unwatch stops watching the router objects of a deleted Rollout. It filters nothing.
+func (r *Reconciler) unwatch(e event.DeleteEvent) bool {
+	r.watch.track(client.ObjectKeyFromObject(e.Object), nil)
 	return true
 }
