@@ -63,8 +63,8 @@ test-e2e: k8s-tools traefik argo-tools deps ## end-to-end scenarios in test/e2e
 	VANE_K8S_BIN="$(K8S_BIN)" VANE_ARGO_BIN="$(ARGO_BIN)" $(GO) test -timeout 30m $(GO_TEST_FLAGS) ./test/e2e/...
 
 .PHONY: bench
-bench: k8s-tools ## measure the controller at scale: 200 canary rollouts created, updated, promoted (prints figures)
-	VANE_K8S_BIN="$(K8S_BIN)" $(GO) run ./test/bench/rollouts -n 200 $(BENCH_FLAGS)
+bench: k8s-tools ## measure the controller at scale: N (200) canary rollouts created, updated, promoted, then N Deployments (prints figures)
+	VANE_K8S_BIN="$(K8S_BIN)" $(GO) run ./test/bench/rollouts -n $(or $(N),200) $(BENCH_FLAGS)
 
 .PHONY: cluster-up
 cluster-up: k8s-tools ## start a local control plane; kubeconfig in .cache/cluster/kubeconfig

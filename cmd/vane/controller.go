@@ -27,12 +27,27 @@ type controllerFlags struct {
 	leaseNamespace string
 	metricsAddr    string
 	healthAddr     string
-	workers        int
+	threads        threadFlags
+	client         clientFlags
+	pprofAddr      string
 	verbosity      int
 	webhook        *webhook.Options
 	notify         notifyFlags
 	canary         controller.CanaryOptions
 	resolve        string
+}
+
+// threadFlags are how many objects of each kind the controller reconciles at once: --workers
+// for every kind, overridden per kind by Argo's --rollout-threads, --analysis-threads and
+// --experiment-threads.
+type threadFlags struct {
+	workers, rollouts, analysis, experiments int
+}
+
+// clientFlags are the controller's client-side limits on API requests.
+type clientFlags struct {
+	qps   float32
+	burst int
 }
 
 // notifyFlags are the notification settings of `vane controller`.
@@ -58,7 +73,7 @@ func newControllerCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	fl.StringVar(&f.leaseNamespace, "leader-election-namespace", "", "namespace of the leader Lease (default: the pod's, or -n)")
 	fl.StringVar(&f.metricsAddr, "metrics-bind-address", "127.0.0.1:8090", "address of the Prometheus metrics endpoint (0 disables)")
 	fl.StringVar(&f.healthAddr, "health-probe-bind-address", "127.0.0.1:8091", "address of /healthz and /readyz (0 disables)")
-	fl.IntVar(&f.workers, "workers", 4, "rollouts reconciled at once")
+	addScaleFlags(fl, f)
 	fl.IntVarP(&f.verbosity, "verbosity", "v", 0, "log verbosity (1: every status change)")
 	f.webhook = webhook.AddFlags(fl)
 	fl.StringVar(&f.notify.namespace, "notifications-namespace", "", "namespace of "+notify.ConfigMapName+" and "+notify.SecretName+
@@ -79,7 +94,13 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	cfg.QPS, cfg.Burst = 100, 200
+	if err := f.client.apply(cfg); err != nil {
+		return err
+	}
+	workers, err := f.threads.resolve()
+	if err != nil {
+		return err
+	}
 	notifier, err := newNotifier(*cf.Namespace, f.instanceID, f.notify)
 	if err != nil {
 		return err
@@ -95,7 +116,10 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 		LeaderElectionNamespace: f.leaseNamespace,
 		MetricsAddr:             f.metricsAddr,
 		HealthAddr:              f.healthAddr,
-		Workers:                 f.workers,
+		Workers:                 workers.rollouts,
+		AnalysisWorkers:         workers.analysis,
+		ExperimentWorkers:       workers.experiments,
+		PprofAddr:               f.pprofAddr,
 		EventObservers:          []controller.EventObserver{notifier},
 		Canary:                  canaryOpts,
 	})

@@ -45,8 +45,11 @@ type Options struct {
 	LeaderElectionNamespace string
 	// MetricsAddr and HealthAddr are listen addresses ("0" disables).
 	MetricsAddr, HealthAddr string
-	// Workers is the number of rollouts reconciled at once.
-	Workers int
+	// Workers is the number of Rollouts reconciled at once; AnalysisWorkers and
+	// ExperimentWorkers those of AnalysisRuns and Experiments (0: Workers).
+	Workers, AnalysisWorkers, ExperimentWorkers int
+	// PprofAddr is the listen address of Go's /debug/pprof endpoints ("" or "0": none).
+	PprofAddr string
 	// RolloutOptions are passed to the rollout reconciler (a clock, in tests).
 	RolloutOptions []rollout.Option
 	// ExperimentOptions are passed to the experiment reconciler (a clock, in tests).
@@ -126,15 +129,23 @@ func setupControllers(mgr ctrl.Manager, o Options, met *metrics.Instance) error 
 		return err
 	}
 	aopts := []analysisrun.Option{analysisrun.WithInstanceID(o.InstanceID), kit.WithWrap[*analysisrun.Reconciler](met.Wrap)}
-	if err := analysisrun.Setup(mgr, o.Workers, aopts...); err != nil {
+	if err := analysisrun.Setup(mgr, orWorkers(o.AnalysisWorkers, o.Workers), aopts...); err != nil {
 		return err
 	}
 	eopts := append([]experiment.Option{experiment.WithInstanceID(o.InstanceID), kit.WithWrap[*experiment.Reconciler](met.Wrap)},
 		o.ExperimentOptions...)
-	if err := experiment.Setup(mgr, o.Workers, eopts...); err != nil {
+	if err := experiment.Setup(mgr, orWorkers(o.ExperimentWorkers, o.Workers), eopts...); err != nil {
 		return err
 	}
 	return setupCanaries(mgr, o)
+}
+
+// orWorkers is n, or def when n is unset.
+func orWorkers(n, def int) int {
+	if n > 0 {
+		return n
+	}
+	return def
 }
 
 // managerOptions are the manager's scheme, cache, endpoints, leader election and event
@@ -167,6 +178,7 @@ func managerOptions(o Options, observers []EventObserver) (ctrl.Options, error) 
 		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.HealthAddr,
+		PprofBindAddress:        o.PprofAddr,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        lockID,
 		LeaderElectionNamespace: leaseNS,

@@ -82,12 +82,14 @@ func register() error {
 	registerOnce.Do(func() {
 		for _, c := range []prometheus.Collector{rolloutReconcile, rolloutReconcileErr, analysisReconcile,
 			analysisReconcileErr, expReconcile, expReconcileErr, rolloutEvents, rolloutDuration,
-			rolloutProgression, rolloutManualPause, notifySuccess, notifyError, notifySend, k8sRequests, caches} {
+			rolloutProgression, rolloutManualPause, notifySuccess, notifyError, notifySend, k8sRequests, caches,
+			rateLimiterWait} {
 			if err := crmetrics.Registry.Register(c); err != nil {
 				registerErr = err
 				return
 			}
 		}
+		observeRateLimiter()
 	})
 	return registerErr
 }

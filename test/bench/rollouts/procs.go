@@ -39,18 +39,15 @@ func buildVane(ctx context.Context, root, dir string) (string, error) {
 	return out, nil
 }
 
-// startController runs `vane controller` against kubeconfig, its output going to logPath. It
-// dies with this process (Pdeathsig) and waits until the metrics endpoint answers.
-func startController(ctx context.Context, bin, kubeconfig, logPath string, workers int) (*controllerProc, error) {
+// startController runs `vane controller` with args against kubeconfig, its output going to
+// logPath. It dies with this process (Pdeathsig) and waits until the metrics endpoint answers.
+func startController(ctx context.Context, bin, kubeconfig, logPath string, args []string) (*controllerProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"controller", "--kubeconfig", kubeconfig,
-		"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(port), "--health-probe-bind-address", "0"}
-	if workers > 0 {
-		args = append(args, "--workers", strconv.Itoa(workers))
-	}
+	args = append([]string{"controller", "--kubeconfig", kubeconfig,
+		"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(port), "--health-probe-bind-address", "0"}, args...)
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -149,6 +146,21 @@ func memKB(pid int) (m memory, err error) {
 		}
 	}
 	return m, sc.Err()
+}
+
+// resetPeak makes the kernel start a process' VmHWM afresh (clear_refs 5), so that the next
+// reading is the peak since now.
+func resetPeak(pid int) {
+	_ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
+// loadavg is /proc/loadavg (the 1, 5 and 15 minute load averages first).
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // cpuSeconds is the user+system CPU time a process has used so far.
