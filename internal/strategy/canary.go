@@ -264,7 +264,8 @@ func revisionOf(in Input) int64 {
 // reports a new revision: the runs recorded so far belong to the previous one.
 func (p *Plan) observeRevision(in Input, nSteps int32) bool {
 	st := &p.Status
-	if st.CurrentStepIndex == nil {
+	if st.CurrentStepIndex == nil || *st.CurrentStepIndex < 0 {
+		// none yet, or a negative one patched into the status (it names no step): from the first
 		st.CurrentStepIndex = ptr32(0)
 	}
 	newRevision := st.CurrentPodHash != in.NewHash

@@ -134,7 +134,7 @@ func indefinite(spec *v1alpha1.RolloutSpec, read, st *v1alpha1.RolloutStatus) bo
 		if read.CurrentStepIndex != nil {
 			idx = int(*read.CurrentStepIndex)
 		}
-		if idx < len(c.Steps) {
+		if idx >= 0 && idx < len(c.Steps) { // a status patched by hand may hold any index
 			if step := c.Steps[idx]; step.Pause != nil || step.Analysis != nil || step.Experiment != nil {
 				return true
 			}
