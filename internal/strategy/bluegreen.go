@@ -98,6 +98,11 @@ func BlueGreen(in BlueGreenInput) (BlueGreenPlan, error) {
 	// canary bookkeeping has no meaning here (a rollout may have switched strategy)
 	st.CurrentStepIndex, st.CurrentStepHash = nil, ""
 	b.observeRevision()
+	if st.StableRS == in.NewHash {
+		// nothing is being updated: an abort has nothing to act on (Argo lifts it from a fully
+		// promoted rollout)
+		st.Abort, st.AbortedAt = false, nil
+	}
 	active := in.ActiveHash
 	if b.sets[active] == nil {
 		active = ""
