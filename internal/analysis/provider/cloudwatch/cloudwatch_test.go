@@ -138,7 +138,9 @@ func TestMeasure(t *testing.T) {
 			wantErr: "InvalidParameterValue: Error in expression 'rate': Unrecognized token", wantRequests: 1},
 		"throttled, then data": {replies: []reply{{status: 400, body: cbor.Map{"__type": cbor.String("Throttling"), "message": cbor.String("Rate exceeded")}, query: "Throttling;Sender"},
 			{status: 200, body: results(0.001, 0.002)}}, wantPhase: v1alpha1.AnalysisPhaseSuccessful, wantDisplay: "[[0.001 0.002]]", wantRequests: 2},
-		"a slow answer": {replies: []reply{{status: 200, body: results(0.001), delay: 3 * time.Second}}, timeout: 300 * time.Millisecond, wantErr: "cloudWatch: GetMetricData:", wantRequests: 1},
+		// the client may give up before a loaded machine has run the stand-in's handler: the
+		// requests are not counted
+		"a slow answer": {replies: []reply{{status: 200, body: results(0.001), delay: 3 * time.Second}}, timeout: 300 * time.Millisecond, wantErr: "cloudWatch: GetMetricData:", wantRequests: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			api := newStandIn(t, tc.replies...)
@@ -159,6 +161,9 @@ func TestMeasure(t *testing.T) {
 				if diff := cmp.Diff(tc.wantMeta, res.Metadata); diff != "" {
 					t.Errorf("metadata (-want +got):\n%s", diff)
 				}
+			}
+			if tc.wantRequests < 0 {
+				return
 			}
 			if len(api.auth) != tc.wantRequests || !signature.MatchString(api.auth[0]) {
 				t.Fatalf("%d requests, Authorization %q", len(api.auth), api.auth)

@@ -266,7 +266,9 @@ func TestRetriesAndTimeout(t *testing.T) {
 		"503 every time":     {answers: []answer{{status: 503, body: "upstream"}}, wantRequests: 3, wantErr: "answered 503 Service Unavailable: \"upstream\" (after 3 attempts)"},
 		"500 is not retried": {answers: []answer{{status: 500, body: `{"errors":["Internal"]}`}}, wantRequests: 1, wantErr: "answered 500 Internal Server Error"},
 		"400 is not retried": {answers: []answer{{status: 400, body: `{"errors":["bad query"]}`}}, wantRequests: 1, wantErr: `answered 400 Bad Request: "{\"errors\":[\"bad query\"]}"`},
-		"a slow answer":      {answers: []answer{{status: 200, body: ok.body, delay: 2 * time.Second}}, timeout: "200ms", wantRequests: 1, wantErr: "datadog: no answer from"},
+		// the client may give up before a loaded machine has run the stand-in's handler: the
+		// requests are not counted
+		"a slow answer": {answers: []answer{{status: 200, body: ok.body, delay: 2 * time.Second}}, timeout: "200ms", wantRequests: -1, wantErr: "datadog: no answer from"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			api := newStandIn(t, tc.answers...)
@@ -278,7 +280,7 @@ func TestRetriesAndTimeout(t *testing.T) {
 			start := time.Now()
 			_, err := p.Measure(context.Background(), run, metric(d))
 			checkErr(t, err, tc.wantErr)
-			if n := len(api.requests()); n != tc.wantRequests {
+			if n := len(api.requests()); tc.wantRequests >= 0 && n != tc.wantRequests {
 				t.Errorf("%d requests, want %d", n, tc.wantRequests)
 			}
 			if tc.timeout != "" && time.Since(start) > time.Second {

@@ -85,7 +85,9 @@ func TestMeasure(t *testing.T) {
 		"a bad data point":   {answers: []answer{{200, `[{"target":"t","datapoints":[[1]]}]`, 0}}, wantErr: "is not [value, timestamp]", wantRequests: 1},
 		"a bad function":     {answers: []answer{{400, "Invalid function: summarise", 0}}, wantErr: `answered 400 Bad Request: "Invalid function: summarise"`, wantRequests: 1},
 		"503 then values":    {answers: []answer{{503, "busy", 0}, {200, `[{"target":"t","datapoints":[[1,1772366100]]}]`, 0}}, wantValue: []float64{1}, wantDisplay: "[1.000000]", wantRequests: 2},
-		"a slow answer":      {answers: []answer{{200, `[]`, 2 * time.Second}}, timeout: 200 * time.Millisecond, wantErr: "graphite: no answer from", wantRequests: 1},
+		// the client may give up before a loaded machine has run the stand-in's handler: the
+		// requests are not counted
+		"a slow answer": {answers: []answer{{200, `[]`, 2 * time.Second}}, timeout: 200 * time.Millisecond, wantErr: "graphite: no answer from", wantRequests: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			api := newStandIn(t, tc.answers...)
@@ -101,6 +103,9 @@ func TestMeasure(t *testing.T) {
 				if diff := cmp.Diff(tc.wantValue, res.Value); diff != "" || res.Display != tc.wantDisplay {
 					t.Errorf("value (-want +got):\n%s display %q, want %q", diff, res.Display, tc.wantDisplay)
 				}
+			}
+			if tc.wantRequests < 0 {
+				return
 			}
 			if len(api.paths) != tc.wantRequests {
 				t.Fatalf("%d requests, want %d", len(api.paths), tc.wantRequests)

@@ -92,7 +92,9 @@ func TestMeasure(t *testing.T) {
 		"not GraphQL":    {replies: []reply{{200, `<html></html>`, 0}}, wantErr: "skywalking: the answer is not a GraphQL answer", wantRequests: 1},
 		"a 500 page":     {replies: []reply{{500, `oops`, 0}}, wantErr: `answered 500 Internal Server Error: "oops"`, wantRequests: 1},
 		"503 then data":  {replies: []reply{{503, `busy`, 0}, {200, strings.Replace(apdex, "%d", "9990", 1), 0}}, wantPhase: v1alpha1.AnalysisPhaseSuccessful, wantRequests: 2},
-		"a slow answer":  {replies: []reply{{200, `{}`, 2 * time.Second}}, timeout: 200 * time.Millisecond, wantErr: "skywalking: no answer from", wantRequests: 1},
+		// the client may give up before a loaded machine has run the stand-in's handler: the
+		// requests are not counted
+		"a slow answer": {replies: []reply{{200, `{}`, 2 * time.Second}}, timeout: 200 * time.Millisecond, wantErr: "skywalking: no answer from", wantRequests: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			api := newStandIn(t, tc.replies...)
@@ -110,6 +112,9 @@ func TestMeasure(t *testing.T) {
 				if out := condition.Evaluate(cond, "", res.Value); out.Phase != tc.wantPhase {
 					t.Errorf("phase %s (%s), want %s; display %s", out.Phase, out.Reason, tc.wantPhase, res.Display)
 				}
+			}
+			if tc.wantRequests < 0 {
+				return
 			}
 			if len(api.bodies) != tc.wantRequests {
 				t.Fatalf("%d requests, want %d", len(api.bodies), tc.wantRequests)
