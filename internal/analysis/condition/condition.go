@@ -20,6 +20,9 @@
 //	isNil()       whether result is nil; isNil(x): whether x is nil
 //	default(d)    result, or d when result is nil; default(x, d): x, or d when x is nil
 //
+// expr's repeat(s, n) is replaced by one that refuses a result of more than maxRepeat bytes
+// before making it.
+//
 // The package is pure: no I/O, no clock.
 package condition
 
@@ -129,8 +132,36 @@ func cleanError(err error) error {
 	return errors.New(strings.TrimSpace(msg))
 }
 
+// maxRepeat is the longest string repeat makes, expr's memory budget. expr's own repeat
+// bounds only the count, so that repeat(repeat("a", 999999), 1000000) asked for a terabyte,
+// which is a fatal error that ends the whole process.
+const maxRepeat = 1_000_000
+
+// repeat is expr's repeat(s, n), which refuses a result longer than maxRepeat.
+func repeat(p ...any) (any, error) {
+	if len(p) != 2 {
+		return nil, fmt.Errorf("repeat takes two arguments, got %d", len(p))
+	}
+	s, ok := p[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("repeat: %s is not a string", Format(p[0]))
+	}
+	n, err := AsInt(p[1])
+	if err != nil {
+		return nil, fmt.Errorf("repeat: %w", err)
+	}
+	switch {
+	case n < 0:
+		return nil, fmt.Errorf("repeat: the count %d is negative", n)
+	case n > 0 && int64(len(s)) > maxRepeat/n:
+		return nil, fmt.Errorf("repeat: %d times %d bytes is more than %d bytes", n, len(s), maxRepeat)
+	}
+	return strings.Repeat(s, int(n)), nil
+}
+
 func functions(result any) []expr.Option {
 	return []expr.Option{
+		expr.Function("repeat", repeat, new(func(string, int) string)),
 		expr.Function("asInt", func(p ...any) (any, error) {
 			if len(p) != 1 {
 				return nil, fmt.Errorf("asInt takes one argument, got %d", len(p))
