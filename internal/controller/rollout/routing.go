@@ -24,7 +24,7 @@ import (
 
 const (
 	// routerRecheck is how often a rollout whose router objects are missing or unusable looks
-	// at them again (they are not watched).
+	// at them again (besides when the watch sees them change: watch.go).
 	routerRecheck = 10 * time.Second
 	// routerPoll is how soon a step that waits only for the router to apply its weight looks
 	// again.

@@ -169,11 +169,14 @@ func (w *routerWatch) start(k objKey, o *watched) error {
 		UpdateFunc: func(oldObj, newObj any) {
 			o, ok1 := oldObj.(*unstructured.Unstructured)
 			n, ok2 := newObj.(*unstructured.Unstructured)
-			if ok1 && ok2 && o.GetResourceVersion() != n.GetResourceVersion() {
-				if d := diffObjects(o.Object, n.Object); len(d) > 0 {
-					w.notify(k, &change{key: k, rv: n.GetResourceVersion(), diff: d})
-				}
+			if !ok1 || !ok2 || o.GetResourceVersion() == n.GetResourceVersion() {
+				return
 			}
+			if d := diffObjects(o.Object, n.Object); len(d) > 0 {
+				w.notify(k, &change{key: k, rv: n.GetResourceVersion(), diff: d})
+				return
+			}
+			w.notify(k, nil) // its status (a Gateway controller accepting a route): look again
 		},
 		DeleteFunc: func(obj any) {
 			rv := ""
