@@ -274,6 +274,29 @@ func (b *bench) runPhases(ctx context.Context) error {
 		b.peak = m.hwm
 	}
 	var phases []*phase
+	check := "not checked: a phase failed"
+	err := b.runRollouts(ctx, &phases)
+	if err == nil {
+		check, err = b.finalCheck(ctx)
+	}
+	if err == nil && b.cfg.floor {
+		for _, ps := range b.floorPhases() {
+			var p *phase
+			if p, err = b.phase(ctx, ps); err != nil {
+				break
+			}
+			phases = append(phases, p)
+		}
+	}
+	// the phases done are reported even when a later one failed
+	if mem, merr := memKB(b.ctrl.pid); merr == nil && len(phases) > 0 {
+		b.report(phases, check, mem)
+	}
+	return err
+}
+
+// runRollouts runs Vane's phases, appending each one done to phases.
+func (b *bench) runRollouts(ctx context.Context, phases *[]*phase) error {
 	for i, ps := range b.rolloutPhases() {
 		if i == 1 {
 			if err := b.recordHashes(ctx); err != nil {
@@ -284,27 +307,9 @@ func (b *bench) runPhases(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		phases = append(phases, p)
+		*phases = append(*phases, p)
 		b.peak = max(b.peak, p.mem.hwm)
 	}
-	check, err := b.finalCheck(ctx)
-	if err != nil {
-		return err
-	}
-	if b.cfg.floor {
-		for _, ps := range b.floorPhases() {
-			p, err := b.phase(ctx, ps)
-			if err != nil {
-				return err
-			}
-			phases = append(phases, p)
-		}
-	}
-	mem, err := memKB(b.ctrl.pid)
-	if err != nil {
-		return fmt.Errorf("reading the controller's memory: %w", err)
-	}
-	b.report(phases, check, mem)
 	return nil
 }
 

@@ -85,6 +85,8 @@ func (b *bench) reportPhase(p *phase) {
 		printCounts("    ", p.api, n, p.scrapeEnd.has(mRequests, "method"))
 		rows, _ := requestsBy(p.scrapeBase, p.scrapeEnd, mCtrlRequests, "verb", "kind")
 		fmt.Printf("    by verb and kind (per rollout): %s\n", formatRows(rows, n, 12))
+		events, _ := requestsBy(p.scrapeBase, p.scrapeEnd, mEvents, "type", "reason")
+		fmt.Printf("    events recorded by type and reason (per rollout): %s\n", formatRows(events, n, 14))
 		waited := p.scrapeEnd.sum(mLimiterSum, nil) - p.scrapeBase.sum(mLimiterSum, nil)
 		reqs := p.scrapeEnd.sum(mLimiterCount, nil) - p.scrapeBase.sum(mLimiterCount, nil)
 		if reqs > 0 {
