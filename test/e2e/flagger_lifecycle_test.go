@@ -71,7 +71,7 @@ func TestFlaggerLifecycle(t *testing.T) {
 				setDeploymentImage(t, env, ns, "api-gateway", "registry.example/api-gateway:2.0")
 				waitForEvent(t, env, ns, "Normal skipping canary run as object is suspended")
 				time.Sleep(2 * time.Second)
-				waitCanary(t, env, ns, "api-gateway", time.Second, "still Initialized", phaseIs(flaggerv1.PhaseInitialized))
+				waitCanary(t, env, ns, "api-gateway", 10*time.Second, "still Initialized", phaseIs(flaggerv1.PhaseInitialized))
 				if r := replicas(deployment(t, env, ns, "api-gateway")); r != 0 {
 					t.Errorf("a suspended canary was scaled to %d", r)
 				}

@@ -87,7 +87,7 @@ func TestFlaggerRollback(t *testing.T) {
 				}
 			}
 			time.Sleep(3 * time.Second) // the same revision does not start again
-			waitCanary(t, env, ns, "api-gateway", time.Second, "still Failed", phaseIs(flaggerv1.PhaseFailed))
+			waitCanary(t, env, ns, "api-gateway", 10*time.Second, "still Failed", phaseIs(flaggerv1.PhaseFailed))
 		})
 	}
 }

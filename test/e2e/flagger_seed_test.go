@@ -35,7 +35,7 @@ func TestFlaggerSeed003(t *testing.T) {
 	setDeploymentImage(t, env, ns, "api-gateway", "registry.example/api-gateway:2.0")
 	waitCanary(t, env, ns, "api-gateway", 30*time.Second, "Waiting at confirm-rollout", phaseIs(flaggerv1.PhaseWaiting))
 	time.Sleep(3 * time.Second) // three ticks behind the closed gate
-	if cd := waitCanary(t, env, ns, "api-gateway", time.Second, "still Waiting", phaseIs(flaggerv1.PhaseWaiting)); cd.Status.Iterations != 0 {
+	if cd := waitCanary(t, env, ns, "api-gateway", 10*time.Second, "still Waiting", phaseIs(flaggerv1.PhaseWaiting)); cd.Status.Iterations != 0 {
 		t.Errorf("iterations while waiting = %d", cd.Status.Iterations)
 	}
 	if r := replicas(deployment(t, env, ns, "api-gateway")); r != 0 {
@@ -58,7 +58,7 @@ func TestFlaggerSeed003(t *testing.T) {
 		}
 	}
 	time.Sleep(3 * time.Second)
-	waitCanary(t, env, ns, "api-gateway", time.Second, "still WaitingPromotion", phaseIs(flaggerv1.PhaseWaitingPromotion))
+	waitCanary(t, env, ns, "api-gateway", 10*time.Second, "still WaitingPromotion", phaseIs(flaggerv1.PhaseWaitingPromotion))
 	if img := image(deployment(t, env, ns, "api-gateway-primary")); img != "registry.example/api-gateway:1.0" {
 		t.Fatalf("the primary was changed to %s before promotion was confirmed", img)
 	}

@@ -51,7 +51,7 @@ func TestFlaggerTakeover(t *testing.T) {
 		return cd.Status.LastAppliedSpec != "5f9c7d8b6"
 	})
 	time.Sleep(3 * time.Second)
-	got := waitCanary(t, env, ns, "api-gateway", time.Second, "still Succeeded", phaseIs(flaggerv1.PhaseSucceeded))
+	got := waitCanary(t, env, ns, "api-gateway", 10*time.Second, "still Succeeded", phaseIs(flaggerv1.PhaseSucceeded))
 	if got.Status.LastPromotedSpec != got.Status.LastAppliedSpec {
 		t.Errorf("lastPromotedSpec %s, lastAppliedSpec %s: want the same", got.Status.LastPromotedSpec, got.Status.LastAppliedSpec)
 	}

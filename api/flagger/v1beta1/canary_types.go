@@ -26,7 +26,8 @@ type Canary struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec   CanarySpec   `json:"spec"`
-	Status CanaryStatus `json:"status,omitempty"`
+	// +optional
+	Status CanaryStatus `json:"status,omitzero"`
 }
 
 // CanaryList is a list of Canaries.
