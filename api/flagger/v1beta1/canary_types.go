@@ -25,7 +25,7 @@ type Canary struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   CanarySpec   `json:"spec"`
+	Spec CanarySpec `json:"spec"`
 	// +optional
 	Status CanaryStatus `json:"status,omitzero"`
 }
