@@ -76,6 +76,9 @@ type Manager struct {
 	fetch  fetcher
 
 	loadMu sync.Mutex
+	// logger is the logger of the first Load's context: plugin processes outlive the
+	// reconciles that start them, so their output goes there
+	logger *logr.Logger
 	loaded bool
 	// cmMissing: the ConfigMap does not exist (no plugins)
 	cmMissing bool
@@ -160,6 +163,9 @@ func (m *Manager) Load(ctx context.Context) {
 		return
 	}
 	logger := log.FromContext(ctx).WithName("plugins")
+	if m.logger == nil {
+		m.logger = &logger
+	}
 	m.entries, m.listErrs, m.cmMissing = map[key]*entry{}, nil, false
 	cm := &corev1.ConfigMap{}
 	err := m.reader.Get(ctx, client.ObjectKey{Namespace: m.opts.Namespace, Name: ConfigMapName}, cm)

@@ -157,7 +157,7 @@ func (m *Manager) start(ctx context.Context, e *entry) (err error) {
 		SecureConfig:     &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		StartTimeout:     m.opts.StartTimeout,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolNetRPC},
-		Logger:           hclogFor(log.FromContext(ctx).WithValues("kind", e.item.Kind, "plugin", e.item.Name)),
+		Logger:           hclogFor(m.baseLogger().WithValues("kind", e.item.Kind, "plugin", e.item.Name)),
 	})
 	defer func() {
 		if err != nil {
@@ -190,6 +190,16 @@ func (m *Manager) start(ctx context.Context, e *entry) (err error) {
 	e.starts++
 	log.FromContext(ctx).Info("plugin started", "kind", e.item.Kind, "plugin", e.item.Name, "starts", e.starts)
 	return nil
+}
+
+// baseLogger is the logger plugin processes write into.
+func (m *Manager) baseLogger() logr.Logger {
+	m.loadMu.Lock()
+	defer m.loadMu.Unlock()
+	if m.logger == nil {
+		return log.Log.WithName("plugins")
+	}
+	return *m.logger
 }
 
 // stop kills the process, if any. Called with e.mu held.

@@ -97,6 +97,12 @@ func wireStruct(t reflect.Type) reflect.Type {
 	if !changed {
 		return t
 	}
+	if len(fields) > 0 && t.Name() != "" {
+		// built types of the same fields are one type; tell named ones apart (gob ignores
+		// tags), or arguments of the same shape (step.RunArgs, step.AbortArgs) would share a
+		// gob name
+		fields[0].Tag = reflect.StructTag(strings.TrimSpace(string(fields[0].Tag) + ` wire:"` + t.String() + `"`))
+	}
 	return reflect.StructOf(fields)
 }
 

@@ -31,6 +31,8 @@ import (
 	"github.com/vanedev/vane/internal/analysis/provider/skywalking"
 	"github.com/vanedev/vane/internal/analysis/provider/wavefront"
 	"github.com/vanedev/vane/internal/analysis/provider/web"
+	"github.com/vanedev/vane/internal/plugin"
+	metricplugin "github.com/vanedev/vane/internal/plugin/metric"
 	kit "github.com/vanedev/vane/internal/reconcile"
 )
 
@@ -47,12 +49,22 @@ type Reconciler struct {
 	kit.Settings
 	// Providers by name, as provider.Name gives it: "web", "prometheus", "job", "datadog",
 	// "newRelic", "cloudWatch", "wavefront", "graphite", "influxdb", "kayenta", "skywalking".
+	// A provider registered as "plugin <name>" serves that plugin name itself ("plugin
+	// vane/judge" is reserved for the built-in judge).
 	Providers map[string]provider.Provider
+	// Plugins runs the metric provider plugins of the argo-rollouts-config ConfigMap: a metric
+	// whose provider is a plugin no Providers entry serves is measured by it (nil: such
+	// metrics are unsupported).
+	Plugins *plugin.Manager
+
+	plugins *metricplugin.Provider
 }
 
 // New returns a Reconciler with every built-in provider. Providers that read Secrets (the keys
 // of datadog, newRelic, influxdb, wavefront) read them with apiReader, in the controller's
-// namespace as Argo Rollouts finds its own (credentials.ControllerNamespace).
+// namespace as Argo Rollouts finds its own (credentials.ControllerNamespace); so do the metric
+// plugins' ConfigMap and Secrets when no WithPlugins option gives a plugin Manager (that one
+// loads the plugins at their first use).
 func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opts ...Option) *Reconciler {
 	r := kit.Configure(&Reconciler{Client: c, APIReader: apiReader, Recorder: rec}, opts...)
 	secrets := credentials.Store{Reader: apiReader}
@@ -77,7 +89,20 @@ func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opt
 			r.Providers[name] = p
 		}
 	}
+	if r.Plugins == nil {
+		r.Plugins = plugin.NewManager(apiReader, plugin.Options{})
+	}
+	r.plugins = metricplugin.New(r.Plugins, r.Clock)
 	return r
+}
+
+// pluginProvider returns the provider of a metric that names only a plugin, which the
+// argo-rollouts-config ConfigMap should list (a name it lacks errors the metric, naming it).
+func (r *Reconciler) pluginProvider(m *v1alpha1.Metric) provider.Provider {
+	if r.plugins == nil || len(m.Provider.Plugin) == 0 || len(provider.Names(&m.Provider)) != 1 {
+		return nil
+	}
+	return r.plugins
 }
 
 // +kubebuilder:rbac:groups=argoproj.io,resources=analysisruns,verbs=get;list;watch;delete
@@ -85,6 +110,7 @@ func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opt
 // +kubebuilder:rbac:groups=argoproj.io,resources=rollouts,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

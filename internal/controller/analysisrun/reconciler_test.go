@@ -378,14 +378,17 @@ func TestDryRun(t *testing.T) {
 	}
 }
 
-func TestUnsupportedProviderErrorsAtOnce(t *testing.T) {
+// TestUnconfiguredPluginErrorsAtOnce: a metric plugin the argo-rollouts-config ConfigMap does
+// not list errors the metric at once, naming the plugin.
+func TestUnconfiguredPluginErrorsAtOnce(t *testing.T) {
 	plugin := v1alpha1.Metric{Name: "sample", Interval: ptr.To(v1alpha1.DurationFromString("1m")),
 		Provider: v1alpha1.MetricProvider{Plugin: map[string]json.RawMessage{"argoproj-labs/sample-prometheus": json.RawMessage(`{"query":"up"}`)}}}
 	f := newFixture(t, webRun(plugin))
 	f.reconcile()
 	run := f.get()
 	if run.Status.Phase != v1alpha1.AnalysisPhaseError ||
-		!strings.Contains(run.Status.Message, `metric "sample" errored: the plugin argoproj-labs/sample-prometheus provider is not supported by this version of Vane`) {
+		!strings.Contains(run.Status.Message, `metric "sample" errored: metric provider plugin "argoproj-labs/sample-prometheus": not configured: the ConfigMap `) ||
+		!strings.HasSuffix(run.Status.Message, "/argo-rollouts-config does not exist (not retried)") {
 		t.Errorf("phase %s %q", run.Status.Phase, run.Status.Message)
 	}
 }

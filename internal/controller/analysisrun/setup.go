@@ -8,11 +8,12 @@ import (
 
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/analysis/provider"
+	"github.com/vanedev/vane/internal/plugin"
 	kit "github.com/vanedev/vane/internal/reconcile"
 )
 
 // Option configures a Reconciler: WithClock (tests use a fake clock), WithInstanceID (it
-// serves only the AnalysisRuns labelled with the id), or WithProvider.
+// serves only the AnalysisRuns labelled with the id), WithProvider or WithPlugins.
 type Option = kit.Option[*Reconciler]
 
 // WithClock and WithInstanceID are the reconcile kit's options.
@@ -29,8 +30,22 @@ func WithProvider(name string, p provider.Provider) Option {
 	}
 }
 
-// Setup registers an AnalysisRun reconciler with mgr, running workers reconciles at once.
+// WithPlugins sets the Manager that runs the metric provider plugins.
+func WithPlugins(m *plugin.Manager) Option {
+	return func(r *Reconciler) { r.Plugins = m }
+}
+
+// Setup registers an AnalysisRun reconciler with mgr, running workers reconciles at once. Its
+// metric plugins are those of plugin.ForManager(mgr), loaded when mgr starts, unless a
+// WithPlugins option gives another Manager.
 func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
+	if kit.Configure(&Reconciler{}, opts...).Plugins == nil {
+		pm, err := plugin.ForManager(mgr)
+		if err != nil {
+			return err
+		}
+		opts = append([]Option{WithPlugins(pm)}, opts...)
+	}
 	r := New(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorderFor("rollouts-controller"), opts...)
 	// the reconciler schedules itself (RequeueAfter): its own status writes need no new look,
 	// only changes of spec (terminate), labels, annotations and of the Jobs it runs do

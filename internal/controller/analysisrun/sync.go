@@ -351,6 +351,9 @@ func (r *Reconciler) providerFor(m *v1alpha1.Metric) provider.Provider {
 	if p, ok := r.Providers[name]; ok {
 		return p
 	}
+	if p := r.pluginProvider(m); p != nil {
+		return p
+	}
 	return provider.Unsupported{Provider: name, Supported: supported}
 }
 

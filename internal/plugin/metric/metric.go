@@ -206,13 +206,18 @@ func (p *Provider) Terminate(ctx context.Context, run *v1alpha1.AnalysisRun, m *
 	return nil
 }
 
-// GarbageCollect implements provider.Collector: the plugin's GarbageCollect.
+// GarbageCollect implements provider.Collector: the plugin's GarbageCollect. A plugin that
+// cannot be used left nothing behind: its measurements already say why.
 func (p *Provider) GarbageCollect(ctx context.Context, run *v1alpha1.AnalysisRun, m *v1alpha1.Metric, keep int) error {
 	c, err := p.client(m)
 	if err != nil {
-		return err
+		return nil
 	}
-	return c.GarbageCollect(ctx, run, m, keep)
+	err = c.GarbageCollect(ctx, run, m, keep)
+	if e, ok := plugin.AsError(err); ok && e.Permanent {
+		return nil
+	}
+	return err
 }
 
 // result turns the plugin's measurement into the controller's result: the plugin's phase,
