@@ -50,7 +50,7 @@ install: ## install vane and kubectl-vane (the kubectl plugin) into $(shell go e
 	@echo "installed vane and kubectl-vane in $$($(GO) env GOPATH)/bin (put it on PATH for 'kubectl vane')"
 
 .PHONY: test
-test: k8s-tools traefik argo-tools deps lint ## all tests (after gofmt and go vet): unit and end-to-end against a real local control plane
+test: k8s-tools traefik argo-tools argo-plugins deps lint ## all tests (after gofmt and go vet): unit and end-to-end against a real local control plane
 	@t=$$(date +%s); VANE_K8S_BIN="$(K8S_BIN)" VANE_ARGO_BIN="$(ARGO_BIN)" $(GO) test -timeout 30m $(GO_TEST_FLAGS) $(PKGS); \
 	  echo "timing: tests $$(( $$(date +%s) - t ))s"
 
@@ -59,7 +59,7 @@ test-unit: ## unit tests only (no control plane: go test -short)
 	$(GO) test -short $(GO_TEST_FLAGS) $(PKGS)
 
 .PHONY: test-e2e
-test-e2e: k8s-tools traefik argo-tools deps ## end-to-end scenarios in test/e2e
+test-e2e: k8s-tools traefik argo-tools argo-plugins deps ## end-to-end scenarios in test/e2e
 	VANE_K8S_BIN="$(K8S_BIN)" VANE_ARGO_BIN="$(ARGO_BIN)" $(GO) test -timeout 30m $(GO_TEST_FLAGS) ./test/e2e/...
 
 .PHONY: bench
@@ -96,6 +96,11 @@ clean: ## remove build outputs (not the control-plane cache)
 .PHONY: argo-golden
 argo-golden: ## regenerate testdata/argo/*.json with Argo Rollouts' own code (hash, step hash, replica counts)
 	cd hack/tools/argo && GOWORK=off $(GO) run ./golden -repo $(CURDIR)
+
+.PHONY: argo-plugins
+argo-plugins: ## build Argo Rollouts' sample plugins (metric, traffic router, step) once from the pinned module (cached in ~/.cache/vane)
+	@t=$$(date +%s); hack/tools/argoplugins/install.sh; \
+	  echo "timing: argo sample plugins build $$(( $$(date +%s) - t ))s"
 
 .PHONY: argo-tools
 argo-tools: ## build Argo Rollouts' controller and kubectl plugin once from the pinned module (cached in ~/.cache/vane)
