@@ -173,6 +173,17 @@ func (c *capture) Update(ctx context.Context, obj client.Object, opts ...client.
 	return nil
 }
 
+// Delete records that Vane deleted the object.
+func (c *capture) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
+	if err := c.Client.Delete(ctx, obj, opts...); err != nil {
+		return err
+	}
+	if key, ok := c.key(obj, obj.GetNamespace(), obj.GetName()); ok && c.w != nil {
+		c.w.deleted(key)
+	}
+	return nil
+}
+
 // Patch records the members patched.
 func (c *capture) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
 	data, derr := patch.Data(obj)

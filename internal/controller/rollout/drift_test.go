@@ -78,12 +78,16 @@ func TestTakeChangesSkipsOwnWrites(t *testing.T) {
 	k := objKey{name: "web", namespace: "shop"}
 	ro := types.NamespacedName{Namespace: "shop", Name: "web"}
 	cases := map[string]struct {
-		own  []string
-		want int
+		own         []string
+		vaneDeleted bool
+		deleted     bool
+		want        int
 	}{
-		"someone else's change":   {own: []string{"5"}, want: 1},
-		"Vane's own write":        {own: []string{"5", "6"}, want: 0},
-		"nothing written by Vane": {want: 1},
+		"someone else's change":            {own: []string{"5"}, want: 1},
+		"Vane's own write":                 {own: []string{"5", "6"}, want: 0},
+		"nothing written by Vane":          {want: 1},
+		"deleted by someone else":          {own: []string{"6"}, deleted: true, want: 1},
+		"deleted by Vane (a router's own)": {vaneDeleted: true, deleted: true, want: 0},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -91,7 +95,10 @@ func TestTakeChangesSkipsOwnWrites(t *testing.T) {
 			for _, rv := range tc.own {
 				w.wrote(k, rv)
 			}
-			w.changes[ro] = []change{{key: k, rv: "6"}}
+			if tc.vaneDeleted {
+				w.deleted(k)
+			}
+			w.changes[ro] = []change{{key: k, rv: "6", deleted: tc.deleted}}
 			if got := len(w.takeChanges(ro)); got != tc.want {
 				t.Errorf("takeChanges gave %d changes, want %d", got, tc.want)
 			}

@@ -72,6 +72,7 @@ type routerWatch struct {
 	objects   map[objKey]*watched
 	byRollout map[types.NamespacedName]map[objKey]bool
 	own       map[objKey][]string // resourceVersions Vane wrote, newest last
+	deletes   map[objKey]int      // deletions Vane made, not yet seen
 	changes   map[types.NamespacedName][]change
 }
 
@@ -82,7 +83,7 @@ func newRouterWatch(dyn dynamic.Interface, mapper meta.RESTMapper) *routerWatch 
 	ctx, cancel := context.WithCancel(context.Background())
 	return &routerWatch{dyn: dyn, mapper: mapper, ctx: ctx, cancel: cancel, events: make(chan event.GenericEvent, 256),
 		objects: map[objKey]*watched{}, byRollout: map[types.NamespacedName]map[objKey]bool{},
-		own: map[objKey][]string{}, changes: map[types.NamespacedName][]change{}}
+		own: map[objKey][]string{}, deletes: map[objKey]int{}, changes: map[types.NamespacedName][]change{}}
 }
 
 // Start runs until ctx ends, then stops every informer (a manager Runnable).
@@ -142,6 +143,7 @@ func (w *routerWatch) release(ro types.NamespacedName, k objKey) {
 		o.stop()
 		delete(w.objects, k)
 		delete(w.own, k)
+		delete(w.deletes, k)
 	}
 }
 
@@ -233,6 +235,16 @@ func (w *routerWatch) wrote(k objKey, rv string) {
 	w.own[k] = own
 }
 
+// deleted remembers that Vane deleted k (a router removing an object it created).
+func (w *routerWatch) deleted(k objKey) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.deletes[k]++
+}
+
 // takeChanges returns, and forgets, the changes someone other than Vane made to the objects
 // the rollout's router reads since the last call.
 func (w *routerWatch) takeChanges(ro types.NamespacedName) []change {
@@ -246,6 +258,10 @@ func (w *routerWatch) takeChanges(ro types.NamespacedName) []change {
 		mine := false
 		for _, rv := range w.own[c.key] {
 			mine = mine || (rv == c.rv && !c.deleted)
+		}
+		if c.deleted && w.deletes[c.key] > 0 {
+			mine = true
+			w.deletes[c.key]--
 		}
 		if !mine {
 			out = append(out, c)
