@@ -35,6 +35,7 @@ type controllerFlags struct {
 	notify         notifyFlags
 	canary         controller.CanaryOptions
 	resolve        string
+	alb            *albFlags
 }
 
 // threadFlags are how many objects of each kind the controller reconciles at once: --workers
@@ -82,6 +83,7 @@ func newControllerCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 		"also read the notification ConfigMap and Secret of each rollout's own namespace")
 	fl.DurationVar(&f.notify.sendTimeout, "notification-send-timeout", 10*time.Second, "give up on a notification receiver after this long")
 	addCanaryFlags(fl, f)
+	f.alb = addALBFlags(fl)
 	return cmd
 }
 
@@ -109,6 +111,10 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 	if err != nil {
 		return err
 	}
+	ropts, err := f.alb.rolloutOptions(cmd.Context())
+	if err != nil {
+		return err
+	}
 	mgr, err := controller.NewManager(cfg, controller.Options{
 		Namespace:               *cf.Namespace,
 		InstanceID:              f.instanceID,
@@ -122,6 +128,7 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 		PprofAddr:               f.pprofAddr,
 		EventObservers:          []controller.EventObserver{notifier},
 		Canary:                  canaryOpts,
+		RolloutOptions:          ropts,
 	})
 	if err != nil {
 		return err
