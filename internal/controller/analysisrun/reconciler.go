@@ -25,6 +25,7 @@ import (
 	"github.com/vanedev/vane/internal/analysis/provider/graphite"
 	"github.com/vanedev/vane/internal/analysis/provider/influxdb"
 	"github.com/vanedev/vane/internal/analysis/provider/job"
+	"github.com/vanedev/vane/internal/analysis/provider/judge"
 	"github.com/vanedev/vane/internal/analysis/provider/kayenta"
 	"github.com/vanedev/vane/internal/analysis/provider/newrelic"
 	"github.com/vanedev/vane/internal/analysis/provider/prometheus"
@@ -49,8 +50,8 @@ type Reconciler struct {
 	kit.Settings
 	// Providers by name, as provider.Name gives it: "web", "prometheus", "job", "datadog",
 	// "newRelic", "cloudWatch", "wavefront", "graphite", "influxdb", "kayenta", "skywalking".
-	// A provider registered as "plugin <name>" serves that plugin name itself ("plugin
-	// vane/judge" is reserved for the built-in judge).
+	// A provider registered as "plugin <name>" serves that plugin name itself (the built-in
+	// judge is "plugin vane/judge").
 	Providers map[string]provider.Provider
 	// Plugins runs the metric provider plugins of the argo-rollouts-config ConfigMap: a metric
 	// whose provider is a plugin no Providers entry serves is measured by it (nil: such
@@ -68,9 +69,10 @@ type Reconciler struct {
 func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opts ...Option) *Reconciler {
 	r := kit.Configure(&Reconciler{Client: c, APIReader: apiReader, Recorder: rec}, opts...)
 	secrets := credentials.Store{Reader: apiReader}
+	prom := prometheus.New(r.Clock)
 	defaults := map[string]provider.Provider{
 		"web":        web.New(),
-		"prometheus": prometheus.New(r.Clock),
+		"prometheus": prom,
 		"job":        &job.Provider{Client: c, Clock: r.Clock},
 		"datadog":    datadog.New(secrets, r.Clock),
 		"newRelic":   newrelic.New(secrets),
@@ -80,6 +82,8 @@ func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opt
 		"influxdb":   influxdb.New(secrets),
 		"kayenta":    kayenta.New(r.Clock),
 		"skywalking": skywalking.New(r.Clock),
+		// the statistical canary judge, through Argo's plugin field (docs/judge.md)
+		judge.ProviderName: judge.New(r.Clock, prom),
 	}
 	if r.Providers == nil {
 		r.Providers = map[string]provider.Provider{}
