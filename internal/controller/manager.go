@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
@@ -22,6 +23,7 @@ import (
 
 	flaggerv1beta1 "github.com/vanedev/vane/api/flagger/v1beta1"
 	"github.com/vanedev/vane/api/v1alpha1"
+	jobprovider "github.com/vanedev/vane/internal/analysis/provider/job"
 	"github.com/vanedev/vane/internal/controller/analysisrun"
 	"github.com/vanedev/vane/internal/controller/experiment"
 	"github.com/vanedev/vane/internal/controller/rollout"
@@ -74,10 +76,9 @@ func Scheme() (*runtime.Scheme, error) {
 }
 
 // NewManager builds a manager running every Vane controller (Rollouts, AnalysisRuns,
-// Experiments). Its cache holds only the ReplicaSets that carry the rollouts-pod-template-hash
-// label (Rollouts' and Experiments' ReplicaSets carry it; a cluster's Deployments own many
-// more, and the controller needs none of them), and the Rollouts, Services, Deployments and
-// PodTemplates in scope; pods are read directly, and only for restarts and metadata changes.
+// Experiments). Its cache holds the Rollouts, Services, Deployments and PodTemplates in scope,
+// and only the ReplicaSets and Jobs the controller may own, with no object's managedFields
+// (cacheOptions); pods are read directly, and only for restarts and metadata changes.
 // Argo's Prometheus metrics are served on the metrics endpoint (internal/metrics).
 func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	cfg = rest.CopyConfig(cfg)
@@ -148,6 +149,31 @@ func orWorkers(n, def int) int {
 	return def
 }
 
+// cacheOptions trim what the cache holds: no object's managedFields (nothing in the controller
+// reads them; a write of a cached object without them keeps the server's, and they are often
+// the larger part of a small object); of the ReplicaSets, only those that carry the
+// rollouts-pod-template-hash label (Rollouts' and Experiments' carry it; a cluster's
+// Deployments own many more, and the controller needs none of them); of the Jobs, only those
+// the AnalysisRuns' job provider made (it labels each with its run's UID, as Argo does, whose
+// informer is filtered the same way).
+func cacheOptions() (cache.Options, error) {
+	hashed, err := labels.NewRequirement(v1alpha1.PodTemplateHashLabel, selection.Exists, nil)
+	if err != nil {
+		return cache.Options{}, fmt.Errorf("ReplicaSet cache selector: %w", err)
+	}
+	ofRun, err := labels.NewRequirement(jobprovider.RunUIDLabel, selection.Exists, nil)
+	if err != nil {
+		return cache.Options{}, fmt.Errorf("Job cache selector: %w", err)
+	}
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&appsv1.ReplicaSet{}: {Label: labels.NewSelector().Add(*hashed)},
+			&batchv1.Job{}:       {Label: labels.NewSelector().Add(*ofRun)},
+		},
+	}, nil
+}
+
 // managerOptions are the manager's scheme, cache, endpoints, leader election and event
 // broadcaster, whose recorders tell observers of each event.
 func managerOptions(o Options, observers []EventObserver) (ctrl.Options, error) {
@@ -155,12 +181,9 @@ func managerOptions(o Options, observers []EventObserver) (ctrl.Options, error) 
 	if err != nil {
 		return ctrl.Options{}, err
 	}
-	hashed, err := labels.NewRequirement(v1alpha1.PodTemplateHashLabel, selection.Exists, nil)
+	cacheOpts, err := cacheOptions()
 	if err != nil {
 		return ctrl.Options{}, err
-	}
-	cacheOpts := cache.Options{
-		ByObject: map[client.Object]cache.ByObject{&appsv1.ReplicaSet{}: {Label: labels.NewSelector().Add(*hashed)}},
 	}
 	if o.Namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
