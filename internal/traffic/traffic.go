@@ -6,7 +6,12 @@
 //     (trafficRouting.plugins["argoproj-labs/gatewayAPI"]);
 //   - nginx: ingress-nginx canary Ingresses;
 //   - istio: Istio VirtualServices and DestinationRule subsets;
-//   - smi: an SMI TrafficSplit.
+//   - smi: an SMI TrafficSplit;
+//   - ambassador: canary Mappings of Ambassador Edge Stack / Emissary-ingress;
+//   - traefik: a weighted TraefikService;
+//   - apisix: an Apache APISIX ApisixRoute, and ApisixRoutes for header routes.
+//
+// A Rollout that names several routers gets a Multi of them, in a fixed order (multi.go).
 //
 // Routers are called by the rollout reconciler with the Rollout as stored. A router object
 // that is missing or unusable gives an *Error naming the object and the field, and nothing is
@@ -22,24 +27,26 @@ package traffic
 import (
 	"context"
 	"sort"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/traffic/ambassador"
+	"github.com/vanedev/vane/internal/traffic/apisix"
 	"github.com/vanedev/vane/internal/traffic/common"
 	"github.com/vanedev/vane/internal/traffic/gatewayapi"
 	"github.com/vanedev/vane/internal/traffic/istio"
 	"github.com/vanedev/vane/internal/traffic/nginx"
 	"github.com/vanedev/vane/internal/traffic/smi"
+	"github.com/vanedev/vane/internal/traffic/traefik"
 )
 
 // Router splits traffic between a Rollout's canary and stable Services (or subsets).
 type Router interface {
-	// Type names the router ("GatewayAPI", "Nginx", "Istio", "SMI"; joined with "," for
-	// several).
+	// Type names the router ("GatewayAPI", "Nginx", "Istio", "SMI", "Ambassador", "Traefik",
+	// "Apisix"; joined with "," for several).
 	Type() string
 	// UpdateHash points subset-based routing at the canary and stable pod-template hashes
 	// (Istio DestinationRule subsets); the others have nothing to do.
@@ -87,6 +94,12 @@ type Options struct {
 	IstioAPIVersion string
 	// SMIAPIVersion is the split.smi-spec.io version to use (default v1alpha1).
 	SMIAPIVersion string
+	// TraefikAPIVersion is the TraefikService API to use, <group>/<version> (default
+	// traefik.io/v1alpha1, Traefik v3; traefik.containo.us/v1alpha1 for Traefik v2).
+	TraefikAPIVersion string
+	// AmbassadorAPIVersion is the Mapping API to use (default getambassador.io/v2;
+	// getambassador.io/v3alpha1, or x.getambassador.io/v3alpha1 for AmbassadorMappings).
+	AmbassadorAPIVersion string
 }
 
 // Option sets an Option.
@@ -98,13 +111,24 @@ func WithIstioAPIVersion(v string) Option { return func(o *Options) { o.IstioAPI
 // WithSMIAPIVersion sets the split.smi-spec.io version.
 func WithSMIAPIVersion(v string) Option { return func(o *Options) { o.SMIAPIVersion = v } }
 
+// WithTraefikAPIVersion sets the TraefikService API, as Argo's --traefik-api-group and
+// --traefik-api-version do together (for Traefik v2: traefik.containo.us/v1alpha1).
+func WithTraefikAPIVersion(v string) Option { return func(o *Options) { o.TraefikAPIVersion = v } }
+
+// WithAmbassadorAPIVersion sets the Mapping API, as Argo's --ambassador-api-version does.
+func WithAmbassadorAPIVersion(v string) Option {
+	return func(o *Options) { o.AmbassadorAPIVersion = v }
+}
+
 // AddToScheme registers the Gateway API v1 types. The routers no longer need them (they read
 // HTTPRoutes as unstructured data); it is kept for the schemes of callers that use them.
 func AddToScheme(s *runtime.Scheme) error { return gatewayv1.Install(s) }
 
 // New returns the router for the Rollout's trafficRouting, or a Multi of them when it names
-// several. c should read from the API server directly (not a cache); its scheme needs only
-// client-go's kinds. Routers Vane does not implement are an Unsupported Error.
+// several, in Argo's order: istio, nginx, alb, smi, ambassador, (appMesh,) traefik, apisix,
+// then the plugins by name. c should read from the API server directly (not a cache); its
+// scheme needs only client-go's kinds. Routers Vane does not implement are an Unsupported
+// Error.
 func New(ro *v1alpha1.Rollout, c client.Client, opts ...Option) (Router, error) {
 	var o Options
 	for _, f := range opts {
@@ -114,24 +138,7 @@ func New(ro *v1alpha1.Rollout, c client.Client, opts ...Option) (Router, error) 
 	if err != nil {
 		return nil, err
 	}
-	var routers []Router
-	add := func(r Router, err error) error {
-		if err != nil {
-			return err
-		}
-		routers = append(routers, r)
-		return nil
-	}
-	var errs []error
-	if tr.Istio != nil {
-		errs = append(errs, add(istio.New(ro, c, o.IstioAPIVersion)))
-	}
-	if tr.Nginx != nil {
-		errs = append(errs, add(nginx.New(ro, c)))
-	}
-	if tr.SMI != nil {
-		errs = append(errs, add(smi.New(ro, c, o.SMIAPIVersion)))
-	}
+	routers, errs := builtIn(ro, c, tr, o)
 	var plugins []string
 	for name := range tr.Plugins {
 		plugins = append(plugins, name)
@@ -139,18 +146,12 @@ func New(ro *v1alpha1.Rollout, c client.Client, opts ...Option) (Router, error) 
 	sort.Strings(plugins)
 	for _, name := range plugins {
 		if name == gatewayapi.PluginName {
-			errs = append(errs, add(gatewayapi.New(ro, c)))
+			r, err := gatewayapi.New(ro, c)
+			routers, errs = appendRouter(routers, errs, r, err)
 			continue
 		}
 		errs = append(errs, common.Unsupportedf(ro, common.TrafficRoutingPath+`.plugins["`+name+`"]`,
 			"traffic router plugins are not supported; Vane implements %q natively", gatewayapi.PluginName))
-	}
-	for field, set := range map[string]bool{"alb": tr.ALB != nil, "ambassador": tr.Ambassador != nil,
-		"appMesh": tr.AppMesh != nil, "traefik": tr.Traefik != nil, "apisix": tr.Apisix != nil} {
-		if set {
-			errs = append(errs, common.Unsupportedf(ro, common.TrafficRoutingPath+"."+field,
-				"this traffic router is not supported by Vane; use the Gateway API, nginx, istio or smi"))
-		}
 	}
 	if err := first(errs); err != nil {
 		return nil, err
@@ -162,6 +163,53 @@ func New(ro *v1alpha1.Rollout, c client.Client, opts ...Option) (Router, error) 
 		return routers[0], nil
 	}
 	return Multi(routers), nil
+}
+
+// builtIn builds the routers of tr other than the plugins, in Argo's order, and the errors of
+// those it cannot build or that Vane does not implement.
+func builtIn(ro *v1alpha1.Rollout, c client.Client, tr *v1alpha1.RolloutTrafficRouting, o Options) ([]Router, []error) {
+	var routers []Router
+	var errs []error
+	if tr.Istio != nil {
+		r, err := istio.New(ro, c, o.IstioAPIVersion)
+		routers, errs = appendRouter(routers, errs, r, err)
+	}
+	if tr.Nginx != nil {
+		r, err := nginx.New(ro, c)
+		routers, errs = appendRouter(routers, errs, r, err)
+	}
+	// alb comes here in Argo's order (refused below until its router is wired)
+	if tr.SMI != nil {
+		r, err := smi.New(ro, c, o.SMIAPIVersion)
+		routers, errs = appendRouter(routers, errs, r, err)
+	}
+	if tr.Ambassador != nil {
+		r, err := ambassador.New(ro, c, o.AmbassadorAPIVersion)
+		routers, errs = appendRouter(routers, errs, r, err)
+	}
+	if tr.Traefik != nil {
+		r, err := traefik.New(ro, c, o.TraefikAPIVersion)
+		routers, errs = appendRouter(routers, errs, r, err)
+	}
+	if tr.Apisix != nil {
+		r, err := apisix.New(ro, c)
+		routers, errs = appendRouter(routers, errs, r, err)
+	}
+	for field, set := range map[string]bool{"alb": tr.ALB != nil, "appMesh": tr.AppMesh != nil} {
+		if set {
+			errs = append(errs, common.Unsupportedf(ro, common.TrafficRoutingPath+"."+field,
+				"this traffic router is not supported by Vane; use the Gateway API, nginx, istio, smi, ambassador, traefik or apisix"))
+		}
+	}
+	return routers, errs
+}
+
+// appendRouter adds r to routers, or err to errs when building it failed.
+func appendRouter[R Router](routers []Router, errs []error, r R, err error) ([]Router, []error) {
+	if err != nil {
+		return routers, append(errs, err)
+	}
+	return append(routers, r), errs
 }
 
 // first returns the first non-nil error, preferring router Errors in a stable order.
@@ -184,92 +232,14 @@ func first(errs []error) error {
 	return out
 }
 
-// Multi drives several routers at once (Argo's "multiple providers"): each call goes to every
-// router in order and stops at the first error; VerifyWeight needs all of them.
-type Multi []Router
-
-// Type joins the routers' types.
-func (m Multi) Type() string {
-	ts := make([]string, len(m))
-	for i, r := range m {
-		ts[i] = r.Type()
-	}
-	return strings.Join(ts, ",")
-}
-
-func (m Multi) each(f func(Router) error) error {
-	for _, r := range m {
-		if err := f(r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// UpdateHash calls every router.
-func (m Multi) UpdateHash(ctx context.Context, ro *v1alpha1.Rollout, canaryHash, stableHash string, add []v1alpha1.WeightDestination) error {
-	return m.each(func(r Router) error { return r.UpdateHash(ctx, ro, canaryHash, stableHash, add) })
-}
-
-// SetWeight calls every router.
-func (m Multi) SetWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int32, add []v1alpha1.WeightDestination) error {
-	return m.each(func(r Router) error { return r.SetWeight(ctx, ro, weight, add) })
-}
-
-// SetHeaderRoute calls every router; a router that cannot route by header is skipped when
-// another one does.
-func (m Multi) SetHeaderRoute(ctx context.Context, ro *v1alpha1.Rollout, route *v1alpha1.SetHeaderRoute) error {
-	return m.some(func(r Router) error { return r.SetHeaderRoute(ctx, ro, route) })
-}
-
-// SetMirrorRoute calls every router; a router that cannot mirror is skipped when another one
-// does.
-func (m Multi) SetMirrorRoute(ctx context.Context, ro *v1alpha1.Rollout, route *v1alpha1.SetMirrorRoute) error {
-	return m.some(func(r Router) error { return r.SetMirrorRoute(ctx, ro, route) })
-}
-
-// some runs f on every router and tolerates Unsupported errors as long as one router did it.
-func (m Multi) some(f func(Router) error) error {
-	var unsupported error
-	done := false
-	for _, r := range m {
-		err := f(r)
-		if e, ok := AsError(err); ok && e.Reason == Unsupported {
-			unsupported = err
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		done = true
-	}
-	if !done {
-		return unsupported
-	}
-	return nil
-}
-
-// VerifyWeight is true when every router applies the weights.
-func (m Multi) VerifyWeight(ctx context.Context, ro *v1alpha1.Rollout, weight int32, add []v1alpha1.WeightDestination) (bool, error) {
-	for _, r := range m {
-		ok, err := r.VerifyWeight(ctx, ro, weight, add)
-		if err != nil || !ok {
-			return false, err
-		}
-	}
-	return true, nil
-}
-
-// RemoveManagedRoutes calls every router.
-func (m Multi) RemoveManagedRoutes(ctx context.Context, ro *v1alpha1.Rollout) error {
-	return m.each(func(r Router) error { return r.RemoveManagedRoutes(ctx, ro) })
-}
-
 // compile-time checks
 var (
 	_ Router = (*gatewayapi.Router)(nil)
 	_ Router = (*nginx.Router)(nil)
 	_ Router = (*istio.Router)(nil)
 	_ Router = (*smi.Router)(nil)
+	_ Router = (*ambassador.Router)(nil)
+	_ Router = (*traefik.Router)(nil)
+	_ Router = (*apisix.Router)(nil)
 	_ Router = Multi(nil)
 )
