@@ -953,15 +953,7 @@ func freePort(t *testing.T) int {
 func traefikBinary(t *testing.T, root string) string {
 	t.Helper()
 	dir := os.Getenv("VANE_TRAEFIK_BIN")
-	version := "?"
-	if b, err := os.ReadFile(filepath.Join(root, "hack", "traefik", "version.env")); err == nil {
-		sc := bufio.NewScanner(strings.NewReader(string(b)))
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "TRAEFIK_VERSION="); ok {
-				version = v
-			}
-		}
-	}
+	version := traefikVersion(root)
 	if dir == "" {
 		cache := os.Getenv("XDG_CACHE_HOME")
 		if cache == "" {
@@ -977,6 +969,21 @@ func traefikBinary(t *testing.T, root string) string {
 	return bin
 }
 
+// traefikVersion is the Traefik release hack/traefik/version.env pins ("?" when it cannot be
+// read).
+func traefikVersion(root string) string {
+	version := "?"
+	if b, err := os.ReadFile(filepath.Join(root, "hack", "traefik", "version.env")); err == nil {
+		sc := bufio.NewScanner(strings.NewReader(string(b)))
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "TRAEFIK_VERSION="); ok {
+				version = v
+			}
+		}
+	}
+	return version
+}
+
 // traefikProc is a running Traefik.
 type traefikProc struct {
 	web, api int
@@ -984,9 +991,28 @@ type traefikProc struct {
 	log      string
 }
 
-// startTraefik runs Traefik with its Kubernetes Gateway API provider on the test's namespace:
-// the web entry point (the Gateway's listener port) and the API on 127.0.0.1.
-func startTraefik(t *testing.T, env *testenv.Env, bin, ns string, web, api int) *traefikProc {
+// traefikOption adds command-line flags to the Traefik startTraefik runs, given the API
+// server's token and CA files.
+type traefikOption func(env *testenv.Env, ns, token, ca string) []string
+
+// traefikCRDProvider also runs Traefik's kubernetescrd provider (IngressRoutes,
+// TraefikServices; Traefik's CRDs must be installed: argoRouterCRDs) on the test's namespace,
+// sending each Service's traffic to its ClusterIP, as the Gateway API provider does.
+func traefikCRDProvider(env *testenv.Env, ns, token, ca string) []string {
+	return []string{
+		"--providers.kubernetesCRD=true",
+		"--providers.kubernetesCRD.endpoint=" + env.Config.Host,
+		"--providers.kubernetesCRD.token=" + token,
+		"--providers.kubernetesCRD.certAuthFilePath=" + ca,
+		"--providers.kubernetesCRD.namespaces=" + ns,
+		"--providers.kubernetesCRD.nativeLBByDefault=true",
+	}
+}
+
+// startTraefik runs Traefik with its Kubernetes Gateway API provider (and the providers opts
+// add) on the test's namespace: the web entry point (the Gateway's listener port) and the API
+// on 127.0.0.1.
+func startTraefik(t *testing.T, env *testenv.Env, bin, ns string, web, api int, opts ...traefikOption) *traefikProc {
 	t.Helper()
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
@@ -999,18 +1025,7 @@ func startTraefik(t *testing.T, env *testenv.Env, bin, ns string, web, api int) 
 	logPath := filepath.Join(dir, "traefik.log")
 	logf, err := os.Create(logPath)
 	must(t, "log file", err)
-	cmd := exec.Command(bin,
-		"--global.checkNewVersion=false", "--global.sendAnonymousUsage=false", "--log.level=DEBUG",
-		fmt.Sprintf("--entryPoints.web.address=127.0.0.1:%d", web),
-		fmt.Sprintf("--entryPoints.traefik.address=127.0.0.1:%d", api),
-		"--api.insecure=true", "--ping=true",
-		"--providers.kubernetesGateway=true",
-		"--providers.kubernetesGateway.endpoint="+env.Config.Host,
-		"--providers.kubernetesGateway.token="+token,
-		"--providers.kubernetesGateway.certAuthFilePath="+ca,
-		"--providers.kubernetesGateway.namespaces="+ns,
-		"--providers.kubernetesGateway.nativeLBByDefault=true",
-	)
+	cmd := exec.Command(bin, traefikArgs(env, ns, token, ca, web, api, opts)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
 	must(t, "starting Traefik", cmd.Start())
@@ -1042,6 +1057,26 @@ func startTraefik(t *testing.T, env *testenv.Env, bin, ns string, web, api int) 
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
 	return tf
+}
+
+// traefikArgs are the flags of startTraefik's Traefik.
+func traefikArgs(env *testenv.Env, ns, token, ca string, web, api int, opts []traefikOption) []string {
+	args := []string{
+		"--global.checkNewVersion=false", "--global.sendAnonymousUsage=false", "--log.level=DEBUG",
+		fmt.Sprintf("--entryPoints.web.address=127.0.0.1:%d", web),
+		fmt.Sprintf("--entryPoints.traefik.address=127.0.0.1:%d", api),
+		"--api.insecure=true", "--ping=true",
+		"--providers.kubernetesGateway=true",
+		"--providers.kubernetesGateway.endpoint=" + env.Config.Host,
+		"--providers.kubernetesGateway.token=" + token,
+		"--providers.kubernetesGateway.certAuthFilePath=" + ca,
+		"--providers.kubernetesGateway.namespaces=" + ns,
+		"--providers.kubernetesGateway.nativeLBByDefault=true",
+	}
+	for _, opt := range opts {
+		args = append(args, opt(env, ns, token, ca)...)
+	}
+	return args
 }
 
 // weights reads the canary and stable Services' weights from the weighted service Traefik
