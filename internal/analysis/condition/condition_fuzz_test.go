@@ -27,12 +27,13 @@ var fzClock = regexp.MustCompile(`\bnow\b`)
 var fzConditionLine = regexp.MustCompile(`(?m)(?:success|failure)Condition:\s*(.+)$`)
 
 // fzConditions are the conditions of the repository's manifests and documentation, and
-// expressions at the edges of expr: loops at its memory budget, a string built past it.
+// expressions at the edges of expr: a loop past its memory budget, a string built past it
+// (testdata/fuzz has the one that ended the process).
 func fzConditions(tb testing.TB) []string {
 	out := []string{"", `result == "ok"`, "result[0] >= 0", "all(result, # < 1000)", "result.ok && result.successPercent >= 0.90",
 		"isNaN(result) || isInf(result)", "asInt(result) > 3", "asFloat(result) < 0.5", "isNil()", "default(0) < 5",
-		"default(result, 1) == 1", "result ==", "len(result) > 0 && result[0] <= 0.01", `all(1..99999, all(1..99999, true))`,
-		`len(repeat(repeat("a", 999999), 1000000)) > 0`, `count(1..999999, # > 0) > 0`, `now().Year() > 2000`}
+		"default(result, 1) == 1", "result ==", "len(result) > 0 && result[0] <= 0.01", `all(1..1000, all(1..1001, true))`,
+		`len(repeat(repeat("a", 999), 1001)) > 0`, `now().Year() > 2000`}
 	for _, glob := range []string{"../../../docs/*.md", "../../../examples/seeds/*.yaml", "../../../test/e2e/testdata/analysis/*.yaml",
 		"../../../hack/demo/manifests/*.yaml"} {
 		files, err := filepath.Glob(glob)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime/debug"
 	"testing"
 	"time"
@@ -269,14 +270,15 @@ func fzDecideChecked(t *testing.T, cd *flaggerv1.Canary, obs Observed, answers [
 		p1 = Decide(cd, obs, o1)
 		p2 = Decide(before.DeepCopy(), obs, o2)
 	})
-	if diff := cmp.Diff(before, cd); diff != "" {
-		t.Fatalf("Decide changed the Canary (-before +after):\n%s", diff)
+	// reflect compares cheaply; cmp explains a difference
+	if !reflect.DeepEqual(before, cd) {
+		t.Fatalf("Decide changed the Canary (-before +after):\n%s", cmp.Diff(before, cd))
 	}
-	if diff := cmp.Diff(p1, p2); diff != "" {
-		t.Fatalf("the plan is not deterministic (-first +second):\n%s", diff)
+	if !reflect.DeepEqual(p1, p2) {
+		t.Fatalf("the plan is not deterministic (-first +second):\n%s", cmp.Diff(p1, p2))
 	}
-	if diff := cmp.Diff(o1.calls, o2.calls); diff != "" {
-		t.Fatalf("the Oracle's questions are not deterministic (-first +second):\n%s", diff)
+	if !reflect.DeepEqual(o1.calls, o2.calls) {
+		t.Fatalf("the Oracle's questions are not deterministic (-first +second):\n%s", cmp.Diff(o1.calls, o2.calls))
 	}
 	fzCheckPlan(t, cd, obs, p1)
 	if t.Failed() {
