@@ -22,6 +22,7 @@ import (
 	"github.com/vanedev/vane/internal/analysis/provider/cloudwatch"
 	"github.com/vanedev/vane/internal/analysis/provider/credentials"
 	"github.com/vanedev/vane/internal/analysis/provider/datadog"
+	"github.com/vanedev/vane/internal/analysis/provider/dynatrace"
 	"github.com/vanedev/vane/internal/analysis/provider/graphite"
 	"github.com/vanedev/vane/internal/analysis/provider/influxdb"
 	"github.com/vanedev/vane/internal/analysis/provider/job"
@@ -51,7 +52,7 @@ type Reconciler struct {
 	// Providers by name, as provider.Name gives it: "web", "prometheus", "job", "datadog",
 	// "newRelic", "cloudWatch", "wavefront", "graphite", "influxdb", "kayenta", "skywalking".
 	// A provider registered as "plugin <name>" serves that plugin name itself (the built-in
-	// judge is "plugin vane/judge").
+	// judge is "plugin vane/judge", the Dynatrace provider "plugin vane/dynatrace").
 	Providers map[string]provider.Provider
 	// Plugins runs the metric provider plugins of the argo-rollouts-config ConfigMap: a metric
 	// whose provider is a plugin no Providers entry serves is measured by it (nil: such
@@ -62,10 +63,10 @@ type Reconciler struct {
 }
 
 // New returns a Reconciler with every built-in provider. Providers that read Secrets (the keys
-// of datadog, newRelic, influxdb, wavefront) read them with apiReader, in the controller's
-// namespace as Argo Rollouts finds its own (credentials.ControllerNamespace); so do the metric
-// plugins' ConfigMap and Secrets when no WithPlugins option gives a plugin Manager (that one
-// loads the plugins at their first use).
+// of datadog, newRelic, influxdb, wavefront, Dynatrace's token) read them with apiReader, in
+// the controller's namespace as Argo Rollouts finds its own (credentials.ControllerNamespace);
+// so do the metric plugins' ConfigMap and Secrets when no WithPlugins option gives a plugin
+// Manager (that one loads the plugins at their first use).
 func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opts ...Option) *Reconciler {
 	r := kit.Configure(&Reconciler{Client: c, APIReader: apiReader, Recorder: rec}, opts...)
 	secrets := credentials.Store{Reader: apiReader}
@@ -84,6 +85,8 @@ func New(c client.Client, apiReader client.Reader, rec record.EventRecorder, opt
 		"skywalking": skywalking.New(r.Clock),
 		// the statistical canary judge, through Argo's plugin field (docs/judge.md)
 		judge.ProviderName: judge.New(r.Clock, prom),
+		// Dynatrace's Metrics API v2, through Argo's plugin field (docs/analysis.md)
+		dynatrace.ProviderName: dynatrace.New(secrets),
 	}
 	if r.Providers == nil {
 		r.Providers = map[string]provider.Provider{}
