@@ -177,7 +177,7 @@ func TestNew(t *testing.T) {
 		"ambassador with AmbassadorMappings": {tr: v1alpha1.RolloutTrafficRouting{Ambassador: all.Ambassador}, opts: []Option{WithAmbassadorAPIVersion("x.getambassador.io/v3alpha1")}, wantType: "Ambassador"},
 		"apisix and nginx":                   {tr: v1alpha1.RolloutTrafficRouting{Apisix: all.Apisix, Nginx: all.Nginx}, wantType: "Nginx,Apisix"},
 		"app mesh is refused": {tr: v1alpha1.RolloutTrafficRouting{AppMesh: &v1alpha1.AppMeshTrafficRouting{}},
-			wantErr: "Unsupported: Rollout shop/web: spec.strategy.canary.trafficRouting.appMesh: this traffic router is not supported by Vane; use the Gateway API, nginx, istio, smi, ambassador, traefik or apisix"},
+			wantErr: "Unsupported: Rollout shop/web: spec.strategy.canary.trafficRouting.appMesh: this traffic router is not supported by Vane; use the Gateway API, nginx, istio, smi, alb, ambassador, traefik or apisix"},
 		"a bad router among good ones": {tr: v1alpha1.RolloutTrafficRouting{Nginx: all.Nginx, Apisix: &v1alpha1.ApisixTrafficRouting{}},
 			wantErr: "Invalid: Rollout shop/web: spec.strategy.canary.trafficRouting.apisix.route.name: name the ApisixRoute"},
 	}

@@ -9,7 +9,11 @@
 //   - smi: an SMI TrafficSplit;
 //   - ambassador: canary Mappings of Ambassador Edge Stack / Emissary-ingress;
 //   - traefik: a weighted TraefikService;
-//   - apisix: an Apache APISIX ApisixRoute, and ApisixRoutes for header routes.
+//   - apisix: an Apache APISIX ApisixRoute, and ApisixRoutes for header routes;
+//   - alb: the AWS Load Balancer Controller's action and condition annotations on Ingresses
+//     (with ping-pong Services and, when asked, the target groups' weights verified on AWS);
+//   - plugins: Argo's traffic router plugins (internal/plugin/router), when WithPlugins gives
+//     a plugin Manager and the argo-rollouts-config ConfigMap lists them.
 //
 // A Rollout that names several routers gets a Multi of them, in a fixed order (multi.go).
 //
@@ -33,6 +37,9 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/plugin"
+	pluginrouter "github.com/vanedev/vane/internal/plugin/router"
+	"github.com/vanedev/vane/internal/traffic/alb"
 	"github.com/vanedev/vane/internal/traffic/ambassador"
 	"github.com/vanedev/vane/internal/traffic/apisix"
 	"github.com/vanedev/vane/internal/traffic/common"
@@ -100,7 +107,14 @@ type Options struct {
 	// AmbassadorAPIVersion is the Mapping API to use (default getambassador.io/v2;
 	// getambassador.io/v3alpha1, or x.getambassador.io/v3alpha1 for AmbassadorMappings).
 	AmbassadorAPIVersion string
+	// Plugins runs the traffic router plugins of the argo-rollouts-config ConfigMap (nil: a
+	// router plugin other than the built-in Gateway API one is Unsupported).
+	Plugins *plugin.Manager
 }
+
+// WithPlugins has router plugins run by pm. The built-in Gateway API router keeps serving
+// "argoproj-labs/gatewayAPI" unless the ConfigMap lists a plugin of that name.
+func WithPlugins(pm *plugin.Manager) Option { return func(o *Options) { o.Plugins = pm } }
 
 // Option sets an Option.
 type Option func(*Options)
@@ -145,13 +159,17 @@ func New(ro *v1alpha1.Rollout, c client.Client, opts ...Option) (Router, error) 
 	}
 	sort.Strings(plugins)
 	for _, name := range plugins {
+		if o.Plugins != nil && (name != gatewayapi.PluginName || pluginrouter.Serves(context.Background(), o.Plugins, name)) {
+			routers = append(routers, pluginrouter.New(o.Plugins, name))
+			continue
+		}
 		if name == gatewayapi.PluginName {
 			r, err := gatewayapi.New(ro, c)
 			routers, errs = appendRouter(routers, errs, r, err)
 			continue
 		}
 		errs = append(errs, common.Unsupportedf(ro, common.TrafficRoutingPath+`.plugins["`+name+`"]`,
-			"traffic router plugins are not supported; Vane implements %q natively", gatewayapi.PluginName))
+			"traffic router plugins are not configured; Vane implements %q natively", gatewayapi.PluginName))
 	}
 	if err := first(errs); err != nil {
 		return nil, err
@@ -178,7 +196,10 @@ func builtIn(ro *v1alpha1.Rollout, c client.Client, tr *v1alpha1.RolloutTrafficR
 		r, err := nginx.New(ro, c)
 		routers, errs = appendRouter(routers, errs, r, err)
 	}
-	// alb comes here in Argo's order (refused below until its router is wired)
+	if tr.ALB != nil {
+		r, err := alb.New(ro, c)
+		routers, errs = appendRouter(routers, errs, r, err)
+	}
 	if tr.SMI != nil {
 		r, err := smi.New(ro, c, o.SMIAPIVersion)
 		routers, errs = appendRouter(routers, errs, r, err)
@@ -195,11 +216,9 @@ func builtIn(ro *v1alpha1.Rollout, c client.Client, tr *v1alpha1.RolloutTrafficR
 		r, err := apisix.New(ro, c)
 		routers, errs = appendRouter(routers, errs, r, err)
 	}
-	for field, set := range map[string]bool{"alb": tr.ALB != nil, "appMesh": tr.AppMesh != nil} {
-		if set {
-			errs = append(errs, common.Unsupportedf(ro, common.TrafficRoutingPath+"."+field,
-				"this traffic router is not supported by Vane; use the Gateway API, nginx, istio, smi, ambassador, traefik or apisix"))
-		}
+	if tr.AppMesh != nil {
+		errs = append(errs, common.Unsupportedf(ro, common.TrafficRoutingPath+".appMesh",
+			"this traffic router is not supported by Vane; use the Gateway API, nginx, istio, smi, alb, ambassador, traefik or apisix"))
 	}
 	return routers, errs
 }
@@ -241,5 +260,7 @@ var (
 	_ Router = (*ambassador.Router)(nil)
 	_ Router = (*traefik.Router)(nil)
 	_ Router = (*apisix.Router)(nil)
+	_ Router = (*alb.Router)(nil)
+	_ Router = (*pluginrouter.Router)(nil)
 	_ Router = Multi(nil)
 )
