@@ -39,7 +39,9 @@ func (c *Checker) newProvider(interval string, p flaggerv1.MetricProvider, creds
 		return newDatadog(c.Client, c.clock(), interval, p, creds)
 	case "newrelic":
 		return newNewRelic(c.Client, interval, p, creds)
-	case "cloudwatch", "graphite", "stackdriver", "influxdb", "dynatrace":
+	case "dynatrace":
+		return newDynatrace(c.Client, c.clock(), interval, p, creds)
+	case "cloudwatch", "graphite", "stackdriver", "influxdb":
 		return nil, fmt.Errorf("metric provider %s is not supported by Vane yet", p.Type)
 	default:
 		return newPrometheus(c.Client, p, creds)
