@@ -50,9 +50,39 @@ install: ## install vane and kubectl-vane (the kubectl plugin) into $(shell go e
 	@echo "installed vane and kubectl-vane in $$($(GO) env GOPATH)/bin (put it on PATH for 'kubectl vane')"
 
 .PHONY: test
-test: k8s-tools traefik argo-tools argo-plugins deps lint ## all tests (after gofmt and go vet): unit and end-to-end against a real local control plane
+test: k8s-tools traefik argo-tools argo-plugins deps lint ## all tests (after gofmt and go vet): unit and end-to-end against a real local control plane, then make fuzz
 	@t=$$(date +%s); VANE_K8S_BIN="$(K8S_BIN)" VANE_ARGO_BIN="$(ARGO_BIN)" $(GO) test -timeout 30m $(GO_TEST_FLAGS) $(PKGS); \
 	  echo "timing: tests $$(( $$(date +%s) - t ))s"
+	@$(MAKE) --no-print-directory fuzz
+
+# The fuzz targets `make fuzz` runs, as package:Target (docs/testing.md). `go test` runs their
+# seed corpora (f.Add and testdata/fuzz) as plain tests too.
+FUZZ_TARGETS := \
+	./api/v1alpha1:FuzzDecodeStrict ./api/v1alpha1:FuzzRollout ./api/v1alpha1:FuzzAnalysisTemplate \
+	./api/flagger/v1beta1:FuzzDecodeStrict \
+	./internal/strategy:FuzzCanary ./internal/strategy:FuzzCanaryReplay \
+	./internal/strategy:FuzzBlueGreen ./internal/strategy:FuzzBlueGreenReplay \
+	./internal/strategy/flagger:FuzzDecide ./internal/strategy/flagger:FuzzReplay \
+	./internal/analysis/condition:FuzzEvaluate \
+	./internal/analysis:FuzzSubstitute ./internal/analysis:FuzzAssessMetric ./internal/analysis:FuzzNewRun
+FUZZTIME ?= 5s
+
+# Each package's test binary is built once, instrumented for fuzzing, and run per target from
+# the package's folder (for its testdata) with a corpus cache of its own, so that every run
+# starts from the committed seeds and spends FUZZTIME fuzzing. A failing input is written to
+# the package's testdata/fuzz/<Target>; `go test -run '<Target>/<file>' <package>` replays it.
+.PHONY: fuzz
+fuzz: ## run each fuzz target for FUZZTIME (default 5s) from its committed seeds; a failing input lands in testdata/fuzz
+	@t=$$(date +%s); dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	for ft in $(FUZZ_TARGETS); do \
+	  pkg=$${ft%%:*}; fn=$${ft##*:}; bin="$$dir/$$(echo "$$pkg" | tr -c 'a-zA-Z0-9\n' _).test"; \
+	  [ -x "$$bin" ] || $(GO) test -c -vet=off -fuzz . -o "$$bin" "$$pkg"; \
+	  out=$$(cd "$$pkg" && "$$bin" -test.run '^$$' -test.fuzz "^$$fn\$$" -test.fuzztime $(FUZZTIME) \
+	    -test.fuzzminimizetime 0 -test.fuzzcachedir "$$dir/cache/$$pkg" 2>&1) || \
+	    { echo "$$out"; echo "fuzz: $$fn in $$pkg failed (the input is in $$pkg/testdata/fuzz/$$fn)"; exit 1; }; \
+	  grep -q '^fuzz: elapsed' <<<"$$out" || { echo "$$out"; echo "fuzz: no fuzz target $$fn in $$pkg"; exit 1; }; \
+	  echo "fuzz: $$pkg $$fn: $$(grep '^fuzz: elapsed' <<<"$$out" | tail -n 1 | sed 's/^fuzz: //')"; \
+	done; echo "timing: fuzz $$(( $$(date +%s) - t ))s"
 
 .PHONY: test-unit
 test-unit: ## unit tests only (no control plane: go test -short)
