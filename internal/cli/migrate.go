@@ -97,6 +97,8 @@ type migrateInventory struct {
 	// argo are the parts of Argo's installation found: controller Deployments, leader Leases,
 	// notification ConfigMaps.
 	argo []client.Object
+	// plugins is Argo's argo-rollouts-config ConfigMap (nil: it could not be read).
+	plugins *pluginConfig
 	// skipped lists what could not be checked, and why; warnings are printed on stderr.
 	skipped, warnings []string
 }
@@ -169,6 +171,9 @@ func readInventory(ctx context.Context, o *Options) (*migrateInventory, error) {
 		inv.keepReferencedClusterTemplates()
 	}
 	if err := inv.readArgo(ctx, o); err != nil {
+		return nil, err
+	}
+	if err := inv.readPluginConfig(ctx, o); err != nil {
 		return nil, err
 	}
 	return inv, nil

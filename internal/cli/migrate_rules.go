@@ -20,8 +20,9 @@ import (
 	"github.com/vanedev/vane/internal/analysis/provider/auth"
 	"github.com/vanedev/vane/internal/controller/analysisrun"
 	"github.com/vanedev/vane/internal/notify"
-	"github.com/vanedev/vane/internal/strategy"
+	"github.com/vanedev/vane/internal/plugin"
 	"github.com/vanedev/vane/internal/traffic"
+	"github.com/vanedev/vane/internal/traffic/gatewayapi"
 )
 
 // Names Argo Rollouts' own installation uses, as its manifests and Helm chart set them.
@@ -54,15 +55,19 @@ type Finding struct {
 type difference struct{ field, vane string }
 
 // migrateChecker decides what Vane treats differently. What Vane supports is read from the
-// code the controller runs: the AnalysisRun controller's providers, traffic.New for routers,
-// the validation behind InvalidSpec, the authentication the providers apply; the rest is
-// checked against the controller in migrate_test.go.
+// code the controller runs: the AnalysisRun controller's providers (built-in plugin names such
+// as vane/judge among them), traffic.New for routers, the validation behind InvalidSpec, the
+// authentication the providers apply, and for Argo's plugins the argo-rollouts-config
+// ConfigMap as the controller's plugin.Manager reads it; the rest is checked against the
+// controller in migrate_test.go.
 type migrateChecker struct {
 	// routers builds traffic routers with traffic.New, which only reads its scheme.
 	routers   client.Client
 	providers map[string]provider.Provider
 	supported []string
-	now       time.Time
+	// plugins is the ConfigMap of the inventory being checked (nil: not read).
+	plugins *pluginConfig
+	now     time.Time
 }
 
 func newMigrateChecker(routers client.Client, now time.Time) *migrateChecker {
@@ -77,6 +82,7 @@ func newMigrateChecker(routers client.Client, now time.Time) *migrateChecker {
 
 // check returns the findings of every object in inv, sorted by kind, namespace and name.
 func (ch *migrateChecker) check(inv *migrateInventory) []Finding {
+	ch.plugins = inv.plugins
 	var out []Finding
 	add := func(kind string, obj client.Object, diffs []difference) {
 		seen := map[string]bool{}
@@ -165,8 +171,8 @@ func instanceID(labels map[string]string) []difference {
 		fmt.Sprintf("reconciled only by a Vane controller started with --instance-id %s (without it Vane acts on unlabelled objects only)", id)}}
 }
 
-// rollout checks a Rollout: validation (InvalidSpec), steps, routers, the fields Vane stores
-// but does not act on (v1alpha1.RolloutWarnings) and the instance id. Notification
+// rollout checks a Rollout: validation (InvalidSpec), plugin steps, routers, the fields Vane
+// stores but does not act on (v1alpha1.RolloutWarnings) and the instance id. Notification
 // subscriptions give no line: Vane sends them as Argo does (internal/notify).
 func (ch *migrateChecker) rollout(ro *v1alpha1.Rollout) []difference {
 	var out []difference
@@ -174,9 +180,7 @@ func (ch *migrateChecker) rollout(ro *v1alpha1.Rollout) []difference {
 		out = append(out, difference{e.Field, "InvalidSpec (Degraded, not updated): " + e.ErrorBody()})
 	}
 	if c := ro.Spec.Strategy.Canary; c != nil {
-		for _, u := range strategy.UnsupportedSteps(ro) {
-			out = append(out, difference{u.Field, "InvalidSpec (Degraded, not updated): " + u.Why})
-		}
+		out = append(out, ch.stepPlugins(c)...)
 		out = append(out, ch.trafficRouters(ro)...)
 	}
 	for _, w := range v1alpha1.RolloutWarnings(ro) {
@@ -185,9 +189,30 @@ func (ch *migrateChecker) rollout(ro *v1alpha1.Rollout) []difference {
 	return append(out, instanceID(ro.Labels)...)
 }
 
-// trafficRouters builds each router the Rollout names, one at a time, with the controller's
-// traffic.New: a router Vane lacks (or a setting its router refuses) makes the Rollout
-// InvalidSpec.
+// stepPlugins reports the plugin steps whose plugin the ConfigMap does not list (or lists with
+// an entry that cannot be used): the rollout controller, which runs step plugins through its
+// plugin.Manager, makes such a Rollout InvalidSpec naming the step and the plugin; it runs the
+// others as Argo does. (The check reads the ConfigMap as the Manager does, without fetching
+// the binaries: a Manager would download them.)
+func (ch *migrateChecker) stepPlugins(c *v1alpha1.CanaryStrategy) []difference {
+	var out []difference
+	for i, step := range c.Steps {
+		if step.Plugin == nil {
+			continue
+		}
+		if err := ch.plugins.problem(plugin.Step, step.Plugin.Name); err != nil {
+			out = append(out, difference{fmt.Sprintf("spec.strategy.canary.steps[%d].plugin", i), "InvalidSpec (Degraded, not updated): " + err.Error()})
+		}
+	}
+	return out
+}
+
+// trafficRouters builds each built-in router the Rollout names, one at a time, with the
+// controller's traffic.New: a router Vane lacks (or a setting its router refuses) makes the
+// Rollout InvalidSpec. A router plugin is served by the plugin the ConfigMap lists, as the
+// controller's traffic.New does with its plugin.Manager (the built-in Gateway API router
+// serves argoproj-labs/gatewayAPI unless the ConfigMap lists a plugin of that name): one it
+// does not list, or lists with an entry that cannot be used, makes the Rollout InvalidSpec.
 func (ch *migrateChecker) trafficRouters(ro *v1alpha1.Rollout) []difference {
 	tr := ro.Spec.Strategy.Canary.TrafficRouting
 	if tr == nil {
@@ -195,6 +220,12 @@ func (ch *migrateChecker) trafficRouters(ro *v1alpha1.Rollout) []difference {
 	}
 	var out []difference
 	for _, one := range splitRouters(tr) {
+		if one.plugin != "" && (one.plugin != gatewayapi.PluginName || ch.plugins.lists(plugin.TrafficRouter, one.plugin)) {
+			if err := ch.plugins.problem(plugin.TrafficRouter, one.plugin); err != nil {
+				out = append(out, difference{"spec.strategy.canary.trafficRouting." + one.field, "InvalidSpec (Degraded, not updated): " + err.Error()})
+			}
+			continue
+		}
 		cp := ro.DeepCopy()
 		cp.Spec.Strategy.Canary.TrafficRouting = one.routing
 		_, err := traffic.New(cp, ch.routers)
@@ -215,7 +246,9 @@ func (ch *migrateChecker) trafficRouters(ro *v1alpha1.Rollout) []difference {
 
 // oneRouter is a copy of a trafficRouting that names one router only.
 type oneRouter struct {
-	field   string
+	field string
+	// plugin is the name of the router plugin, for an entry of plugins
+	plugin  string
 	routing *v1alpha1.RolloutTrafficRouting
 }
 
@@ -238,13 +271,13 @@ func splitRouters(tr *v1alpha1.RolloutTrafficRouting) []oneRouter {
 			return cp
 		}
 		if f.Type.Kind() != reflect.Map {
-			out = append(out, oneRouter{name, keep(func(dst reflect.Value) { dst.Set(v.Field(i)) })})
+			out = append(out, oneRouter{field: name, routing: keep(func(dst reflect.Value) { dst.Set(v.Field(i)) })})
 			continue
 		}
 		keys := v.Field(i).MapKeys()
 		sort.Slice(keys, func(a, b int) bool { return keys[a].String() < keys[b].String() })
 		for _, k := range keys {
-			out = append(out, oneRouter{fmt.Sprintf("%s[%q]", name, k.String()), keep(func(dst reflect.Value) {
+			out = append(out, oneRouter{field: fmt.Sprintf("%s[%q]", name, k.String()), plugin: k.String(), routing: keep(func(dst reflect.Value) {
 				dst.Set(reflect.MakeMap(f.Type))
 				dst.SetMapIndex(k, v.Field(i).MapIndex(k))
 			})})
@@ -263,16 +296,15 @@ func (ch *migrateChecker) template(errs field.ErrorList, metrics []v1alpha1.Metr
 }
 
 // metrics finds the metrics whose measurements the AnalysisRun controller cannot take: a
-// provider it does not have, or authentication it does not do.
+// provider it does not have, a metric plugin the ConfigMap does not list, or authentication
+// it does not do.
 func (ch *migrateChecker) metrics(metrics []v1alpha1.Metric) []difference {
 	var out []difference
 	for i := range metrics {
 		mp := &metrics[i].Provider
 		path := fmt.Sprintf("spec.metrics[%d].provider", i)
-		name := provider.Name(mp)
-		if _, ok := ch.providers[name]; !ok && name != "" {
-			_, err := provider.Unsupported{Provider: name, Supported: ch.supported}.Measure(context.Background(), nil, nil)
-			out = append(out, difference{path + "." + providerField(name), "every measurement is an Error at once: " + err.Error()})
+		if err := ch.providerProblem(mp); err != nil {
+			out = append(out, difference{path + "." + providerField(provider.Name(mp)), "every measurement is an Error at once: " + err.Error()})
 		}
 		// the prometheus provider signs sigv4 itself; auth.Apply, which the web provider
 		// calls, refuses it
@@ -291,6 +323,23 @@ func (ch *migrateChecker) metrics(metrics []v1alpha1.Metric) []difference {
 		}
 	}
 	return out
+}
+
+// providerProblem is the error every measurement of a metric with that provider would be, as
+// the AnalysisRun controller picks its provider: a built-in one by name ("plugin vane/judge"
+// included), else for a metric naming one plugin alone the plugin the ConfigMap lists.
+func (ch *migrateChecker) providerProblem(mp *v1alpha1.MetricProvider) error {
+	name := provider.Name(mp)
+	if _, ok := ch.providers[name]; ok || name == "" {
+		return nil
+	}
+	if len(mp.Plugin) == 1 && len(provider.Names(mp)) == 1 {
+		for p := range mp.Plugin {
+			return ch.plugins.problem(plugin.MetricProvider, p)
+		}
+	}
+	_, err := provider.Unsupported{Provider: name, Supported: ch.supported}.Measure(context.Background(), nil, nil)
+	return err
 }
 
 // providerField turns provider.Name's "plugin NAME" into the field path plugin["NAME"].

@@ -27,12 +27,12 @@ import (
 var migrateSeeds = []string{"canary-demo-prometheus.yaml", "colorapi-canary.yaml", "gradual-rollout.yaml",
 	"keptn-podtatohead-rollout.yaml", "rollouts-demo-bluegreen-workloadref.yaml"}
 
-// migrateUnsupported uses what Vane does not act on: an ALB router, a plugin step, an instance
-// id, metric providers and authentication Vane lacks, an AnalysisRun in progress that uses a
-// metric plugin; and what it now runs as Argo does, which gives no line: subscriptions to a
-// built-in trigger and to a trigger of the user's, an experiment step, an Experiment in
-// progress. CAT is replaced by the name of a ClusterAnalysisTemplate unique to
-// the test.
+// migrateUnsupported uses what Vane does not act on: an App Mesh router, an instance id,
+// authentication Vane lacks, an AnalysisRun in progress that uses a metric plugin Argo's
+// argo-rollouts-config does not list; and what it now runs as Argo does, which gives no line:
+// subscriptions to a built-in trigger and to a trigger of the user's, an experiment step, a
+// plugin step whose plugin the ConfigMap lists, an Experiment in progress. CAT is replaced by
+// the name of a ClusterAnalysisTemplate unique to the test.
 const migrateUnsupported = `apiVersion: argoproj.io/v1alpha1
 kind: Rollout
 metadata:
@@ -51,7 +51,7 @@ spec:
       canaryService: edge-canary
       stableService: edge-stable
       trafficRouting:
-        alb: {ingress: edge, servicePort: 80}
+        appMesh: {virtualService: {name: edge}, virtualNodeGroup: {canaryVirtualNodeRef: {name: edge-canary}, stableVirtualNodeRef: {name: edge-stable}}}
       steps: [{setWeight: 20}, {pause: {}}]
 ---
 apiVersion: v1
@@ -118,8 +118,9 @@ spec:
       template: {metadata: {labels: {x: a}}, spec: {containers: [{name: a, image: "a:1"}]}}
 `
 
-// migrateArgo is what an Argo Rollouts installation leaves running: its controller Deployment
-// and the leader Lease it renews (RENEW is replaced by the current time).
+// migrateArgo is what an Argo Rollouts installation leaves running: its controller Deployment,
+// the leader Lease it renews (RENEW is replaced by the current time) and the ConfigMap of its
+// plugins, which lists a step plugin only.
 const migrateArgo = `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -136,6 +137,14 @@ apiVersion: coordination.k8s.io/v1
 kind: Lease
 metadata: {name: argo-rollouts-controller-lock}
 spec: {holderIdentity: argo-rollouts-5f7d9c-abcde, leaseDurationSeconds: 15, renewTime: "RENEW"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: argo-rollouts-config}
+data:
+  stepPlugins: |-
+    - name: acme/step
+      location: file:///home/argo-rollouts/plugin-bin/acme-step
 `
 
 // TestMigrateCheck applies the seeds (nothing differs: exit 0), then objects Vane treats
@@ -166,17 +175,17 @@ func TestMigrateCheck(t *testing.T) {
 		"KIND NAMESPACE NAME FIELD VANE",
 		"Deployment "+argoNS+" argo-rollouts spec.replicas Argo Rollouts' controller is running (1 replica): scale it to 0 before starting Vane, or both act on the same Rollouts",
 		"Lease "+argoNS+" argo-rollouts-controller-lock spec.holderIdentity an Argo Rollouts controller (argo-rollouts-5f7d9c-abcde) holds the leader Lease, renewed ",
-		"Rollout "+ns+" edge spec.strategy.canary.trafficRouting.alb InvalidSpec (Degraded, not updated): this traffic router is not supported by Vane; use the Gateway API, nginx, istio or smi",
-		"Rollout "+ns+" exp spec.strategy.canary.steps[2].plugin InvalidSpec (Degraded, not updated): step plugins are not supported by Vane yet (plugin \"acme/step\")",
+		"Rollout "+ns+" edge spec.strategy.canary.trafficRouting.appMesh InvalidSpec (Degraded, not updated): this traffic router is not supported by Vane; use the Gateway API, nginx, istio, smi, alb, ambassador, traefik or apisix",
+		// the plugin step is listed in the ConfigMap of Argo's namespace: no line
 		"Rollout "+ns+" exp metadata.labels[argo-rollouts.argoproj.io/controller-instance-id] reconciled only by a Vane controller started with --instance-id blue (without it Vane acts on unlabelled objects only)",
 		// datadog, prometheus sigv4 and newRelic metrics are measured: no line
 		"AnalysisTemplate "+ns+" errors spec.metrics[3].provider.web.authentication.sigv4 every measurement is an Error at once: authentication.sigv4 is only supported by the prometheus provider: use authentication.oauth2 or basicAuth, or pass a token in a header from a secret argument",
-		`AnalysisRun `+ns+` probe spec.metrics[0].provider.plugin["argoproj-labs/sample-prometheus"] every measurement is an Error at once: the plugin argoproj-labs/sample-prometheus provider is not supported by this version of Vane (supported: cloudWatch, datadog, graphite, influxdb, job, kayenta, newRelic, prometheus, skywalking, wavefront, web)`,
+		`AnalysisRun `+ns+` probe spec.metrics[0].provider.plugin["argoproj-labs/sample-prometheus"] every measurement is an Error at once: metric provider plugin "argoproj-labs/sample-prometheus": not configured: the ConfigMap `+argoNS+`/argo-rollouts-config has no entry of that name in metricProviderPlugins`,
 		"AnalysisRun "+ns+" probe metadata.labels[argo-rollouts.argoproj.io/controller-instance-id] reconciled only by a Vane controller started with --instance-id blue (without it Vane acts on unlabelled objects only)",
 		"",
 		`Checked namespace "`+ns+`": 7 Rollouts, 3 AnalysisTemplates, 1 ClusterAnalysisTemplate, 1 AnalysisRun (1 in progress), 1 Experiment (1 in progress); Argo Rollouts' controller: running.`,
-		"8 differences in 6 objects: Vane would treat them differently from Argo Rollouts (exit code 1).",
-		"Error: 8 differences found")
+		"7 differences in 6 objects: Vane would treat them differently from Argo Rollouts (exit code 1).",
+		"Error: 7 differences found")
 
 	migrateCheckPlugin(t, env, cli.bin)
 
@@ -207,7 +216,8 @@ func migrateCheckPlugin(t *testing.T, env *testenv.Env, bin string) {
 }
 
 // migrateCheckNamespaceUser: a user who may read the namespace only is warned about what was
-// not checked (the ClusterAnalysisTemplates, Argo's controller) and gets the rest.
+// not checked (the ClusterAnalysisTemplates, Argo's controller, the plugins' ConfigMap) and
+// gets the rest.
 func migrateCheckNamespaceUser(t *testing.T, env *testenv.Env, cli vaneCLI) {
 	ctx := context.Background()
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "argoproj-reader", Namespace: cli.ns},
@@ -225,8 +235,9 @@ func migrateCheckNamespaceUser(t *testing.T, env *testenv.Env, cli vaneCLI) {
 	for _, want := range []string{
 		`warning: ClusterAnalysisTemplates not checked: forbidden: clusteranalysistemplates.argoproj.io is forbidden: User "dev" cannot list resource "clusteranalysistemplates"`,
 		`warning: a running Argo Rollouts controller not checked: forbidden: deployments.apps is forbidden: User "dev" cannot list resource "deployments"`,
-		"Argo Rollouts' controller: not checked. Not checked: ClusterAnalysisTemplates, a running Argo Rollouts controller.",
-		"6 differences in 4 objects",
+		`warning: the plugins' ConfigMap argo-rollouts-config not checked: forbidden: configmaps "argo-rollouts-config" is forbidden: User "dev" cannot get resource "configmaps"`,
+		"Argo Rollouts' controller: not checked. Not checked: ClusterAnalysisTemplates, a running Argo Rollouts controller, the plugins' ConfigMap argo-rollouts-config.",
+		"4 differences in 4 objects",
 	} {
 		if code != 1 || !strings.Contains(out, want) {
 			t.Errorf("a user of the namespace only: exit %d (want 1), no %q in output:\n%s", code, want, out)
@@ -255,7 +266,7 @@ func migrateCheckErrors(t *testing.T, cli vaneCLI) {
 }
 
 // migrateCheckPredictions starts Vane's controller and checks that it does what the check
-// announced: the ALB Rollout is InvalidSpec.
+// announced: the App Mesh Rollout is InvalidSpec.
 func migrateCheckPredictions(t *testing.T, env *testenv.Env, ns string) {
 	withController(t)
 	ctx := context.Background()
@@ -264,10 +275,10 @@ func migrateCheckPredictions(t *testing.T, env *testenv.Env, ns string) {
 		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "edge"}, ro); err != nil {
 			return false, err
 		}
-		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && strings.Contains(ro.Status.Message, "trafficRouting.alb"), nil
+		return ro.Status.Phase == v1alpha1.RolloutPhaseDegraded && strings.Contains(ro.Status.Message, "trafficRouting.appMesh"), nil
 	})
 	if err != nil {
-		t.Errorf("the ALB Rollout did not become InvalidSpec: %v", err)
+		t.Errorf("the App Mesh Rollout did not become InvalidSpec: %v", err)
 	}
 }
 
