@@ -70,6 +70,10 @@ type Input struct {
 	// status.canary.weights.canary.weight). A setWeight step, and the update, complete only
 	// when the canary is available at its size and this holds for the step's weight.
 	RouterWeightVerified bool
+	// StepPlugins are the step plugins' statuses after the calls the controller made in this
+	// reconcile (see PlanStepPlugins); nil when the controller runs no step plugins (a plugin
+	// step then holds the rollout where it is).
+	StepPlugins *StepPlugins
 }
 
 // Event is something worth telling the user, with Argo's event reason.
@@ -160,6 +164,7 @@ func Canary(in Input) (Plan, error) {
 	st := &p.Status
 	steps := c.Steps
 	runs := in.Runs
+	p.keepStepPlugins(in)
 	if p.observeRevision(in, int32(len(steps))) {
 		runs = Runs{}
 	}
@@ -277,7 +282,9 @@ func (p *Plan) observeRevision(in Input, nSteps int32) bool {
 	}
 	stepsChanged := st.CurrentStepHash != in.StepsHash
 	if newRevision || stepsChanged {
-		st.Canary.CurrentExperiment = "" // Argo's resetRolloutStatus: the steps start over
+		// Argo's resetRolloutStatus: the steps start over
+		st.Canary.CurrentExperiment = ""
+		st.Canary.StepPluginStatuses = nil
 	}
 	st.CurrentStepHash = in.StepsHash
 	switch {
@@ -380,10 +387,11 @@ func (p *Plan) runStep(in Input, runs Runs, idx int32, atDesired func(*v1alpha1.
 		return p.analysisStep(runs, idx, in.Now)
 	case step.Experiment != nil:
 		return p.experimentStep(in)
+	case step.Plugin != nil:
+		return p.pluginStep(in, idx)
 	default:
-		// never skipped: plugin steps make the rollout InvalidSpec before the engine runs (the
-		// controller checks), the routing steps need trafficRouting (validation); a step the
-		// engine cannot play holds the rollout where it is
+		// never skipped: the routing steps need trafficRouting (validation); a step the engine
+		// cannot play holds the rollout where it is
 		return false
 	}
 }

@@ -35,6 +35,7 @@ func canaryRouted(in Input) Plan {
 		p: Plan{Status: *r.Status.DeepCopy(), Replicas: map[string]int32{}, ScaleDownDeadlines: map[string]time.Time{}}}
 	x.p.Status.BlueGreen = v1alpha1.BlueGreenStatus{}
 	x.runs = in.Runs
+	x.p.keepStepPlugins(in)
 	if x.p.observeRevision(in, int32(len(x.steps))) {
 		x.runs = Runs{}
 	}
@@ -225,10 +226,10 @@ func (x *routed) runSteps() (canary, stable, w, routerW int32) {
 			done = x.p.analysisStep(x.runs, idx, x.in.Now)
 		case step.Experiment != nil:
 			done = x.p.experimentStep(x.in)
+		case step.Plugin != nil:
+			done = x.p.pluginStep(x.in, idx)
 		default:
-			// never skipped: plugin steps make the rollout InvalidSpec before the engine runs
-			// (the controller checks); the step holds the rollout where it is
-			done = false
+			done = false // a step the engine cannot play holds the rollout where it is
 		}
 		if !done || st.Abort {
 			return

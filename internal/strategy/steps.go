@@ -12,10 +12,11 @@ type Unsupported struct {
 	Why   string
 }
 
-// UnsupportedSteps lists the canary steps Vane cannot run yet: step plugins. The controller
-// makes such a Rollout InvalidSpec (naming the first) before anything changes, so that a step a
-// team relies on for safety (a plugin's check) is never skipped; `vane migrate check` reports
-// each.
+// UnsupportedSteps lists the canary steps a controller that runs no step plugins (no plugin
+// Manager) cannot run: plugin steps. Such a controller makes the Rollout InvalidSpec (naming the
+// first) before anything changes, so that a step a team relies on for safety (a plugin's check)
+// is never skipped; `vane migrate check` reports each. A controller with a plugin Manager runs
+// them (PlanStepPlugins) and refuses only a step whose plugin the Manager cannot use.
 func UnsupportedSteps(ro *v1alpha1.Rollout) []Unsupported {
 	c := ro.Spec.Strategy.Canary
 	if c == nil {

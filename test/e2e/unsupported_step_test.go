@@ -14,9 +14,11 @@ import (
 	"github.com/vanedev/vane/internal/testenv"
 )
 
-// TestUnsupportedStepIsInvalidSpec: an update whose steps include one Vane cannot run yet (a
-// step plugin) is InvalidSpec with the step's field path, and nothing changes: no new
-// ReplicaSet, the stable keeps its pods. Taking the step out lets the update go on.
+// TestUnsupportedStepIsInvalidSpec: an update whose steps include one Vane cannot run (a plugin
+// step whose plugin the controller's argo-rollouts-config ConfigMap does not list: the shared
+// controller has none) is InvalidSpec with the step's field path and the plugin's name, and
+// nothing changes: no new ReplicaSet, the stable keeps its pods. Taking the step out lets the
+// update go on.
 func TestUnsupportedStepIsInvalidSpec(t *testing.T) {
 	env := withController(t)
 	ns := env.Namespace(t)
@@ -41,7 +43,7 @@ func TestUnsupportedStepIsInvalidSpec(t *testing.T) {
 		Message: "InvalidSpec: "})
 	c := condition(ro, v1alpha1.InvalidSpec)
 	if c == nil || c.Status != corev1.ConditionTrue || !strings.Contains(c.Message,
-		`spec.strategy.canary.steps[1].plugin: step plugins are not supported by Vane yet (plugin "acme/approval")`) {
+		`spec.strategy.canary.steps[1].plugin: step plugin "acme/approval": not configured: the ConfigMap `) {
 		t.Fatalf("InvalidSpec condition: %+v", c)
 	}
 	if ro.Status.ObservedGeneration != fmt.Sprint(ro.Generation) {

@@ -20,8 +20,9 @@ import (
 )
 
 // syncCanary runs one canary reconcile: it checks what the rollout names (Services, router
-// objects, steps, analysis templates, experiment steps) before anything changes, finds or creates the new
-// ReplicaSet, asks the engine (internal/strategy) and applies its plan (apply). With
+// objects, steps and their plugins, analysis templates, experiment steps) before anything
+// changes, finds or creates the new ReplicaSet, makes the step plugin calls the engine needs
+// (callStepPlugins), asks the engine (internal/strategy) and applies its plan (apply). With
 // trafficRouting the router splits the traffic.
 func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Result, error) {
 	rt, steps, res, err := r.prepareCanary(ctx, s)
@@ -32,12 +33,18 @@ func (r *Reconciler) syncCanary(ctx context.Context, s *syncState) (reconcile.Re
 	if rt.router != nil {
 		in.TrafficRouter, in.RouterWeightVerified = true, rt.verified
 	}
+	sp := r.callStepPlugins(ctx, s, in)
+	if sp.invalid {
+		return reconcile.Result{}, nil // a spec change is watched
+	}
+	in.StepPlugins = sp.plugins
 	plan, err := strategy.Canary(in)
 	if err != nil {
 		s.invalid(err.Error())
 		return reconcile.Result{}, nil
 	}
 	e := canaryEffects(s, in.NewHash, plan, rt)
+	e.requeue = append(e.requeue, sp.requeue)
 	// ping-pong: the promoted canary Service is the stable one from now on, for the router
 	// in this reconcile too (it sends all the traffic there, not back to the old pods)
 	swapPingPong(s.ro, e.status, plan.Completed)
@@ -74,8 +81,7 @@ func (r *Reconciler) prepareCanary(ctx context.Context, s *syncState) (*routing,
 			return nil, "", res, err
 		}
 	}
-	if u := strategy.UnsupportedSteps(ro); len(u) > 0 {
-		s.invalid(u[0].Field + ": " + u[0].Why + " (the rollout waits here; nothing was changed)")
+	if r.checkStepPlugins(ctx, s) {
 		return nil, "", reconcile.Result{}, nil // a spec change is watched
 	}
 	if done, res, err := r.prepareAnalysis(ctx, s); done {

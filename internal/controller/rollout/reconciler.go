@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/plugin"
 	kit "github.com/vanedev/vane/internal/reconcile"
 )
 
@@ -36,6 +37,9 @@ type Reconciler struct {
 	Recorder record.EventRecorder
 	// ALB configures the ALB router's target group verification.
 	ALB ALBOptions
+	// Plugins runs the step plugins of the argo-rollouts-config ConfigMap (canary plugin
+	// steps); nil: a Rollout with a plugin step is InvalidSpec (strategy.UnsupportedSteps).
+	Plugins *plugin.Manager
 	// watch follows the router objects the rollouts' routers read (nil: none are watched)
 	watch *routerWatch
 	// Settings are the clock and the controller instance (it serves only the Rollouts

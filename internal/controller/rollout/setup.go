@@ -27,7 +27,9 @@ type Option = kit.Option[*Reconciler]
 // WithClock and WithInstanceID are the reconcile kit's options.
 var WithClock, WithInstanceID = kit.WithClock[*Reconciler], kit.WithInstanceID[*Reconciler]
 
-// Setup registers a Rollout reconciler with mgr, running workers reconciles at once.
+// Setup registers a Rollout reconciler with mgr, running workers reconciles at once. Its step
+// plugins are those of plugin.ForManager(mgr), loaded when mgr starts, unless a WithPlugins
+// option gives another Manager.
 func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 	// the routers' client reads from the API server: no informer on router kinds
 	tc, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
@@ -50,6 +52,9 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 		Recorder:      mgr.GetEventRecorderFor("rollouts-controller"),
 		watch:         w,
 	}, opts...)
+	if err := r.defaultPlugins(mgr); err != nil {
+		return err
+	}
 	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, workloadIndex, indexWorkload)
 	if err != nil {
 		return fmt.Errorf("indexing rollouts by workload: %w", err)
