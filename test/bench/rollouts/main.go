@@ -159,11 +159,7 @@ func run(cfg config) (err error) {
 		return err
 	}
 	defer b.ctrl.stop()
-	defer func() {
-		if err != nil {
-			b.reportLog()
-		}
-	}()
+	defer b.reportLog()
 	return b.runPhases(ctx)
 }
 

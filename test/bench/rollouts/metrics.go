@@ -24,7 +24,8 @@ type scrape []sample
 
 // scrapeMetrics fetches and parses a Prometheus text endpoint.
 func scrapeMetrics(ctx context.Context, url string) (scrape, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	// a controller with thousands of Rollouts serves megabytes of series, slowly on a busy machine
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

@@ -53,6 +53,7 @@ type phase struct {
 	podsMade, rsMade   int
 	podsSpan, rsSpan   time.Duration
 	profileErr         error
+	scrapeTook         time.Duration // the last scrape of the controller's /metrics
 	controllerObserved bool // the controller is the target's (a Rollout phase)
 }
 
@@ -93,7 +94,7 @@ func (b *bench) phase(ctx context.Context, ps phaseSpec) (*phase, error) {
 // finish takes a phase's closing measurements.
 func (b *bench) finish(ctx context.Context, p *phase, ps phaseSpec, start time.Time, cpuProfile <-chan error) error {
 	var err error
-	if p.scrapeEnd, err = b.scrapeSettled(ctx); err != nil {
+	if p.scrapeEnd, p.scrapeTook, err = b.scrapeSettled(ctx); err != nil {
 		return fmt.Errorf("scraping the controller: %w", err)
 	}
 	if p.apiEnd, err = b.apiserver.scrape(ctx); err != nil {
@@ -159,20 +160,25 @@ feed:
 // scrapeSettled scrapes the controller until its request count holds still for half a second
 // (at most 10 s), so that the events it sends asynchronously after the last status change count
 // in the phase that caused them.
-func (b *bench) scrapeSettled(ctx context.Context) (scrape, error) {
+// It also returns how long the last scrape took.
+func (b *bench) scrapeSettled(ctx context.Context) (scrape, time.Duration, error) {
+	t := time.Now()
 	prev, err := scrapeMetrics(ctx, b.ctrl.metrics)
+	took := time.Since(t)
 	for i := 0; err == nil && i < 20; i++ {
 		time.Sleep(500 * time.Millisecond)
+		t = time.Now()
 		cur, cerr := scrapeMetrics(ctx, b.ctrl.metrics)
 		if cerr != nil {
-			return nil, cerr
+			return nil, 0, cerr
 		}
+		took = time.Since(t)
 		if cur.sum(mRequests, nil) == prev.sum(mRequests, nil) {
-			return cur, nil
+			return cur, took, nil
 		}
 		prev = cur
 	}
-	return prev, err
+	return prev, took, err
 }
 
 // createdSince counts the objects of list's kind created in ns since start and the time

@@ -36,7 +36,6 @@ func (b *bench) report(phases []*phase, check string, mem memory) {
 	for _, p := range phases {
 		b.reportPhase(p)
 	}
-	b.reportLog()
 }
 
 // reportFloor compares Vane's update time with the Deployments'.
@@ -101,6 +100,7 @@ func (b *bench) reportPhase(p *phase) {
 			p.podsMade, p.podsSpan.Seconds(), p.rsMade, p.rsSpan.Seconds())
 	}
 	printCPU("  ", p.cpu0, p.cpu1)
+	fmt.Printf("  the controller's /metrics at the end: %d samples, served in %.2fs\n", len(p.scrapeEnd), p.scrapeTook.Seconds())
 	if p.profileErr != nil {
 		fmt.Printf("  profiles: %v\n", p.profileErr)
 	}
