@@ -54,7 +54,7 @@ type phase struct {
 	podsSpan, rsSpan   time.Duration
 	profileErr         error
 	scrapeTook         time.Duration // the last scrape of the controller's /metrics
-	controllerObserved bool // the controller is the target's (a Rollout phase)
+	controllerObserved bool          // the controller is the target's (a Rollout phase)
 }
 
 // phase scrapes the controller and the API server, runs the phase and scrapes again.
