@@ -32,7 +32,9 @@ type Budget struct {
 // ResolveBudget turns maxSurge (a percentage rounded up) and maxUnavailable (rounded down) into
 // pod counts for replicas, as Argo does for a canary: when both come out 0 one pod may be
 // unavailable, so that the rollout can always move; maxUnavailable never exceeds replicas, and
-// is 0 for a rollout of 0 replicas.
+// is 0 for a rollout of 0 replicas. A maxSurge too large to add to replicas in an int32 (people
+// write 2147483647 for "no limit") is as large as can be added: it allows every pod at once
+// instead of overflowing into a ceiling below zero that stops the rollout.
 func ResolveBudget(maxSurge, maxUnavailable intstr.IntOrString, replicas int32) (Budget, error) {
 	surge, err := intstr.GetScaledValueFromIntOrPercent(&maxSurge, int(replicas), true)
 	if err != nil {
@@ -42,7 +44,8 @@ func ResolveBudget(maxSurge, maxUnavailable intstr.IntOrString, replicas int32) 
 	if err != nil {
 		return Budget{}, err
 	}
-	b := Budget{MaxSurge: int32(max(surge, 0)), MaxUnavailable: int32(max(unavailable, 0))}
+	surge = min(max(surge, 0), math.MaxInt32-int(max(replicas, 0)))
+	b := Budget{MaxSurge: int32(surge), MaxUnavailable: int32(min(max(unavailable, 0), math.MaxInt32))}
 	if b.MaxSurge == 0 && b.MaxUnavailable == 0 {
 		b.MaxUnavailable = 1
 	}
