@@ -71,6 +71,8 @@ FUZZTIME ?= 5s
 # the package's folder (for its testdata) with a corpus cache of its own, so that every run
 # starts from the committed seeds and spends FUZZTIME fuzzing. A failing input is written to
 # the package's testdata/fuzz/<Target>; `go test -run '<Target>/<file>' <package>` replays it.
+# Go 1.26's fuzzing coordinator may end a run with "context deadline exceeded" at -fuzztime
+# without any failing input (go.dev/issue/75804, fixed in Go 1.27): that is not a failure.
 .PHONY: fuzz
 fuzz: ## run each fuzz target for FUZZTIME (default 5s) from its committed seeds; a failing input lands in testdata/fuzz
 	@t=$$(date +%s); dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
@@ -78,8 +80,10 @@ fuzz: ## run each fuzz target for FUZZTIME (default 5s) from its committed seeds
 	  pkg=$${ft%%:*}; fn=$${ft##*:}; bin="$$dir/$$(echo "$$pkg" | tr -c 'a-zA-Z0-9\n' _).test"; \
 	  [ -x "$$bin" ] || $(GO) test -c -vet=off -fuzz . -o "$$bin" "$$pkg"; \
 	  out=$$(cd "$$pkg" && "$$bin" -test.run '^$$' -test.fuzz "^$$fn\$$" -test.fuzztime $(FUZZTIME) \
-	    -test.fuzzminimizetime 0 -test.fuzzcachedir "$$dir/cache/$$pkg" 2>&1) || \
-	    { echo "$$out"; echo "fuzz: $$fn in $$pkg failed (the input is in $$pkg/testdata/fuzz/$$fn)"; exit 1; }; \
+	    -test.fuzzminimizetime 0 -test.fuzzcachedir "$$dir/cache/$$pkg" 2>&1) || { \
+	    if grep -q 'context deadline exceeded' <<<"$$out" && ! grep -q 'Failing input written' <<<"$$out"; then \
+	      echo "fuzz: $$pkg $$fn: stopped by Go's -fuzztime race (go.dev/issue/75804), no failing input"; continue; fi; \
+	    echo "$$out"; echo "fuzz: $$fn in $$pkg failed (the input is in $$pkg/testdata/fuzz/$$fn)"; exit 1; }; \
 	  grep -q '^fuzz: elapsed' <<<"$$out" || { echo "$$out"; echo "fuzz: no fuzz target $$fn in $$pkg"; exit 1; }; \
 	  echo "fuzz: $$pkg $$fn: $$(grep '^fuzz: elapsed' <<<"$$out" | tail -n 1 | sed 's/^fuzz: //')"; \
 	done; echo "timing: fuzz $$(( $$(date +%s) - t ))s"
