@@ -1,12 +1,19 @@
 package dynatrace
 
 import (
+	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/vanedev/vane/api/v1alpha1"
+	"github.com/vanedev/vane/internal/analysis/condition"
 )
 
 // TestParse checks the defaults and that every error names the field at fault.
@@ -53,5 +60,52 @@ func TestParse(t *testing.T) {
 				t.Errorf("timeout %s; config (-want +got):\n%s", got.timeout(), diff)
 			}
 		})
+	}
+}
+
+// TestDocsTemplate checks that docs/analysis.md's Dynatrace example (a Secret and an
+// AnalysisTemplate) is valid, and that its metric, its argument given, is measured with the
+// Secret as written against a stand-in.
+func TestDocsTemplate(t *testing.T) {
+	b, err := os.ReadFile("../../../../docs/analysis.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block string
+	for _, part := range strings.Split(string(b), "```yaml\n")[1:] {
+		if doc, _, _ := strings.Cut(part, "```"); strings.Contains(doc, PluginName+":") {
+			block = doc
+		}
+	}
+	docs := strings.Split(block, "\n---\n")
+	if len(docs) != 2 {
+		t.Fatalf("docs/analysis.md: want a Secret and an AnalysisTemplate, got %d documents:\n%s", len(docs), block)
+	}
+	var sec corev1.Secret
+	var tmpl v1alpha1.AnalysisTemplate
+	if err := yaml.UnmarshalStrict([]byte(docs[0]), &sec); err != nil {
+		t.Fatalf("the Secret: %v", err)
+	}
+	if err := yaml.UnmarshalStrict([]byte(docs[1]), &tmpl); err != nil {
+		t.Fatalf("the template: %v", err)
+	}
+	if errs := v1alpha1.ValidateAnalysisTemplate(&tmpl); len(errs) > 0 {
+		t.Fatalf("the template: %v", errs)
+	}
+	api := newStandIn(t, reply{status: 200, body: series(point("SERVICE-0123456789ABCDEF", "0.5"))})
+	sec.StringData[AddressKey] = api.srv.URL
+	m := tmpl.Spec.Metrics[0]
+	m.Provider.Plugin[PluginName] = json.RawMessage(strings.ReplaceAll(string(m.Provider.Plugin[PluginName]), "{{args.service-id}}", "SERVICE-0123456789ABCDEF"))
+	res, err := newProvider(&sec).Measure(context.Background(), run, &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := condition.Evaluate(m.SuccessCondition, m.FailureCondition, res.Value); out.Phase != v1alpha1.AnalysisPhaseSuccessful {
+		t.Errorf("phase %s (%s)", out.Phase, out.Reason)
+	}
+	want := map[string]string{"from": "now-5m", "resolution": "Inf",
+		"metricSelector": `builtin:service.errors.total.rate:filter(eq("dt.entity.service","SERVICE-0123456789ABCDEF")):splitBy()`}
+	if diff := cmp.Diff(want, api.requests()[0].Query); diff != "" {
+		t.Errorf("parameters (-want +got):\n%s", diff)
 	}
 }
