@@ -37,8 +37,10 @@ type Reconciler struct {
 	Recorder record.EventRecorder
 	// ALB configures the ALB router's target group verification.
 	ALB ALBOptions
-	// Plugins runs the step plugins of the argo-rollouts-config ConfigMap (canary plugin
-	// steps); nil: a Rollout with a plugin step is InvalidSpec (strategy.UnsupportedSteps).
+	// Plugins runs the step and traffic router plugins of the argo-rollouts-config ConfigMap
+	// (canary plugin steps, trafficRouting.plugins); nil: a Rollout with a plugin step is
+	// InvalidSpec (strategy.UnsupportedSteps), and so is one naming a router plugin other than
+	// the built-in Gateway API one.
 	Plugins *plugin.Manager
 	// watch follows the router objects the rollouts' routers read (nil: none are watched)
 	watch *routerWatch

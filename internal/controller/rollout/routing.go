@@ -53,7 +53,11 @@ func (r *Reconciler) prepareRouting(ctx context.Context, s *syncState) (*routing
 	// whatever the router read is watched from now on (also when it failed: a missing object
 	// is noticed when it comes)
 	defer func() { r.watch.track(client.ObjectKeyFromObject(ro), rc.reads) }()
-	router, err := traffic.New(ro, rc)
+	var opts []traffic.Option
+	if r.Plugins != nil {
+		opts = append(opts, traffic.WithPlugins(r.Plugins))
+	}
+	router, err := traffic.New(ro, rc, opts...)
 	if err != nil {
 		res, err := r.routerFailed(s, "trafficRouting", "configuring the router", err)
 		return nil, res, err
