@@ -208,11 +208,15 @@ func managerOptions(o Options, observers []EventObserver) (ctrl.Options, error) 
 		// a stopping controller hands the Lease over at once instead of letting it expire
 		LeaderElectionReleaseOnCancel: true,
 		// client-go's default spam filter drops a Rollout's Normal events after 25 (then one
-		// every five minutes): a rollout emits more than that in one update. The broadcaster
-		// lives as long as the process, as the manager does in `vane controller`.
+		// every five minutes): a rollout emits more than that in one update. Its single writer
+		// also drops what finds 1000 events queued: parallelSinks writes them through several.
+		// The broadcaster lives as long as the process, as the manager does in `vane controller`.
 		EventBroadcaster: observedBroadcaster{ //nolint:staticcheck // see above
-			EventBroadcaster: record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{
-				BurstSize: 1000, QPS: 1, MaxEvents: 100})),
+			EventBroadcaster: parallelSinks{
+				EventBroadcaster: record.NewBroadcaster(record.WithCorrelatorOptions(record.CorrelatorOptions{
+					BurstSize: 1000, QPS: 1, MaxEvents: 100})),
+				ctx: context.Background(), dropped: metrics.EventDropped,
+			},
 			observers: observers,
 		},
 	}, nil

@@ -83,7 +83,7 @@ func register() error {
 		for _, c := range []prometheus.Collector{rolloutReconcile, rolloutReconcileErr, analysisReconcile,
 			analysisReconcileErr, expReconcile, expReconcileErr, rolloutEvents, rolloutDuration,
 			rolloutProgression, rolloutManualPause, notifySuccess, notifyError, notifySend, k8sRequests, caches,
-			rateLimiterWait} {
+			rateLimiterWait, eventsDropped} {
 			if err := crmetrics.Registry.Register(c); err != nil {
 				registerErr = err
 				return

@@ -30,3 +30,13 @@ func (limiterLatency) Observe(_ context.Context, verb string, _ url.URL, latency
 // observeRateLimiter makes client-go report its rate limiter's waits to rateLimiterWait (its
 // metrics.Register, which controller-runtime calls first, sets each hook only once).
 func observeRateLimiter() { clientmetrics.RateLimiterLatency = limiterLatency{} }
+
+// eventsDropped counts the events the controller recorded but had no room to queue for the API
+// server (Vane's; client-go drops such events without a trace).
+var eventsDropped = prometheus.NewCounter(prometheus.CounterOpts{
+	Name: "vane_events_dropped_total",
+	Help: "Events recorded but dropped because the queue of events to write to the API server was full (Vane; Argo has no such metric).",
+})
+
+// EventDropped counts one event dropped on a full queue.
+func EventDropped() { eventsDropped.Inc() }
