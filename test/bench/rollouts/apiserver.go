@@ -15,6 +15,7 @@ const (
 	mAPIRequests  = "apiserver_request_total"                // API server: every client's requests
 	mCtrlRequests = "controller_clientset_k8s_request_total" // the controller's, by kind and verb
 	mEvents       = "rollout_events_total"                   // the controller's Rollout events, by type and reason
+	mDropped      = "vane_events_dropped_total"
 	mLimiterSum   = "rest_client_rate_limiter_duration_seconds_sum"
 	mLimiterCount = "rest_client_rate_limiter_duration_seconds_count"
 )

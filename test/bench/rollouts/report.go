@@ -86,6 +86,12 @@ func (b *bench) reportPhase(p *phase) {
 		fmt.Printf("    by verb and kind (per rollout): %s\n", formatRows(rows, n, 12))
 		events, _ := requestsBy(p.scrapeBase, p.scrapeEnd, mEvents, "type", "reason")
 		fmt.Printf("    events recorded by type and reason (per rollout): %s\n", formatRows(events, n, 14))
+		recorded := p.scrapeEnd.sum(mEvents, nil) - p.scrapeBase.sum(mEvents, nil)
+		written := p.scrapeEnd.sum(mCtrlRequests, map[string]string{"kind": "events"}) -
+			p.scrapeBase.sum(mCtrlRequests, map[string]string{"kind": "events"})
+		dropped := p.scrapeEnd.sum(mDropped, nil) - p.scrapeBase.sum(mDropped, nil)
+		fmt.Printf("    events: %.0f recorded about Rollouts, %.0f written to the API server (every object's, counts included), %.0f dropped on a full queue (vane_events_dropped_total)\n",
+			recorded, written, dropped)
 		waited := p.scrapeEnd.sum(mLimiterSum, nil) - p.scrapeBase.sum(mLimiterSum, nil)
 		reqs := p.scrapeEnd.sum(mLimiterCount, nil) - p.scrapeBase.sum(mLimiterCount, nil)
 		if reqs > 0 {
