@@ -36,6 +36,7 @@ type controllerFlags struct {
 	canary         controller.CanaryOptions
 	resolve        string
 	alb            *albFlags
+	traffic        *trafficFlags
 }
 
 // threadFlags are how many objects of each kind the controller reconciles at once: --workers
@@ -84,6 +85,7 @@ func newControllerCommand(cf *genericclioptions.ConfigFlags) *cobra.Command {
 	fl.DurationVar(&f.notify.sendTimeout, "notification-send-timeout", 10*time.Second, "give up on a notification receiver after this long")
 	addCanaryFlags(fl, f)
 	f.alb = addALBFlags(fl)
+	f.traffic = addTrafficFlags(fl)
 	return cmd
 }
 
@@ -115,6 +117,7 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 	if err != nil {
 		return err
 	}
+	ropts = append(ropts, f.traffic.rolloutOptions()...)
 	mgr, err := controller.NewManager(cfg, controller.Options{
 		Namespace:               *cf.Namespace,
 		InstanceID:              f.instanceID,

@@ -20,6 +20,7 @@ import (
 	"github.com/vanedev/vane/api/v1alpha1"
 	"github.com/vanedev/vane/internal/plugin"
 	kit "github.com/vanedev/vane/internal/reconcile"
+	"github.com/vanedev/vane/internal/traffic"
 )
 
 // Reconciler reconciles Rollouts.
@@ -42,6 +43,8 @@ type Reconciler struct {
 	// InvalidSpec (strategy.UnsupportedSteps), and so is one naming a router plugin other than
 	// the built-in Gateway API one.
 	Plugins *plugin.Manager
+	// trafficOptions are passed to traffic.New (WithTrafficOptions)
+	trafficOptions []traffic.Option
 	// watch follows the router objects the rollouts' routers read (nil: none are watched)
 	watch *routerWatch
 	// Settings are the clock and the controller instance (it serves only the Rollouts

@@ -53,7 +53,7 @@ func (r *Reconciler) prepareRouting(ctx context.Context, s *syncState) (*routing
 	// whatever the router read is watched from now on (also when it failed: a missing object
 	// is noticed when it comes)
 	defer func() { r.watch.track(client.ObjectKeyFromObject(ro), rc.reads) }()
-	var opts []traffic.Option
+	opts := append([]traffic.Option{}, r.trafficOptions...)
 	if r.Plugins != nil {
 		opts = append(opts, traffic.WithPlugins(r.Plugins))
 	}
