@@ -54,6 +54,10 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Timeout bounds the whole start; 0 means two minutes.
 	Timeout time.Duration
+	// AuditLog, when set, is the file kube-apiserver writes its audit log to: one JSON line
+	// per write request (create, update, patch, delete), at level Metadata (who, what, when,
+	// the answer's code). Reads are not logged. Empty: no audit log.
+	AuditLog string
 }
 
 // Cluster is a started control plane.
@@ -184,16 +188,20 @@ func (c *Cluster) startAPI(ctx context.Context, opts Options, p *pki) error {
 		"--initial-cluster=local="+peerURL, "--unsafe-no-fsync", "--log-level=warn"); err != nil {
 		return err
 	}
-	api, err := c.start(opts, "kube-apiserver",
-		"--etcd-servers="+clientURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(apiPort),
-		"--tls-cert-file="+p.servingCert, "--tls-private-key-file="+p.servingKey,
-		"--client-ca-file="+p.caCert,
-		"--token-auth-file="+p.tokens, "--authorization-mode=Node,RBAC",
+	audit, err := auditFlags(c.Dir, opts.AuditLog)
+	if err != nil {
+		return err
+	}
+	api, err := c.start(opts, "kube-apiserver", append([]string{
+		"--etcd-servers=" + clientURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=" + strconv.Itoa(apiPort),
+		"--tls-cert-file=" + p.servingCert, "--tls-private-key-file=" + p.servingKey,
+		"--client-ca-file=" + p.caCert,
+		"--token-auth-file=" + p.tokens, "--authorization-mode=Node,RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc",
-		"--service-account-key-file="+p.saKey, "--service-account-signing-key-file="+p.saKey,
-		"--service-cluster-ip-range="+ServiceCIDR, "--endpoint-reconciler-type=none",
-		"--allow-privileged=true", "--profiling=false")
+		"--service-account-key-file=" + p.saKey, "--service-account-signing-key-file=" + p.saKey,
+		"--service-cluster-ip-range=" + ServiceCIDR, "--endpoint-reconciler-type=none",
+		"--allow-privileged=true", "--profiling=false"}, audit...)...)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,10 @@ type process struct {
 	log  string
 	cmd  *exec.Cmd     // nil when the process was found through the pids file
 	done chan struct{} // closed when cmd.Wait returns (attached processes only)
+	// how it was started, so that it can be started again (not known from a pids file)
+	bin      string
+	args     []string
+	detached bool
 }
 
 // startProcess starts bin with args, its output going to dir/logs/<name>.log. A detached process
@@ -44,7 +48,8 @@ func startProcess(dir, name, bin string, detached bool, args ...string) (*proces
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s (%s): %w", name, bin, err)
 	}
-	p := &process{name: name, pid: cmd.Process.Pid, log: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &process{name: name, pid: cmd.Process.Pid, log: logPath, cmd: cmd, done: make(chan struct{}),
+		bin: bin, args: args, detached: detached}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	f, err := os.OpenFile(filepath.Join(dir, pidsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
