@@ -21,7 +21,8 @@ import (
 	"github.com/vanedev/vane/internal/analysis/provider/auth"
 )
 
-// maxBody is the largest answer read.
+// maxBody is the largest answer read: a larger one is an error, read no further, so that a
+// metric endpoint that answers too much costs at most this much memory per measurement.
 const maxBody = 10 << 20
 
 // Provider calls web metrics' URLs.
@@ -84,14 +85,31 @@ func (p *Provider) Measure(ctx context.Context, _ *v1alpha1.AnalysisRun, metric 
 		return provider.Result{}, fmt.Errorf("web: %w", err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	data, err := readBody(resp, w.URL)
 	if err != nil {
-		return provider.Result{}, fmt.Errorf("web: reading the answer of %s: %w", w.URL, err)
+		return provider.Result{}, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return provider.Result{}, fmt.Errorf("web: %s %s answered %s%s", req.Method, w.URL, resp.Status, excerpt(data))
 	}
 	return Parse(data, w.EffectiveJSONPath())
+}
+
+// readBody reads an answer of at most maxBody bytes; a larger one is an error, refused from
+// its Content-Length when it has one.
+func readBody(resp *http.Response, url string) ([]byte, error) {
+	tooLarge := fmt.Errorf("web: the answer of %s is larger than %d MiB, the most a web metric reads", url, maxBody>>20)
+	if resp.ContentLength > maxBody {
+		return nil, tooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("web: reading the answer of %s: %w", url, err)
+	}
+	if len(data) > maxBody {
+		return nil, tooLarge
+	}
+	return data, nil
 }
 
 // Parse reads a JSON answer and selects the result with a JSONPath expression (as kubectl's

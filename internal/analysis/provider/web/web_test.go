@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -41,6 +42,13 @@ func TestMeasure(t *testing.T) {
 		case "/slow":
 			time.Sleep(1500 * time.Millisecond)
 			_, _ = io.WriteString(w, `{}`)
+		case "/limit":
+			_, _ = io.WriteString(w, `"`+strings.Repeat("x", maxBody-2)+`"`)
+		case "/huge", "/huge-chunked":
+			if r.URL.Path == "/huge" {
+				w.Header().Set("Content-Length", strconv.Itoa(maxBody+3))
+			}
+			_, _ = io.WriteString(w, `"`+strings.Repeat("x", maxBody+1)+`"`)
 		}
 	}))
 	defer srv.Close()
@@ -65,6 +73,11 @@ func TestMeasure(t *testing.T) {
 		{name: "timeout", w: v1alpha1.WebMetric{URL: srv.URL + "/slow", TimeoutSeconds: 1}, err: "within 1s (timeoutSeconds)"},
 		{name: "refused", w: v1alpha1.WebMetric{URL: "http://127.0.0.1:1/"}, err: "connection refused"},
 		{name: "bad jsonPath", w: v1alpha1.WebMetric{URL: srv.URL + "/", JSONPath: "{$.status"}, err: "jsonPath"},
+		{name: "an answer of the largest size", w: v1alpha1.WebMetric{URL: srv.URL + "/limit"}, display: `"` + strings.Repeat("x", maxBody-2) + `"`},
+		{name: "a larger answer, by its Content-Length", w: v1alpha1.WebMetric{URL: srv.URL + "/huge"},
+			err: "the answer of " + srv.URL + "/huge is larger than 10 MiB, the most a web metric reads"},
+		{name: "a larger answer, read up to the limit", w: v1alpha1.WebMetric{URL: srv.URL + "/huge-chunked"},
+			err: "the answer of " + srv.URL + "/huge-chunked is larger than 10 MiB, the most a web metric reads"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := p.Measure(ctx, nil, metric(tc.w))
