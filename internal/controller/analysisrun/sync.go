@@ -36,6 +36,7 @@ type task struct {
 	kind     taskKind
 	started  time.Time
 	previous *v1alpha1.Measurement // the in-progress measurement resumed or terminated
+	flight   *flight               // a measurement's call to the provider (see flights)
 	res      provider.Result
 	err      error
 }
@@ -172,8 +173,11 @@ func (r *Reconciler) step(ctx context.Context, s *syncState, metrics []*metricSt
 			tasks = append(tasks, &task{m: m, kind: measure})
 		}
 	}
-	r.run(ctx, run, tasks)
-	for _, t := range tasks {
+	finished := r.run(ctx, run, tasks)
+	if len(finished) < len(tasks) {
+		s.wakeAt(s.now.Add(inFlightPoll)) // to record the measurements still in progress
+	}
+	for _, t := range finished {
 		r.apply(ctx, s, t, args)
 	}
 	for _, m := range metrics {
@@ -182,31 +186,56 @@ func (r *Reconciler) step(ctx context.Context, s *syncState, metrics []*metricSt
 	return nil
 }
 
-// run carries out the tasks, at the same time (each provider call is bounded by its timeout).
-func (r *Reconciler) run(ctx context.Context, run *v1alpha1.AnalysisRun, tasks []*task) {
+// run carries out the tasks at the same time and returns those that finished. A measurement
+// still running after measureBudget goes on in the background and is returned by a later
+// reconcile (see flights); resuming or terminating one in progress is waited for (each
+// provider call is bounded by its timeout).
+func (r *Reconciler) run(ctx context.Context, run *v1alpha1.AnalysisRun, tasks []*task) []*task {
+	budget := make(chan struct{})
+	timer := time.AfterFunc(measureBudget, func() { close(budget) })
+	defer timer.Stop()
 	var wg sync.WaitGroup
 	for _, t := range tasks {
+		if t.kind == measure {
+			r.startMeasure(ctx, run, t)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			t.started = r.Clock.Now()
-			switch t.kind {
-			case measure:
-				t.res, t.err = t.m.provider.Measure(ctx, run, &t.m.resolved)
-			case resume:
-				if res, ok := t.m.provider.(provider.Resumer); ok {
-					t.res, t.err = res.Resume(ctx, run, &t.m.resolved, t.previous)
-				} else {
-					t.err = fmt.Errorf("the measurement was left in progress and its provider cannot resume it")
-				}
-			case terminate:
-				if res, ok := t.m.provider.(provider.Resumer); ok {
-					t.err = res.Terminate(ctx, run, &t.m.resolved, t.previous)
-				}
+			res, ok := t.m.provider.(provider.Resumer)
+			switch {
+			case t.kind == resume && ok:
+				t.res, t.err = res.Resume(ctx, run, &t.m.resolved, t.previous)
+			case t.kind == resume:
+				t.err = fmt.Errorf("the measurement was left in progress and its provider cannot resume it")
+			case ok:
+				t.err = res.Terminate(ctx, run, &t.m.resolved, t.previous)
 			}
 		}()
 	}
 	wg.Wait()
+	finished := make([]*task, 0, len(tasks))
+	for _, t := range tasks {
+		if t.kind == measure {
+			if !t.flight.wait(budget) {
+				continue
+			}
+			t.started, t.res, t.err = t.flight.started, t.flight.res, t.flight.err
+			inFlight.collect(flightKey(run, t.m.spec.Name))
+		}
+		finished = append(finished, t)
+	}
+	return finished
+}
+
+// startMeasure starts the task's measurement, or joins the one an earlier reconcile started
+// for the metric. The provider gets copies: the run changes while it measures.
+func (r *Reconciler) startMeasure(ctx context.Context, run *v1alpha1.AnalysisRun, t *task) {
+	p, runCopy, metric := t.m.provider, run.DeepCopy(), t.m.resolved.DeepCopy()
+	t.flight = inFlight.start(ctx, flightKey(run, t.m.spec.Name), r.Clock.Now(),
+		func(ctx context.Context) (provider.Result, error) { return p.Measure(ctx, runCopy, metric) }, r.Clock.Now)
 }
 
 // apply records a task's outcome as a measurement.
@@ -299,6 +328,8 @@ func (r *Reconciler) assess(ctx context.Context, s *syncState, m *metricState, t
 		// when to look again: the measurement in progress, or the next one
 		if n > 0 && res.Measurements[n-1].ResumeAt != nil {
 			s.wakeAt(res.Measurements[n-1].ResumeAt.Time)
+		} else if inFlight.running(flightKey(s.run, m.spec.Name)) {
+			s.wakeAt(s.now.Add(inFlightPoll))
 		} else if at, ok, err := analysis.NextMeasurement(&m.resolved, m.limits, res, s.run.Status.StartedAt.Time); err == nil && ok {
 			s.wakeAt(at)
 		}
