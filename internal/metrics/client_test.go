@@ -26,7 +26,7 @@ func TestRateLimiterWait(t *testing.T) {
 		wantCount     float64
 		wantMinWaitMs float64 // the limiter's wait, summed
 	}{
-		"within the burst":           {qps: 1, burst: 5, sends: 3, wantCount: 3},
+		"within the burst": {qps: 1, burst: 5, sends: 3, wantCount: 3},
 		// 2 waits of ~500 ms; a loaded machine's slow requests eat into them, so ask for far less
 		"beyond the burst: it waits": {qps: 2, burst: 1, sends: 3, wantCount: 3, wantMinWaitMs: 100},
 	}
