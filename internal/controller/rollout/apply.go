@@ -121,7 +121,9 @@ func (r *Reconciler) applyReplicaSets(ctx context.Context, s *syncState, e *effe
 		if rs == nil {
 			continue
 		}
-		if _, err := r.scale(ctx, s.ro, rs, n); err != nil {
+		// a ReplicaSet this reconcile created has no decision of another writer to protect: only
+		// the ReplicaSet controller's status write races with the scale
+		if _, err := r.scale(ctx, s.ro, rs, n, !(s.created && rs == s.newRS)); err != nil {
 			return err
 		}
 	}

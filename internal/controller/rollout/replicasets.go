@@ -26,7 +26,7 @@ var errHashCollision = fmt.Errorf("pod template hash collision")
 // ownedReplicaSets lists the ReplicaSets the rollout controls.
 func (r *Reconciler) ownedReplicaSets(ctx context.Context, ro *v1alpha1.Rollout) ([]*appsv1.ReplicaSet, error) {
 	var list appsv1.ReplicaSetList
-	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
+	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingFields{rsOwnerIndex: string(ro.UID)}); err != nil {
 		return nil, fmt.Errorf("listing ReplicaSets: %w", err)
 	}
 	var out []*appsv1.ReplicaSet
@@ -161,14 +161,18 @@ func (r *Reconciler) bumpRevision(ctx context.Context, rs *appsv1.ReplicaSet, re
 }
 
 // scale sets a ReplicaSet's replicas; it reports whether it changed anything.
-func (r *Reconciler) scale(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet, n int32) (bool, error) {
+func (r *Reconciler) scale(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet, n int32, lock bool) (bool, error) {
 	desired := strconv.Itoa(int(ro.Spec.EffectiveReplicas()))
 	if ptr.Deref(rs.Spec.Replicas, 1) == n && rs.Annotations[v1alpha1.DesiredReplicasAnnotation] == desired &&
 		rs.Spec.MinReadySeconds == ro.Spec.MinReadySeconds {
 		return false, nil
 	}
 	// optimistic lock: a decision taken on a stale ReplicaSet must not be applied
-	patch := client.MergeFromWithOptions(rs.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	var opts []client.MergeFromOption
+	if lock {
+		opts = append(opts, client.MergeFromWithOptimisticLock{})
+	}
+	patch := client.MergeFromWithOptions(rs.DeepCopy(), opts...)
 	from := ptr.Deref(rs.Spec.Replicas, 1)
 	rs.Spec.Replicas = ptr.To(n)
 	rs.Spec.MinReadySeconds = ro.Spec.MinReadySeconds // may change without a new template
@@ -292,4 +296,14 @@ func newReplicaSetAnnotations(ro *v1alpha1.Rollout, rev int64) map[string]string
 	out[v1alpha1.RevisionAnnotation] = strconv.FormatInt(rev, 10)
 	out[v1alpha1.DesiredReplicasAnnotation] = strconv.Itoa(int(ro.Spec.EffectiveReplicas()))
 	return out
+}
+
+// rsOwnerIndex indexes ReplicaSets by the UID of the Rollout that controls them.
+const rsOwnerIndex = "metadata.controller.rollout"
+
+func indexRSOwner(o client.Object) []string {
+	if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == "Rollout" {
+		return []string{string(ref.UID)}
+	}
+	return nil
 }

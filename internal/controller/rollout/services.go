@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,13 +103,12 @@ type serviceSwitch struct {
 // Argo's event SwitchService, "Switched selector for service '<name>' from '<old hash>' to
 // '<hash>'" (rollout/service.go switchServiceSelector), the first one it takes over too.
 func (r *Reconciler) syncServices(ctx context.Context, ro *v1alpha1.Rollout, want map[string]string) ([]serviceSwitch, error) {
-	var list corev1.ServiceList
-	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
-		return nil, fmt.Errorf("listing Services: %w", err)
+	services, err := r.serviceCandidates(ctx, ro, want)
+	if err != nil {
+		return nil, err
 	}
 	var switched []serviceSwitch
-	for i := range list.Items {
-		svc := &list.Items[i]
+	for _, svc := range services {
 		hash, named := want[svc.Name]
 		managed := svc.Annotations[v1alpha1.ManagedByRolloutsAnnotation] == ro.Name
 		from := svc.Spec.Selector[v1alpha1.PodTemplateHashLabel]
@@ -133,6 +133,50 @@ func (r *Reconciler) syncServices(ctx context.Context, ro *v1alpha1.Rollout, wan
 		}
 	}
 	return switched, nil
+}
+
+// serviceCandidates are the Services syncServices looks at, by name: those named in want that
+// exist and those the rollout manages (through the managed-by index, so that a reconcile reads
+// its own Services and not every Service of the namespace).
+func (r *Reconciler) serviceCandidates(ctx context.Context, ro *v1alpha1.Rollout, want map[string]string) ([]*corev1.Service, error) {
+	var list corev1.ServiceList
+	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingFields{managedServiceIndex: ro.Name}); err != nil {
+		return nil, fmt.Errorf("listing the rollout's Services: %w", err)
+	}
+	byName := make(map[string]*corev1.Service, len(list.Items)+len(want))
+	for i := range list.Items {
+		byName[list.Items[i].Name] = &list.Items[i]
+	}
+	for name := range want {
+		if _, ok := byName[name]; ok {
+			continue
+		}
+		svc := &corev1.Service{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, svc)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("reading Service %s: %w", name, err)
+		}
+		byName[name] = svc
+	}
+	out := make([]*corev1.Service, 0, len(byName))
+	for _, svc := range byName {
+		out = append(out, svc)
+	}
+	slices.SortFunc(out, func(a, b *corev1.Service) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// managedServiceIndex indexes Services by the rollout named in their managed-by annotation.
+const managedServiceIndex = "metadata.annotations.managed-by"
+
+func indexManagedService(o client.Object) []string {
+	if name := o.GetAnnotations()[v1alpha1.ManagedByRolloutsAnnotation]; name != "" {
+		return []string{name}
+	}
+	return nil
 }
 
 // patchService sets (or, with an empty owner, removes) the hash selector and the managed-by

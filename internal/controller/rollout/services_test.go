@@ -70,7 +70,7 @@ func TestCheckServicesMessages(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			c := fake.NewClientBuilder().WithScheme(serviceScheme(t)).WithObjects(tc.objs...).Build()
+			c := fake.NewClientBuilder().WithScheme(serviceScheme(t)).WithIndex(&corev1.Service{}, managedServiceIndex, indexManagedService).WithObjects(tc.objs...).Build()
 			r := &Reconciler{Client: c}
 			_, err := r.checkServices(context.Background(), tc.rollout)
 			got := ""
@@ -104,7 +104,7 @@ func TestSwitchServiceEvents(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			rec := record.NewFakeRecorder(10)
-			c := fake.NewClientBuilder().WithScheme(serviceScheme(t)).WithObjects(tc.svc).Build()
+			c := fake.NewClientBuilder().WithScheme(serviceScheme(t)).WithIndex(&corev1.Service{}, managedServiceIndex, indexManagedService).WithObjects(tc.svc).Build()
 			r := &Reconciler{Client: c, Recorder: rec}
 			if _, err := r.syncServices(context.Background(), ro, map[string]string{"active": "h2"}); err != nil {
 				t.Fatal(err)
@@ -118,5 +118,47 @@ func TestSwitchServiceEvents(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestSyncServicesReleases: the Services a rollout managed and no longer names are released
+// (hash selector and managed-by annotation removed), found through the managed-by index; a
+// Service another rollout manages and one nobody names are left as they are.
+func TestSyncServicesReleases(t *testing.T) {
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "ns"}}
+	hashed := func(h string) map[string]string {
+		return map[string]string{"app": "app", v1alpha1.PodTemplateHashLabel: h}
+	}
+	c := fake.NewClientBuilder().WithScheme(serviceScheme(t)).WithIndex(&corev1.Service{}, managedServiceIndex, indexManagedService).
+		WithObjects(service("active", map[string]string{"app": "app"}, ""), service("old", hashed("h1"), "app"),
+			service("theirs", hashed("h9"), "other"), service("plain", map[string]string{"app": "app"}, "")).Build()
+	r := &Reconciler{Client: c, Recorder: record.NewFakeRecorder(10)}
+	switched, err := r.syncServices(context.Background(), ro, map[string]string{"active": "h2", "missing": "h2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]serviceSwitch{{"active", "", "h2"}}, switched, cmp.AllowUnexported(serviceSwitch{})); diff != "" {
+		t.Errorf("switched (-want +got):\n%s", diff)
+	}
+	want := map[string]struct {
+		selector map[string]string
+		managed  string
+	}{
+		"active": {hashed("h2"), "app"},
+		"old":    {map[string]string{"app": "app"}, ""},
+		"theirs": {hashed("h9"), "other"},
+		"plain":  {map[string]string{"app": "app"}, ""},
+	}
+	for name, w := range want {
+		var svc corev1.Service
+		if err := c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: name}, &svc); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(w.selector, svc.Spec.Selector); diff != "" {
+			t.Errorf("%s selector (-want +got):\n%s", name, diff)
+		}
+		if got := svc.Annotations[v1alpha1.ManagedByRolloutsAnnotation]; got != w.managed {
+			t.Errorf("%s managed by %q, want %q", name, got, w.managed)
+		}
 	}
 }

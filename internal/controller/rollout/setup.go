@@ -55,6 +55,14 @@ func Setup(mgr ctrl.Manager, workers int, opts ...Option) error {
 	if err := r.defaultPlugins(mgr); err != nil {
 		return err
 	}
+	err = mgr.GetFieldIndexer().IndexField(context.Background(), &appsv1.ReplicaSet{}, rsOwnerIndex, indexRSOwner)
+	if err != nil {
+		return fmt.Errorf("indexing ReplicaSets by rollout: %w", err)
+	}
+	err = mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Service{}, managedServiceIndex, indexManagedService)
+	if err != nil {
+		return fmt.Errorf("indexing Services by managing rollout: %w", err)
+	}
 	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, workloadIndex, indexWorkload)
 	if err != nil {
 		return fmt.Errorf("indexing rollouts by workload: %w", err)
