@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,6 +50,7 @@ const (
 
 type config struct {
 	n, replicas, nodes, workers int
+	shards                      int
 	qps                         float64
 	burst                       int
 	floor, keep                 bool
@@ -64,17 +66,22 @@ func main() {
 	flag.IntVar(&cfg.replicas, "replicas", 3, "pods per Rollout (and per Deployment)")
 	flag.IntVar(&cfg.nodes, "nodes", 0, "kwok nodes (110 pods each; 0: enough for every phase's pods)")
 	flag.IntVar(&cfg.workers, "workers", 0, "controller --workers (0: the controller's default)")
+	flag.IntVar(&cfg.shards, "shards", 1, "controller processes, each run with --shards K (1: one, without --shards)")
 	flag.Float64Var(&cfg.qps, "qps", 0, "controller --kube-api-qps (0: the controller's default)")
 	flag.IntVar(&cfg.burst, "burst", 0, "controller --kube-api-burst (0: the controller's default)")
 	flag.BoolVar(&cfg.floor, "floor", true, "also update as many plain Deployments (the floor) after the Rollouts")
-	flag.StringVar(&cfg.pprofDir, "pprof", "", "folder for the controller's CPU and heap profiles of the update and promote phases")
+	flag.StringVar(&cfg.pprofDir, "pprof", "", "folder for the controller's CPU and heap profiles of the update and promote phases (of process 0 with -shards)")
 	flag.IntVar(&cfg.pprofSecs, "pprof-seconds", 30, "length of each CPU profile (from the phase's start)")
 	flag.StringVar(&cfg.ctrlArgs, "controller-args", "", "more arguments for `vane controller`, space-separated")
 	flag.BoolVar(&cfg.keep, "keep", false, "leave the cluster running at the end (the controller is stopped)")
 	flag.DurationVar(&cfg.timeout, "timeout", 0, "bound on the whole run, cluster start included (0: 6m + 1.5s per rollout)")
 	flag.Parse()
-	if cfg.n < 1 || cfg.replicas < 1 || cfg.pprofSecs < 1 || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: rollouts [-n N] [-replicas R] [-nodes K] [-workers W] [-qps Q] [-burst B] [-floor=false] [-pprof DIR] [-controller-args ARGS] [-keep] [-timeout D]")
+	if cfg.n < 1 || cfg.replicas < 1 || cfg.pprofSecs < 1 || cfg.shards < 1 || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: rollouts [-n N] [-replicas R] [-nodes K] [-workers W] [-shards K] [-qps Q] [-burst B] [-floor=false] [-pprof DIR] [-controller-args ARGS] [-keep] [-timeout D]")
+		os.Exit(2)
+	}
+	if cfg.shards > 1 && strings.Contains(cfg.ctrlArgs, "-shards") {
+		fmt.Fprintln(os.Stderr, "rollouts: -controller-args must not set --shards: -shards sets it")
 		os.Exit(2)
 	}
 	if cfg.nodes <= 0 {
@@ -109,11 +116,11 @@ type bench struct {
 	c         client.WithWatch
 	apiserver *apiServer
 	writes    *rsWrites
-	ctrl      *controllerProc
-	prof      *profiler // nil without -pprof
+	ctrls     controllers
+	prof      *profiler // nil without -pprof; of process 0 only with -shards
 	procs     []namedPid
 	oldHash   map[string]string // the first revision's pod-template hash, per rollout
-	peak      int64             // the controller's largest VmHWM so far, KiB
+	peaks     []int64           // each controller process' largest VmHWM so far, KiB
 	logf      func(format string, args ...any)
 }
 
@@ -151,14 +158,14 @@ func run(cfg config) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { stopCluster(cl, dir, cfg.keep, err) }()
+	defer func() { stopCluster(cl, dir, cfg, err) }()
 	if err := b.prepare(ctx, root, cl); err != nil {
 		return err
 	}
+	defer func() { b.ctrls.stop() }()
 	if err := b.startController(ctx, vane, cl.Kubeconfig, dir); err != nil {
 		return err
 	}
-	defer b.ctrl.stop()
 	defer b.reportLog()
 	return b.runPhases(ctx)
 }
@@ -180,16 +187,20 @@ func printHeader(cfg config) (string, error) {
 	fmt.Printf("loadavg: %s (at start)\n", loadavg())
 	fmt.Println("code:    " + codeVersion(root))
 	fmt.Printf("command: %s %s\n", filepath.Base(os.Args[0]), strings.Join(os.Args[1:], " "))
-	fmt.Printf("settings: -n=%d -replicas=%d -nodes=%d -workers=%d -qps=%g -burst=%d -floor=%t -pprof=%q -controller-args=%q -timeout=%s -keep=%t\n\n",
-		cfg.n, cfg.replicas, cfg.nodes, cfg.workers, cfg.qps, cfg.burst, cfg.floor, cfg.pprofDir, cfg.ctrlArgs, cfg.timeout, cfg.keep)
+	fmt.Printf("settings: -n=%d -replicas=%d -nodes=%d -workers=%d -shards=%d -qps=%g -burst=%d -floor=%t -pprof=%q -controller-args=%q -timeout=%s -keep=%t\n\n",
+		cfg.n, cfg.replicas, cfg.nodes, cfg.workers, cfg.shards, cfg.qps, cfg.burst, cfg.floor, cfg.pprofDir, cfg.ctrlArgs, cfg.timeout, cfg.keep)
 	return root, nil
 }
 
-func stopCluster(cl *localcluster.Cluster, dir string, keep bool, err error) {
+func stopCluster(cl *localcluster.Cluster, dir string, cfg config, err error) {
 	switch {
-	case keep:
+	case cfg.keep:
+		logs := ctrlLogPath(dir, 0, 1)
+		if cfg.shards > 1 {
+			logs = filepath.Join(dir, "logs", "vane-controller-*.log")
+		}
 		fmt.Printf("\ncluster kept: export KUBECONFIG=%s\n  controller log: %s\n  stop it: go run ./hack/cluster/localcluster down -dir %s -wipe\n",
-			cl.Kubeconfig, filepath.Join(dir, "logs", "vane-controller.log"), dir)
+			cl.Kubeconfig, logs, dir)
 	case err != nil:
 		cl.Stop()
 		fmt.Printf("\ncluster stopped; logs kept in %s\n", filepath.Join(dir, "logs"))
@@ -228,7 +239,8 @@ func (b *bench) prepare(ctx context.Context, root string, cl *localcluster.Clust
 	return nil
 }
 
-// startController runs the controller with the settings' flags.
+// startController runs the controller with the settings' flags: one process, or with -shards K
+// (K>1) K processes with --shards K, and then waits until they hold every shard.
 func (b *bench) startController(ctx context.Context, vane, kubeconfig, dir string) error {
 	var args []string
 	if b.cfg.workers > 0 {
@@ -240,34 +252,64 @@ func (b *bench) startController(ctx context.Context, vane, kubeconfig, dir strin
 	if b.cfg.burst > 0 {
 		args = append(args, "--kube-api-burst", strconv.Itoa(b.cfg.burst))
 	}
-	var pprofAddr string
-	if b.cfg.pprofDir != "" {
-		port, err := freePort()
+	k := b.cfg.shards
+	if k > 1 {
+		args = append(args, "--shards", strconv.Itoa(k))
+	}
+	for i := range k {
+		procArgs := slices.Clone(args)
+		if i == 0 && b.cfg.pprofDir != "" {
+			pprofArgs, err := b.pprofArgs()
+			if err != nil {
+				return err
+			}
+			procArgs = append(procArgs, pprofArgs...)
+		}
+		procArgs = append(procArgs, strings.Fields(b.cfg.ctrlArgs)...)
+		p, err := startController(ctx, vane, kubeconfig, ctrlLogPath(dir, i, k), procArgs)
 		if err != nil {
+			if k > 1 {
+				return fmt.Errorf("controller process %d: %w", i, err)
+			}
 			return err
 		}
-		pprofAddr = "127.0.0.1:" + strconv.Itoa(port)
-		args = append(args, "--pprof-bind-address", pprofAddr)
-		if err := os.MkdirAll(b.cfg.pprofDir, 0o755); err != nil {
-			return fmt.Errorf("-pprof: %w", err)
-		}
-		b.prof = &profiler{base: "http://" + pprofAddr + "/debug/pprof", dir: b.cfg.pprofDir, secs: b.cfg.pprofSecs}
+		b.ctrls = append(b.ctrls, p)
 	}
-	args = append(args, strings.Fields(b.cfg.ctrlArgs)...)
-	var err error
-	b.ctrl, err = startController(ctx, vane, kubeconfig, filepath.Join(dir, "logs", "vane-controller.log"), args)
-	if err != nil {
+	b.procs = append(append(clusterPids(dir), b.ctrls.named()...), namedPid{"bench driver", os.Getpid()})
+	if k == 1 {
+		b.logf("controller running; %d rollouts x %d replicas", b.cfg.n, b.cfg.replicas)
+		return nil
+	}
+	if b.prof != nil {
+		b.logf("-pprof: profiling controller process 0 only (of %d)", k)
+	}
+	if err := b.waitShards(ctx); err != nil {
 		return err
 	}
-	b.procs = append(clusterPids(dir), namedPid{"vane controller", b.ctrl.pid}, namedPid{"bench driver", os.Getpid()})
-	b.logf("controller running; %d rollouts x %d replicas", b.cfg.n, b.cfg.replicas)
+	b.logf("%d controller processes running; %d rollouts x %d replicas", k, b.cfg.n, b.cfg.replicas)
 	return nil
+}
+
+// pprofArgs gives a controller a pprof endpoint on a free port and points b.prof at it.
+func (b *bench) pprofArgs() ([]string, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	pprofAddr := "127.0.0.1:" + strconv.Itoa(port)
+	if err := os.MkdirAll(b.cfg.pprofDir, 0o755); err != nil {
+		return nil, fmt.Errorf("-pprof: %w", err)
+	}
+	b.prof = &profiler{base: "http://" + pprofAddr + "/debug/pprof", dir: b.cfg.pprofDir, secs: b.cfg.pprofSecs}
+	return []string{"--pprof-bind-address", pprofAddr}, nil
 }
 
 // runPhases runs Vane's phases, checks the end state, runs the floor's and reports.
 func (b *bench) runPhases(ctx context.Context) error {
-	if m, err := memKB(b.ctrl.pid); err == nil {
-		b.peak = m.hwm
+	each, _, _ := b.ctrls.mem()
+	b.peaks = make([]int64, len(b.ctrls))
+	for i, m := range each {
+		b.peaks[i] = m.hwm
 	}
 	var phases []*phase
 	check := "not checked: a phase failed"
@@ -285,7 +327,7 @@ func (b *bench) runPhases(ctx context.Context) error {
 		}
 	}
 	// the phases done are reported even when a later one failed
-	if mem, merr := memKB(b.ctrl.pid); merr == nil && len(phases) > 0 {
+	if _, mem, merr := b.ctrls.mem(); merr == nil && len(phases) > 0 {
 		b.report(phases, check, mem)
 	}
 	return err
@@ -304,7 +346,9 @@ func (b *bench) runRollouts(ctx context.Context, phases *[]*phase) error {
 			return err
 		}
 		*phases = append(*phases, p)
-		b.peak = max(b.peak, p.mem.hwm)
+		for i, m := range p.mems {
+			b.peaks[i] = max(b.peaks[i], m.hwm)
+		}
 	}
 	return nil
 }
@@ -346,12 +390,18 @@ func createNamespace(ctx context.Context, c client.Client, name string) error {
 }
 
 func (b *bench) reportLog() {
-	errs, throttled, samples := logFindings(b.ctrl.log, 8)
-	fmt.Printf("\ncontroller log (%s): %d error lines, %d client-side throttling notices\n", b.ctrl.log, errs, throttled)
-	for _, s := range samples {
-		if len(s) > 400 {
-			s = s[:400] + "..."
+	for i, p := range b.ctrls {
+		errs, throttled, samples := logFindings(p.log, 8)
+		which := "controller log"
+		if len(b.ctrls) > 1 {
+			which = fmt.Sprintf("controller process %d log", i)
 		}
-		fmt.Println("  " + s)
+		fmt.Printf("\n%s (%s): %d error lines, %d client-side throttling notices\n", which, p.log, errs, throttled)
+		for _, s := range samples {
+			if len(s) > 400 {
+				s = s[:400] + "..."
+			}
+			fmt.Println("  " + s)
+		}
 	}
 }

@@ -44,11 +44,12 @@ type phase struct {
 	reaction           []time.Duration // spec change to the first ReplicaSet write, per object
 	noReaction         int             // objects whose controller wrote no ReplicaSet
 	api                apiCounts       // the controller's
-	scrapeBase         scrape          // the controller's metrics
+	scrapeBase         scrape          // the controller's metrics (every process' samples together)
 	scrapeEnd          scrape
 	apiBase, apiEnd    scrape // the API server's
 	cpu0, cpu1         cpuSnapshot
-	mem                memory // the controller's at the end; hwm is the peak during the phase
+	mem                memory   // the controller's at the end (summed over its processes); hwm is the peak during the phase
+	mems               []memory // each controller process'
 	load0, load1       string
 	podsMade, rsMade   int
 	podsSpan, rsSpan   time.Duration
@@ -61,13 +62,13 @@ type phase struct {
 func (b *bench) phase(ctx context.Context, ps phaseSpec) (*phase, error) {
 	p := &phase{name: ps.name, kind: ps.t.kind, controllerObserved: ps.t.kind == "Rollout", load0: loadavg()}
 	var err error
-	if p.scrapeBase, err = scrapeMetrics(ctx, b.ctrl.metrics); err != nil {
+	if p.scrapeBase, err = b.ctrls.scrape(ctx); err != nil {
 		return nil, fmt.Errorf("scraping the controller: %w", err)
 	}
 	if p.apiBase, err = b.apiserver.scrape(ctx); err != nil {
 		return nil, err
 	}
-	resetPeak(b.ctrl.pid)
+	b.ctrls.resetPeaks()
 	p.cpu0 = takeCPU(b.procs)
 	var cpuProfile <-chan error
 	if ps.profile && b.prof != nil {
@@ -101,7 +102,7 @@ func (b *bench) finish(ctx context.Context, p *phase, ps phaseSpec, start time.T
 		return err
 	}
 	p.api = countsBetween(p.scrapeBase, p.scrapeEnd)
-	p.mem, _ = memKB(b.ctrl.pid)
+	p.mems, p.mem, _ = b.ctrls.mem()
 	p.podsMade, p.podsSpan = b.createdSince(ctx, &corev1.PodList{}, ps.t.ns, start)
 	p.rsMade, p.rsSpan = b.createdSince(ctx, &appsv1.ReplicaSetList{}, ps.t.ns, start)
 	if cpuProfile != nil {
@@ -157,18 +158,18 @@ feed:
 	return started, firstErr
 }
 
-// scrapeSettled scrapes the controller until its request count holds still for half a second
+// scrapeSettled scrapes the controller (every process) until its request count holds still for half a second
 // (at most 10 s), so that the events it sends asynchronously after the last status change count
 // in the phase that caused them.
 // It also returns how long the last scrape took.
 func (b *bench) scrapeSettled(ctx context.Context) (scrape, time.Duration, error) {
 	t := time.Now()
-	prev, err := scrapeMetrics(ctx, b.ctrl.metrics)
+	prev, err := b.ctrls.scrape(ctx)
 	took := time.Since(t)
 	for i := 0; err == nil && i < 20; i++ {
 		time.Sleep(500 * time.Millisecond)
 		t = time.Now()
-		cur, cerr := scrapeMetrics(ctx, b.ctrl.metrics)
+		cur, cerr := b.ctrls.scrape(ctx)
 		if cerr != nil {
 			return nil, 0, cerr
 		}
@@ -263,8 +264,8 @@ func (b *bench) follow(ctx context.Context, w *waiter, watcher watch.Interface, 
 			}
 		case <-progress:
 			b.logf("%s: %d/%d done; not done by state: %s", w.ps.name, len(w.doneAt), b.cfg.n, w.states())
-			if !b.ctrl.alive() {
-				return fmt.Errorf("%s: the controller exited; log:\n%s", w.ps.name, tail(b.ctrl.log, 20))
+			if err := b.ctrls.exited(); err != nil {
+				return fmt.Errorf("%s: %w", w.ps.name, err)
 			}
 			if watcher == nil {
 				return nil

@@ -17,19 +17,17 @@ func (b *bench) report(phases []*phase, check string, mem memory) {
 	fmt.Printf("%-44s %7s %7s %7s %15s %22s %8s %9s  %s\n", "phase", "wall", "per s", "sent in",
 		"done p50/p99", "reaction p50/p99/max", "ctrl CPU", "ctrl peak", "load (1 min) start -> end")
 	for _, p := range phases {
+		cpu, _ := ctrlCPU(p.cpu0, p.cpu1, b.cfg.shards)
 		fmt.Printf("%-44s %6.1fs %7.1f %6.1fs %7.1fs %6.1fs %6.2fs %6.2fs %6.2fs %7.1fs %5.0f MiB  %s -> %s\n",
 			p.name, p.wall.Seconds(), float64(b.cfg.n)/p.wall.Seconds(), p.issue.Seconds(), pct(p.doneAt, 0.5), pct(p.doneAt, 0.99),
-			pct(p.reaction, 0.5), pct(p.reaction, 0.99), pct(p.reaction, 1), p.cpu1.procs["vane controller"]-p.cpu0.procs["vane controller"],
+			pct(p.reaction, 0.5), pct(p.reaction, 0.99), pct(p.reaction, 1), cpu,
 			float64(p.mem.hwm)/1024, firstField(p.load0), firstField(p.load1))
 	}
-	b.reportFloor(phases)
-	mib := func(kb int64) float64 { return float64(kb) / 1024 }
-	fmt.Printf("\ncontroller memory: peak RSS %.1f MiB (the largest VmHWM of the phases and of the start), now %.1f MiB, of it anonymous (RssAnon) %.1f MiB",
-		mib(b.peak), mib(mem.rss), mib(mem.anon))
-	for _, p := range phases {
-		fmt.Printf("; after %s %.1f (anonymous %.1f)", strings.Fields(p.name)[0], mib(p.mem.rss), mib(p.mem.anon))
+	if b.cfg.shards > 1 {
+		fmt.Printf("(ctrl CPU and ctrl peak: the %d controller processes summed, each process' peak during the phase)\n", b.cfg.shards)
 	}
-	fmt.Println()
+	b.reportFloor(phases)
+	b.reportMemory(phases, mem)
 	if len(phases) >= 3 {
 		b.reportUpdate(phases[1], phases[2])
 	}
@@ -37,6 +35,32 @@ func (b *bench) report(phases []*phase, check string, mem memory) {
 		b.reportPhase(p)
 	}
 }
+
+// reportMemory prints the controller's peak and current memory (with -shards K>1, summed over
+// its processes, and each process' peak).
+func (b *bench) reportMemory(phases []*phase, mem memory) {
+	var peak int64
+	for _, h := range b.peaks {
+		peak += h
+	}
+	if b.cfg.shards == 1 {
+		fmt.Printf("\ncontroller memory: peak RSS %.1f MiB (the largest VmHWM of the phases and of the start), now %.1f MiB, of it anonymous (RssAnon) %.1f MiB",
+			mib(peak), mib(mem.rss), mib(mem.anon))
+	} else {
+		var each []string
+		for i, h := range b.peaks {
+			each = append(each, fmt.Sprintf("#%d %.1f", i, mib(h)))
+		}
+		fmt.Printf("\ncontroller memory, the %d processes summed: peak RSS %.1f MiB (each process' largest VmHWM of the phases and of the start: %s MiB), now %.1f MiB, of it anonymous (RssAnon) %.1f MiB",
+			b.cfg.shards, mib(peak), strings.Join(each, ", "), mib(mem.rss), mib(mem.anon))
+	}
+	for _, p := range phases {
+		fmt.Printf("; after %s %.1f (anonymous %.1f)", strings.Fields(p.name)[0], mib(p.mem.rss), mib(p.mem.anon))
+	}
+	fmt.Println()
+}
+
+func mib(kb int64) float64 { return float64(kb) / 1024 }
 
 // reportFloor compares Vane's update time with the Deployments'.
 func (b *bench) reportFloor(phases []*phase) {
@@ -65,8 +89,8 @@ func (b *bench) reportFloor(phases []*phase) {
 func (b *bench) reportUpdate(upd, prom *phase) {
 	n := float64(b.cfg.n)
 	c := countsBetween(upd.scrapeBase, prom.scrapeEnd)
-	fmt.Printf("\nAPI requests per rollout update (the controller's rest_client_requests_total from before the update to the final Healthy, / %d): %.1f (%.0f requests)\n",
-		b.cfg.n, c.requests/n, c.requests)
+	fmt.Printf("\nAPI requests per rollout update (the controller's rest_client_requests_total%s from before the update to the final Healthy, / %d): %.1f (%.0f requests)\n",
+		b.summed(), b.cfg.n, c.requests/n, c.requests)
 	printCounts("  ", c, n, prom.scrapeEnd.has(mRequests, "method"))
 	rows, _ := requestsBy(upd.scrapeBase, prom.scrapeEnd, mCtrlRequests, "verb", "kind")
 	fmt.Printf("  by verb and kind (per rollout): %s\n", formatRows(rows, n, 12))
@@ -80,7 +104,7 @@ func (b *bench) reportPhase(p *phase) {
 		fmt.Printf("  %d objects had no ReplicaSet write by the end of the phase (left out of the reaction times)\n", p.noReaction)
 	}
 	if p.controllerObserved {
-		fmt.Printf("  controller: %.0f requests (%.1f per rollout)\n", p.api.requests, p.api.requests/n)
+		fmt.Printf("  controller%s: %.0f requests (%.1f per rollout)\n", b.summed(), p.api.requests, p.api.requests/n)
 		printCounts("    ", p.api, n, p.scrapeEnd.has(mRequests, "method"))
 		rows, _ := requestsBy(p.scrapeBase, p.scrapeEnd, mCtrlRequests, "verb", "kind")
 		fmt.Printf("    by verb and kind (per rollout): %s\n", formatRows(rows, n, 12))
@@ -106,10 +130,37 @@ func (b *bench) reportPhase(p *phase) {
 			p.podsMade, p.podsSpan.Seconds(), p.rsMade, p.rsSpan.Seconds())
 	}
 	printCPU("  ", p.cpu0, p.cpu1)
-	fmt.Printf("  the controller's /metrics at the end: %d samples, served in %.2fs\n", len(p.scrapeEnd), p.scrapeTook.Seconds())
+	if b.cfg.shards == 1 {
+		fmt.Printf("  the controller's /metrics at the end: %d samples, served in %.2fs\n", len(p.scrapeEnd), p.scrapeTook.Seconds())
+	} else {
+		b.reportProcesses(p)
+	}
 	if p.profileErr != nil {
 		fmt.Printf("  profiles: %v\n", p.profileErr)
 	}
+}
+
+// summed says, with -shards K>1, that a controller figure is the sum over its processes.
+func (b *bench) summed() string {
+	if b.cfg.shards == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (the %d processes summed)", b.cfg.shards)
+}
+
+// reportProcesses prints each controller process' CPU and peak memory in a phase (-shards K>1).
+func (b *bench) reportProcesses(p *phase) {
+	total, each := ctrlCPU(p.cpu0, p.cpu1, b.cfg.shards)
+	var cpu, peak []string
+	for i, c := range each {
+		cpu = append(cpu, fmt.Sprintf("#%d %.1f", i, c))
+	}
+	for i, m := range p.mems {
+		peak = append(peak, fmt.Sprintf("#%d %.1f", i, mib(m.hwm)))
+	}
+	fmt.Printf("  the %d controller processes: CPU seconds %s (together %.1f); peak RSS in the phase %s MiB (together %.1f MiB)\n",
+		b.cfg.shards, strings.Join(cpu, ", "), total, strings.Join(peak, ", "), mib(p.mem.hwm))
+	fmt.Printf("  the controllers' /metrics at the end: %d samples together, all served in %.2fs\n", len(p.scrapeEnd), p.scrapeTook.Seconds())
 }
 
 func printCounts(indent string, c apiCounts, n float64, haveMethod bool) {
