@@ -18,7 +18,8 @@ import (
 const (
 	// shardWait bounds the wait for every shard Lease to have a holder (-shards K, K>1).
 	shardWait = 2 * time.Minute
-	// shardLeasePrefix starts the names of the controller's shard Leases, vane-shard-<i>-of-<K>.
+	// shardLeasePrefix starts the names of the controller's shard Leases, vane-shard-<i>-of-<K>
+	// (vane-shard-<instance id>-<i>-of-<K> with --instance-id).
 	shardLeasePrefix = "vane-shard-"
 	// ctrlProcName names the controller in the CPU figures; with -shards K>1, process i is
 	// ctrlProcName#i.
@@ -144,46 +145,54 @@ func ctrlLogPath(dir string, i, k int) string {
 	return filepath.Join(dir, "logs", fmt.Sprintf("vane-controller-%d.log", i))
 }
 
-// leaseNamespace is where the controller keeps its shard Leases: --leader-election-namespace,
-// else -n/--namespace, else "default", as the controller arguments set them.
-func leaseNamespace(args []string) string {
-	value := func(names ...string) string {
-		found := ""
-		for i, a := range args {
-			for _, n := range names {
-				if v, ok := strings.CutPrefix(a, n+"="); ok {
-					found = v
-				} else if a == n && i+1 < len(args) {
-					found = args[i+1]
-				}
+// flagValue is the last value args give a flag under any of names ("--f v" or "--f=v"), or "".
+func flagValue(args []string, names ...string) string {
+	found := ""
+	for i, a := range args {
+		for _, n := range names {
+			if v, ok := strings.CutPrefix(a, n+"="); ok {
+				found = v
+			} else if a == n && i+1 < len(args) {
+				found = args[i+1]
 			}
 		}
-		return found
 	}
-	if ns := value("--leader-election-namespace", "-leader-election-namespace"); ns != "" {
-		return ns
+	return found
+}
+
+// shardLeases says where the controller, run with args, keeps its shard Leases: in
+// --leader-election-namespace, else -n/--namespace, else "default"; named
+// vane-shard-[<--instance-id>-]<i>-of-<K>. It returns the namespace and the names' prefix.
+func shardLeases(args []string) (ns, prefix string) {
+	ns = flagValue(args, "--leader-election-namespace", "-leader-election-namespace")
+	if ns == "" {
+		ns = flagValue(args, "-n", "--namespace")
 	}
-	if ns := value("-n", "--namespace"); ns != "" {
-		return ns
+	if ns == "" {
+		ns = "default"
 	}
-	return "default"
+	prefix = shardLeasePrefix
+	if id := flagValue(args, "--instance-id", "-instance-id"); id != "" {
+		prefix += id + "-"
+	}
+	return ns, prefix
 }
 
 // waitShards waits, at most shardWait, until each of the K shard Leases (vane-shard-<i>-of-<K>)
 // has a holder, then says how many each holder identity has.
 func (b *bench) waitShards(ctx context.Context) error {
 	k := b.cfg.shards
-	ns := leaseNamespace(strings.Fields(b.cfg.ctrlArgs))
+	ns, prefix := shardLeases(strings.Fields(b.cfg.ctrlArgs))
 	start := time.Now()
 	for {
-		byHolder, missing, err := shardHolders(ctx, b.c, ns, k)
+		byHolder, missing, err := shardHolders(ctx, b.c, ns, prefix, k)
 		if err == nil && len(missing) == 0 {
 			var parts []string
 			for _, h := range slices.Sorted(maps.Keys(byHolder)) {
 				parts = append(parts, fmt.Sprintf("%s %d", h, byHolder[h]))
 			}
 			b.logf("shards: all %d Leases %s<i>-of-%d in %q held after %.1fs; shards by holder: %s",
-				k, shardLeasePrefix, k, ns, time.Since(start).Seconds(), strings.Join(parts, ", "))
+				k, prefix, k, ns, time.Since(start).Seconds(), strings.Join(parts, ", "))
 			return nil
 		}
 		if xerr := b.ctrls.exited(); xerr != nil {
@@ -204,23 +213,23 @@ func (b *bench) waitShards(ctx context.Context) error {
 	}
 }
 
-// shardHolders reads the shard Leases of K shards in ns and returns how many each holder
+// shardHolders reads the shard Leases of K shards in ns (prefix<i>-of-<K>) and returns how many each holder
 // identity has and the names of those with no holder (or not there yet).
-func shardHolders(ctx context.Context, c client.Client, ns string, k int) (map[string]int, []string, error) {
+func shardHolders(ctx context.Context, c client.Client, ns, prefix string, k int) (map[string]int, []string, error) {
 	var leases coordinationv1.LeaseList
 	if err := c.List(ctx, &leases, client.InNamespace(ns)); err != nil {
 		return nil, nil, fmt.Errorf("listing Leases in %s: %w", ns, err)
 	}
 	holder := map[string]string{}
 	for _, l := range leases.Items {
-		if strings.HasPrefix(l.Name, shardLeasePrefix) && l.Spec.HolderIdentity != nil {
+		if strings.HasPrefix(l.Name, prefix) && l.Spec.HolderIdentity != nil {
 			holder[l.Name] = *l.Spec.HolderIdentity
 		}
 	}
 	byHolder := map[string]int{}
 	var missing []string
 	for i := range k {
-		name := fmt.Sprintf("%s%d-of-%d", shardLeasePrefix, i, k)
+		name := fmt.Sprintf("%s%d-of-%d", prefix, i, k)
 		if h := holder[name]; h != "" {
 			byHolder[h]++
 		} else {
