@@ -29,6 +29,7 @@ type controllerFlags struct {
 	healthAddr     string
 	threads        threadFlags
 	client         clientFlags
+	shards         shardFlags
 	pprofAddr      string
 	verbosity      int
 	webhook        *webhook.Options
@@ -105,6 +106,10 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 	if err != nil {
 		return err
 	}
+	shards, err := f.shards.check(f.leaderElect)
+	if err != nil {
+		return err
+	}
 	notifier, err := newNotifier(*cf.Namespace, f.instanceID, f.notify)
 	if err != nil {
 		return err
@@ -132,6 +137,8 @@ func runController(cmd *cobra.Command, cf *genericclioptions.ConfigFlags, f *con
 		EventObservers:          []controller.EventObserver{notifier},
 		Canary:                  canaryOpts,
 		RolloutOptions:          ropts,
+		Shards:                  shards.n,
+		ShardIdentity:           shards.identity,
 	})
 	if err != nil {
 		return err

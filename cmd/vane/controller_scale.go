@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/rest"
 )
 
@@ -28,8 +30,35 @@ func addScaleFlags(fl *pflag.FlagSet, f *controllerFlags) {
 	fl.IntVar(&f.client.burst, "kube-api-burst", defaultBurst,
 		"requests the client may send at once above --kube-api-qps (--burst: Argo's name)")
 	fl.IntVar(&f.client.burst, "burst", defaultBurst, "the same as --kube-api-burst (Argo's name)")
+	fl.IntVar(&f.shards.n, "shards", 0, "split the Rollouts, AnalysisRuns, Experiments and Canaries into this many shards, "+
+		"each held by one replica through a Lease (in --leader-election-namespace) and rebalanced as replicas come and go; "+
+		"every replica must be given the same number (default: no sharding)")
+	fl.StringVar(&f.shards.identity, "shard-identity", "", "this replica's name in the shards' Leases (default: $POD_NAME, else hostname_<uuid>)")
 	fl.StringVar(&f.pprofAddr, "pprof-bind-address", "", "address of Go's /debug/pprof endpoints (default: none)")
 	fl.StringVar(&f.pprofAddr, "enable-pprof-address", "", "the same as --pprof-bind-address (Argo's name)")
+}
+
+// shardFlags split the objects between replicas (internal/shard).
+type shardFlags struct {
+	n        int
+	identity string
+}
+
+// check refuses a negative count and --leader-elect beside --shards; the identity defaults to
+// $POD_NAME.
+func (s shardFlags) check(leaderElect bool) (shardFlags, error) {
+	switch {
+	case s.n < 0:
+		return s, fmt.Errorf("--shards: %d is negative", s.n)
+	case s.n > 0 && leaderElect:
+		return s, fmt.Errorf("--shards and --leader-elect: each shard has its own Lease and every replica acts on its own shards; leave --leader-elect out")
+	}
+	if s.identity == "" && s.n > 0 {
+		if pod := os.Getenv("POD_NAME"); pod != "" {
+			s.identity = pod + "_" + string(uuid.NewUUID())
+		}
+	}
+	return s, nil
 }
 
 // workerCounts are the reconciles run at once per kind.

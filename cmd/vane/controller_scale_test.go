@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -61,6 +62,46 @@ func TestScaleFlags(t *testing.T) {
 			}
 			if cfg.QPS != tc.wantQPS || cfg.Burst != tc.wantBurst {
 				t.Errorf("client QPS %g burst %d, want %g and %d", cfg.QPS, cfg.Burst, tc.wantQPS, tc.wantBurst)
+			}
+		})
+	}
+}
+
+func TestShardFlags(t *testing.T) {
+	tests := map[string]struct {
+		args        []string
+		leaderElect bool
+		pod         string
+		want        int
+		wantID      string // "" or a prefix of the identity
+		wantErr     string
+	}{
+		"no sharding by default": {},
+		"shards":                 {args: []string{"--shards=4"}, want: 4},
+		"identity given":         {args: []string{"--shards=2", "--shard-identity=replica-a"}, want: 2, wantID: "replica-a"},
+		"identity from POD_NAME": {args: []string{"--shards=2"}, pod: "vane-7d9f-x2", want: 2, wantID: "vane-7d9f-x2_"},
+		"negative":               {args: []string{"--shards=-1"}, wantErr: "--shards: -1 is negative"},
+		"with leader election": {args: []string{"--shards=2"}, leaderElect: true,
+			wantErr: "--shards and --leader-elect: each shard has its own Lease and every replica acts on its own shards; leave --leader-elect out"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("POD_NAME", tc.pod)
+			f := &controllerFlags{}
+			fl := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			addScaleFlags(fl, f)
+			if err := fl.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			got, err := f.shards.check(tc.leaderElect)
+			if err != nil || tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if got.n != tc.want || !strings.HasPrefix(got.identity, tc.wantID) || (tc.wantID == "" && got.identity != "") {
+				t.Errorf("shards %d identity %q, want %d and an identity starting %q", got.n, got.identity, tc.want, tc.wantID)
 			}
 		})
 	}

@@ -37,8 +37,9 @@ type CanaryOptions struct {
 	Options []canary.Option
 }
 
-// setupCanaries registers the Canary reconciler when the API server serves Canaries.
-func setupCanaries(mgr ctrl.Manager, o Options) error {
+// setupCanaries registers the Canary reconciler when the API server serves Canaries, with
+// extra options after o's.
+func setupCanaries(mgr ctrl.Manager, o Options, extra []canary.Option) error {
 	served, err := canary.Served(mgr)
 	if err != nil {
 		return err
@@ -65,7 +66,7 @@ func setupCanaries(mgr ctrl.Manager, o Options) error {
 		// MetricTemplates and their Secrets are read directly: no cluster-wide Secret cache
 		Metrics: &flaggermetrics.Checker{Reader: mgr.GetAPIReader(), Client: httpClient, MetricsServer: co.MetricsServer},
 		Alerts:  &alert.Sender{Reader: mgr.GetAPIReader(), Client: httpClient, ClusterName: co.ClusterName}}
-	opts := append([]canary.Option{canary.WithInstanceID(o.InstanceID)}, co.Options...)
+	opts := append(append([]canary.Option{canary.WithInstanceID(o.InstanceID)}, co.Options...), extra...)
 	if err := canary.Setup(mgr, o.Workers, cfg, opts...); err != nil {
 		return fmt.Errorf("setting up the canary controller: %w", err)
 	}

@@ -25,10 +25,12 @@ import (
 	"github.com/vanedev/vane/api/v1alpha1"
 	jobprovider "github.com/vanedev/vane/internal/analysis/provider/job"
 	"github.com/vanedev/vane/internal/controller/analysisrun"
+	"github.com/vanedev/vane/internal/controller/canary"
 	"github.com/vanedev/vane/internal/controller/experiment"
 	"github.com/vanedev/vane/internal/controller/rollout"
 	"github.com/vanedev/vane/internal/metrics"
 	kit "github.com/vanedev/vane/internal/reconcile"
+	"github.com/vanedev/vane/internal/shard"
 	"github.com/vanedev/vane/internal/traffic"
 )
 
@@ -61,6 +63,13 @@ type Options struct {
 	// Canary configures the reconciler of Flagger's Canaries (served when the API server
 	// serves flagger.app/v1beta1 canaries).
 	Canary CanaryOptions
+	// Shards, if set, splits the objects between the replicas that run with the same number:
+	// each takes a share of the shards through Leases (internal/shard) in
+	// LeaderElectionNamespace (else the pod's namespace, Namespace or "default"), and
+	// reconciles only the objects of its shards. It excludes LeaderElection.
+	Shards int
+	// ShardIdentity names this replica in the shards' Leases (default: hostname_<uuid>).
+	ShardIdentity string
 }
 
 // Scheme returns a scheme with the built-in kinds, Vane's API and the typed API the traffic
@@ -98,7 +107,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return met.Start(ctx, mgr.GetCache()) })); err != nil {
 		return nil, fmt.Errorf("adding the metrics: %w", err)
 	}
-	if err := setupControllers(mgr, o, met); err != nil {
+	ring, err := newRing(mgr, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := setupControllers(mgr, o, met, ring); err != nil {
 		return nil, err
 	}
 	if o.HealthAddr != "" && o.HealthAddr != "0" {
@@ -122,23 +135,35 @@ func (l lateObserver) ObserveEvent(obj runtime.Object, eventType, reason, messag
 	}
 }
 
-// setupControllers registers the Rollout, AnalysisRun and Experiment reconcilers, timed by met.
-func setupControllers(mgr ctrl.Manager, o Options, met *metrics.Instance) error {
+// setupControllers registers the Rollout, AnalysisRun and Experiment reconcilers, timed by met
+// and, with a ring, limited to its shards.
+func setupControllers(mgr ctrl.Manager, o Options, met *metrics.Instance, ring *shard.Ring) error {
 	ropts := append([]rollout.Option{rollout.WithInstanceID(o.InstanceID), kit.WithWrap[*rollout.Reconciler](met.Wrap)},
 		o.RolloutOptions...)
-	if err := rollout.Setup(mgr, o.Workers, ropts...); err != nil {
+	if err := rollout.Setup(mgr, o.Workers, append(ropts, sharded[*rollout.Reconciler](ring, "rollout")...)...); err != nil {
 		return err
 	}
 	aopts := []analysisrun.Option{analysisrun.WithInstanceID(o.InstanceID), kit.WithWrap[*analysisrun.Reconciler](met.Wrap)}
+	aopts = append(aopts, sharded[*analysisrun.Reconciler](ring, "analysisrun")...)
 	if err := analysisrun.Setup(mgr, orWorkers(o.AnalysisWorkers, o.Workers), aopts...); err != nil {
 		return err
 	}
 	eopts := append([]experiment.Option{experiment.WithInstanceID(o.InstanceID), kit.WithWrap[*experiment.Reconciler](met.Wrap)},
 		o.ExperimentOptions...)
-	if err := experiment.Setup(mgr, orWorkers(o.ExperimentWorkers, o.Workers), eopts...); err != nil {
+	if err := experiment.Setup(mgr, orWorkers(o.ExperimentWorkers, o.Workers), append(eopts, sharded[*experiment.Reconciler](ring, "experiment")...)...); err != nil {
 		return err
 	}
-	return setupCanaries(mgr, o)
+	return setupCanaries(mgr, o, sharded[*canary.Reconciler](ring, "canary"))
+}
+
+// sharded are the options that limit the reconciler of controller name to ring's shards
+// (none without a ring): the ring's Wrap outside every other, its Source, and its Owns for
+// what a reconciler does outside its reconciles (events on informer adds).
+func sharded[R kit.Configurable](ring *shard.Ring, name string) []kit.Option[R] {
+	if ring == nil {
+		return nil
+	}
+	return []kit.Option[R]{kit.WithWrap[R](ring.Wrap), kit.WithSource[R](ring.Source(shardLists[name])), kit.WithOwner[R](ring.Owns)}
 }
 
 // orWorkers is n, or def when n is unset.

@@ -156,3 +156,49 @@ func TestRunSkipsStaleCopy(t *testing.T) {
 		t.Error("a cache that caught up still makes the old copy stale")
 	}
 }
+
+// TestWrapAndOwner: of several WithWrap, the later wraps the earlier (the shards outside the
+// metrics); Mine is every object without WithOwner, else what its function says.
+func TestWrapAndOwner(t *testing.T) {
+	var calls []string
+	wrap := func(tag string) func(string, ctrl.Reconciler) ctrl.Reconciler {
+		return func(name string, inner ctrl.Reconciler) ctrl.Reconciler {
+			return ctrl.Func(func(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+				calls = append(calls, tag+" "+name)
+				return inner.Reconcile(ctx, req)
+			})
+		}
+	}
+	tests := map[string]struct {
+		opts      []Option[*testReconciler]
+		wantCalls []string
+		wantMine  bool
+	}{
+		"no options": {wantMine: true},
+		"two wraps, the later outside": {opts: []Option[*testReconciler]{WithWrap[*testReconciler](wrap("metrics")), WithWrap[*testReconciler](wrap("shards"))},
+			wantCalls: []string{"shards rollout", "metrics rollout", "inner"}, wantMine: true},
+		"an owner that refuses": {opts: []Option[*testReconciler]{WithOwner[*testReconciler](func(ns, name string) bool { return name != "app" })}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			calls = nil
+			r := Configure(&testReconciler{}, tc.opts...)
+			var rec ctrl.Reconciler = ctrl.Func(func(context.Context, ctrl.Request) (ctrl.Result, error) {
+				calls = append(calls, "inner")
+				return ctrl.Result{}, nil
+			})
+			if r.Wrap != nil {
+				rec = r.Wrap("rollout", rec)
+				if _, err := rec.Reconcile(context.Background(), ctrl.Request{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if diff := cmp.Diff(tc.wantCalls, calls); diff != "" {
+				t.Errorf("calls (-want +got):\n%s", diff)
+			}
+			if got := r.Mine("ns", "app"); got != tc.wantMine {
+				t.Errorf("Mine(ns, app) = %v, want %v", got, tc.wantMine)
+			}
+		})
+	}
+}

@@ -215,9 +215,10 @@ func (r *Reconciler) usingTemplate(kind string) handler.MapFunc {
 }
 
 // announceAdded records Argo's RolloutAddedToInformer event for a Rollout the controller starts
-// to watch: a new one, and every existing one when the controller starts. It filters nothing.
+// to watch: a new one, and every existing one when the controller starts; with shards, only the
+// replica that holds the Rollout's shard at that moment does. It filters nothing.
 func (r *Reconciler) announceAdded(e event.CreateEvent) bool {
-	if ro, ok := e.Object.(*v1alpha1.Rollout); ok && ro.Labels[v1alpha1.InstanceIDLabel] == r.InstanceID {
+	if ro, ok := e.Object.(*v1alpha1.Rollout); ok && ro.Labels[v1alpha1.InstanceIDLabel] == r.InstanceID && r.Mine(ro.Namespace, ro.Name) {
 		r.Recorder.Eventf(ro, corev1.EventTypeNormal, "RolloutAddedToInformer", "Rollout resource added to informer: %s/%s",
 			ro.Namespace, ro.Name)
 	}
