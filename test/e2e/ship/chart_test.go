@@ -86,6 +86,7 @@ func TestChartValuesSchema(t *testing.T) {
 		{"metrics: {serviceMonitor: {interval: often}}", "interval"},
 		{"webhook: {failurePolicy: Never}", "failurePolicy"},
 		{"replicas: 2\nleaderElection: {enabled: false}", "replicas > 1 needs leaderElection.enabled"},
+		{"shards: -1", "shards"},
 	} {
 		_, _, err := helmTemplate(t, chartValues{name: "bad", values: c.values}, "vane", "vane-system")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -93,6 +94,32 @@ func TestChartValuesSchema(t *testing.T) {
 			continue
 		}
 		t.Logf("values %q: %s", c.values, lastLine(err.Error()))
+	}
+}
+
+// TestChartShards: with shards, every replica runs with --shards in the release's namespace and
+// its pod's name in POD_NAME, without leader election (several replicas are then allowed
+// without it).
+func TestChartShards(t *testing.T) {
+	for name, values := range map[string]string{
+		"leader election on":  "replicas: 3\nshards: 6",
+		"leader election off": "replicas: 3\nshards: 6\nleaderElection: {enabled: false}",
+	} {
+		out, _, err := helmTemplate(t, chartValues{name: "shards", values: values}, "vane", "vane-system")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		objs := decodeYAML(t, out)
+		_, args := deploymentArgs(t, objs)
+		if !slices.Contains(args, "--shards=6") || !slices.Contains(args, "--leader-election-namespace=vane-system") || slices.Contains(args, "--leader-elect") {
+			t.Errorf("%s: args %v, want --shards=6 and the lease namespace, without --leader-elect", name, args)
+		}
+		d := find(t, objs, "Deployment", "vane-controller")
+		cs, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+		env, _, _ := unstructured.NestedSlice(cs[0].(map[string]any), "env")
+		if len(env) != 1 || env[0].(map[string]any)["name"] != "POD_NAME" {
+			t.Errorf("%s: env %v, want POD_NAME from the pod's name", name, env)
+		}
 	}
 }
 
