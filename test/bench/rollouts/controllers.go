@@ -179,14 +179,15 @@ func shardLeases(args []string) (ns, prefix string) {
 }
 
 // waitShards waits, at most shardWait, until each of the K shard Leases (vane-shard-<i>-of-<K>)
-// has a holder, then says how many each holder identity has.
+// has a holder and the K processes hold one each, then says how many each holder identity has.
 func (b *bench) waitShards(ctx context.Context) error {
 	k := b.cfg.shards
 	ns, prefix := shardLeases(strings.Fields(b.cfg.ctrlArgs))
 	start := time.Now()
 	for {
 		byHolder, missing, err := shardHolders(ctx, b.c, ns, prefix, k)
-		if err == nil && len(missing) == 0 {
+		// K processes with K shards: one each, once they have seen each other
+		if err == nil && len(missing) == 0 && len(byHolder) == k {
 			var parts []string
 			for _, h := range slices.Sorted(maps.Keys(byHolder)) {
 				parts = append(parts, fmt.Sprintf("%s %d", h, byHolder[h]))
@@ -199,7 +200,7 @@ func (b *bench) waitShards(ctx context.Context) error {
 			return fmt.Errorf("waiting for the %d shards to be held: %w", k, xerr)
 		}
 		if time.Since(start) > shardWait || ctx.Err() != nil {
-			why := fmt.Sprintf("no holder: %s", strings.Join(missing, ", "))
+			why := fmt.Sprintf("no holder: %s; %d distinct holders", strings.Join(missing, ", "), len(byHolder))
 			if err != nil {
 				why = err.Error()
 			}
