@@ -11,7 +11,7 @@ import (
 
 // Defaults of the scale flags (docs/performance.md measures them).
 const (
-	defaultWorkers = 4
+	defaultWorkers = 10 // Argo Rollouts' --rollout-threads and --experiment-threads
 	defaultQPS     = 100
 	defaultBurst   = 200
 )
