@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -61,6 +62,8 @@ type hold struct {
 	lease     *leaseState
 	renewed   time.Time // the last successful write of the Lease
 	releasing bool      // being given back: no new reconcile starts
+	since     time.Time // when it began to be given back
+	why       string    // why it is given back
 }
 
 // NewRing returns a Ring writing Leases with c and listing the objects of a taken shard with
@@ -170,11 +173,12 @@ func (r *Ring) step(ctx context.Context) {
 	switch {
 	case len(held) > quota:
 		for _, i := range held[quota:] {
-			r.release(ctx, i, fmt.Sprintf("%d replicas: this one's share is %d", len(members), quota))
+			r.giveBack(i, fmt.Sprintf("%d replicas: this one's share is %d", len(members), quota))
 		}
 	case len(held) < quota:
 		r.acquire(ctx, quota-len(held))
 	}
+	r.finishGivingBack(ctx)
 }
 
 // acquire tries to take want more shards, starting from a place of its own in the ring (so
@@ -242,44 +246,80 @@ func (r *Ring) renew(ctx context.Context) {
 	}
 }
 
-// release gives shard i back: no new reconcile of its objects starts, the ones in flight are
-// waited for (up to the renew deadline), then the Lease is left without a holder.
-func (r *Ring) release(ctx context.Context, i int, why string) {
+// giveBack starts to give shard i back: no new reconcile of its objects starts from now on
+// (finishGivingBack writes the Lease once the ones in flight are done).
+func (r *Ring) giveBack(i int, why string) {
 	r.mu.Lock()
-	h := r.held[i]
-	if h == nil {
-		r.mu.Unlock()
-		return
+	defer r.mu.Unlock()
+	if h := r.held[i]; h != nil && !h.releasing {
+		h.releasing, h.since, h.why = true, r.opts.Clock.Now(), why
 	}
-	h.releasing = true
+}
+
+// finishGivingBack leaves the Lease of every shard being given back without a holder once its
+// reconciles in flight are done, or once the renew deadline passed since it began (a
+// reconcile still running then is no longer waited for), and forgets the shard.
+func (r *Ring) finishGivingBack(ctx context.Context) {
+	now := r.opts.Clock.Now()
+	r.mu.Lock()
+	var done []int
+	for i, h := range r.held {
+		if h.releasing && (r.inflight[i] == 0 || now.Sub(h.since) >= r.opts.RenewDeadline) {
+			done = append(done, i)
+		}
+	}
 	r.mu.Unlock()
-	deadline := r.opts.Clock.Now().Add(r.opts.RenewDeadline)
-	for r.inFlight(i) > 0 && r.opts.Clock.Now().Before(deadline) {
+	for _, i := range done {
+		r.mu.Lock()
+		h := r.held[i]
+		r.mu.Unlock()
+		if err := r.releaseLease(ctx, h.lease); err != nil {
+			logf.FromContext(ctx).Error(err, "giving back shard (it will expire)", "shard", i)
+		}
+		r.mu.Lock()
+		delete(r.held, i)
+		r.mu.Unlock()
+		logf.FromContext(ctx).Info("gave back shard", "shard", i, "why", h.why)
+	}
+}
+
+// release gives shard i back and returns once it is given back (or ctx ended).
+func (r *Ring) release(ctx context.Context, i int, why string) {
+	r.giveBack(i, why)
+	for {
+		r.finishGivingBack(ctx)
+		r.mu.Lock()
+		_, still := r.held[i]
+		r.mu.Unlock()
+		if !still || ctx.Err() != nil {
+			return
+		}
 		r.opts.Clock.Sleep(20 * time.Millisecond)
 	}
-	if err := r.releaseLease(ctx, h.lease); err != nil {
-		logf.FromContext(ctx).Error(err, "giving back shard (it will expire)", "shard", i)
-	}
-	r.mu.Lock()
-	delete(r.held, i)
-	r.mu.Unlock()
-	logf.FromContext(ctx).Info("gave back shard", "shard", i, "why", why)
 }
 
 // stop gives back every shard and removes the member Lease.
 func (r *Ring) stop(ctx context.Context) {
-	for _, i := range r.Held() {
-		r.release(ctx, i, "stopping")
+	r.mu.Lock()
+	all := slices.Collect(maps.Keys(r.held))
+	r.mu.Unlock()
+	for _, i := range all {
+		r.giveBack(i, "stopping")
+	}
+	for r.holding() && ctx.Err() == nil {
+		r.finishGivingBack(ctx)
+		r.opts.Clock.Sleep(20 * time.Millisecond)
 	}
 	if err := r.leave(ctx); err != nil {
 		logf.FromContext(ctx).Error(err, "removing this replica's member Lease (it will expire)")
 	}
 }
 
-func (r *Ring) inFlight(i int) int {
+// holding reports whether this replica still holds (or is giving back) a shard.
+func (r *Ring) holding() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.inflight[i]
+	return len(r.held) > 0
 }
 
 // begin counts a reconcile of namespace/name in flight if this replica may act on it.
