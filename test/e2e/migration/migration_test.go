@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/vanedev/vane/internal/testenv"
+	"github.com/vanedev/vane/internal/testenv/vaneproc"
 )
 
 const (
@@ -45,7 +46,7 @@ const timedPause = 30 * time.Second
 func TestArgoToVane(t *testing.T) {
 	env := testenv.Get(t)
 	argo := requireArgo(t, env)
-	buildVane(t, env)
+	vaneproc.Build(t, env.RepoRoot)
 	f := &fixture{t: t, env: env, dyn: dynamicClient(t, env), ns: env.Namespace(t)}
 	web := sharedStandIn()
 
@@ -61,7 +62,7 @@ func TestArgoToVane(t *testing.T) {
 		waitVaneSettled(t, p, len(allRollouts), 1)
 		return p
 	})
-	carryOn(f, "Vane", cli{f, buildVane(t, env)}, vaneCtl)
+	carryOn(f, "Vane", cli{f, vaneproc.Build(t, env.RepoRoot)}, vaneCtl)
 	compareControllers(t)
 }
 
@@ -76,7 +77,7 @@ func TestVaneToArgo(t *testing.T) {
 
 	applyCRDs(t, env, filepath.Join(env.RepoRoot, "config", "crd", "bases"))
 	vaneCtl := startVane(t, env, f.ns)
-	prepare(f, cli{f, buildVane(t, env)}, web)
+	prepare(f, cli{f, vaneproc.Build(t, env.RepoRoot)}, web)
 	f.waitQuiet()
 	vaneCtl.stop()
 
@@ -183,7 +184,7 @@ func migrate(f *fixture, web *standIn, from, to, crds string, start func() *proc
 	final := diffState(afterCRDs, after)
 
 	t.Logf("watch events seen while %s took over: %s", to, obs.summary())
-	if writes := p.logLines(`"msg":"status"`); len(writes) > 0 {
+	if writes := p.LogLines(`"msg":"status"`); len(writes) > 0 {
 		t.Logf("status writes %s logged while watched:\n  %s", to, strings.Join(writes, "\n  "))
 	}
 	seen, notes := splitNotes(seen)
@@ -481,7 +482,7 @@ func carryOn(f *fixture, to string, c cli, ctl *process) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	ctl.alive()
+	ctl.RequireRunning()
 	if t.Failed() {
 		for _, name := range allRollouts {
 			t.Logf("at the end: %s: %s", name, f.view(name))

@@ -1,21 +1,16 @@
 package migration
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +24,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/vanedev/vane/internal/testenv"
+	"github.com/vanedev/vane/internal/testenv/vaneproc"
 )
 
 // vaneSA is the ServiceAccount of config/rbac; Vane's controller acts as it (impersonated), as
@@ -57,217 +53,43 @@ func requireArgo(t *testing.T, env *testenv.Env) argoTools {
 	return a
 }
 
-var (
-	vaneBinOnce sync.Once
-	vaneBin     string
-	vaneBinErr  error
-)
-
-// buildVane builds cmd/vane once per test process (VANE_BIN names a binary to use instead).
-func buildVane(t *testing.T, env *testenv.Env) string {
-	t.Helper()
-	vaneBinOnce.Do(func() {
-		if vaneBin = os.Getenv("VANE_BIN"); vaneBin != "" {
-			return
-		}
-		dir, err := os.MkdirTemp("", "vane-migration-bin-")
-		if err != nil {
-			vaneBinErr = err
-			return
-		}
-		vaneBin = filepath.Join(dir, "vane")
-		cmd := exec.Command("go", "build", "-o", vaneBin, "./cmd/vane")
-		cmd.Dir = env.RepoRoot
-		if out, err := cmd.CombinedOutput(); err != nil {
-			vaneBinErr = fmt.Errorf("go build ./cmd/vane: %v\n%s", err, out)
-		}
-	})
-	if vaneBinErr != nil {
-		t.Fatal(vaneBinErr)
-	}
-	return vaneBin
-}
-
-// freePort returns a port nobody listens on at 127.0.0.1 right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-var logDirs = map[*testing.T]string{}
-
-// logDir is a folder for the test's controller logs, kept when the test fails.
-func logDir(t *testing.T) string {
-	t.Helper()
-	if d, ok := logDirs[t]; ok {
-		return d
-	}
-	d, err := os.MkdirTemp("", "vane-migration-logs-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	logDirs[t] = d
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("controller logs kept in %s", d)
-			return
-		}
-		_ = os.RemoveAll(d)
-	})
-	return d
-}
-
-// process is a controller run as a child process; its log is printed when the test fails.
+// process is a controller run as a child process (internal/testenv/vaneproc): killed when the
+// test ends, its log printed when the test fails.
 type process struct {
+	*vaneproc.Process
 	t       *testing.T
 	name    string
-	cmd     *exec.Cmd
-	logPath string
 	metrics string // URL of its Prometheus endpoint on 127.0.0.1
-	done    chan struct{}
-	started time.Time
 }
 
 func startProcess(t *testing.T, name, metricsURL string, env []string, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{t: t, name: name, metrics: metricsURL, logPath: filepath.Join(logDir(t), name+".log"), done: make(chan struct{})}
-	logf, err := os.Create(p.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	p.started = time.Now()
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Logf("%s started (pid %d, log %s): %s %s", name, p.cmd.Process.Pid, p.logPath, filepath.Base(bin), strings.Join(args, " "))
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			b, _ := os.ReadFile(p.logPath)
-			t.Logf("%s log (tail):\n%s", name, tail(string(b), 6000))
-		}
-	})
-	return p
+	p := vaneproc.Start(t, vaneproc.Options{Name: name, Bin: bin, Args: args, Env: env})
+	return &process{Process: p, t: t, name: name, metrics: metricsURL}
 }
 
 // stop sends SIGTERM, as a Deployment being deleted or scaled down would, and waits for the
-// process to exit (SIGKILL after 20s).
+// process to exit (SIGKILL after 20s); a process that exited before fails the test.
 func (p *process) stop() {
 	p.t.Helper()
-	select {
-	case <-p.done:
-		p.t.Fatalf("%s exited before it was stopped: %v (log %s)", p.name, p.cmd.ProcessState, p.logPath)
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		p.t.Logf("%s stopped by SIGTERM (%v)", p.name, p.cmd.ProcessState)
-	case <-time.After(20 * time.Second):
+	p.RequireRunning()
+	if p.Stop(20 * time.Second) {
 		p.t.Logf("%s still running 20s after SIGTERM: killed", p.name)
-		p.kill()
+		return
 	}
+	_, state := p.Exited()
+	p.t.Logf("%s stopped by SIGTERM (%v)", p.name, state)
 }
 
-func (p *process) kill() {
-	select {
-	case <-p.done:
-	default:
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
-	}
-}
-
-// alive fails the test when the process exited.
-func (p *process) alive() {
-	p.t.Helper()
-	select {
-	case <-p.done:
-		b, _ := os.ReadFile(p.logPath)
-		p.t.Fatalf("%s exited: %v\n%s", p.name, p.cmd.ProcessState, tail(string(b), 4000))
-	default:
-	}
-}
-
-// logLines returns the lines of the process's log that contain s.
-func (p *process) logLines(s string) []string {
-	b, _ := os.ReadFile(p.logPath)
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, s) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-// scrape reads the process's metrics: "name{labels}" -> value.
-func (p *process) scrape() (map[string]float64, error) {
-	resp, err := http.Get(p.metrics)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", p.metrics, resp.Status)
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		out[line[:i]] = v
-	}
-	return out, sc.Err()
-}
-
-// metric sums the series of name whose labels include every one of labels (`k="v"`).
-func metric(m map[string]float64, name string, labels ...string) float64 {
-	var sum float64
-	for k, v := range m {
-		base, rest, _ := strings.Cut(k, "{")
-		if base != name {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			ok = ok && strings.Contains(rest, l)
-		}
-		if ok {
-			sum += v
-		}
-	}
-	return sum
-}
+// scrape reads the process's metrics.
+func (p *process) scrape() (vaneproc.Metrics, error) { return vaneproc.Scrape(p.metrics) }
 
 // startArgo runs Argo Rollouts' controller scoped to ns, without leader election, its metrics
 // and health endpoints on free ports (Argo binds them on every interface; the test reads only
 // 127.0.0.1).
 func startArgo(t *testing.T, env *testenv.Env, a argoTools, ns string) *process {
 	t.Helper()
-	metricsPort, healthPort := freePort(t), freePort(t)
+	metricsPort, healthPort := vaneproc.FreePort(t), vaneproc.FreePort(t)
 	return startProcess(t, "argo-controller", fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort),
 		[]string{"POD_NAMESPACE=" + ns}, a.controller,
 		"--kubeconfig", env.Kubeconfig, "--namespaced", "--namespace", ns, "--leader-elect=false",
@@ -279,9 +101,9 @@ func startArgo(t *testing.T, env *testenv.Env, a argoTools, ns string) *process 
 func startVane(t *testing.T, env *testenv.Env, ns string) *process {
 	t.Helper()
 	installVaneRBAC(t, env)
-	metricsPort := freePort(t)
+	metricsPort := vaneproc.FreePort(t)
 	return startProcess(t, "vane-controller", fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort), nil,
-		buildVane(t, env), "controller", "--kubeconfig", env.Kubeconfig, "-n", ns, "--as", vaneSA,
+		vaneproc.Build(t, env.RepoRoot), "controller", "--kubeconfig", env.Kubeconfig, "-n", ns, "--as", vaneSA,
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", metricsPort), "--health-probe-bind-address", "0", "-v", "1")
 }
 
@@ -293,16 +115,16 @@ func waitVaneSettled(t *testing.T, p *process, rollouts, runs int) {
 	deadline := time.Now().Add(60 * time.Second)
 	var last string
 	for {
-		p.alive()
+		p.RequireRunning()
 		m, err := p.scrape()
 		if err == nil {
-			ro := metric(m, "controller_runtime_reconcile_total", `controller="rollout"`)
-			ar := metric(m, "controller_runtime_reconcile_total", `controller="analysisrun"`)
-			busy := metric(m, "workqueue_depth", `name="rollout"`) + metric(m, "workqueue_depth", `name="analysisrun"`) +
-				metric(m, "controller_runtime_active_workers", `controller="rollout"`) + metric(m, "controller_runtime_active_workers", `controller="analysisrun"`)
+			ro := m.Sum("controller_runtime_reconcile_total", `controller="rollout"`)
+			ar := m.Sum("controller_runtime_reconcile_total", `controller="analysisrun"`)
+			busy := m.Sum("workqueue_depth", `name="rollout"`) + m.Sum("workqueue_depth", `name="analysisrun"`) +
+				m.Sum("controller_runtime_active_workers", `controller="rollout"`) + m.Sum("controller_runtime_active_workers", `controller="analysisrun"`)
 			last = fmt.Sprintf("rollout reconciles %v, analysisrun reconciles %v, queued or in progress %v", ro, ar, busy)
 			if ro >= float64(rollouts) && ar >= float64(runs) && busy == 0 {
-				t.Logf("vane settled %.1fs after start: %s", time.Since(p.started).Seconds(), last)
+				t.Logf("vane settled %.1fs after start: %s", time.Since(p.Started()).Seconds(), last)
 				return
 			}
 		} else {
@@ -322,25 +144,25 @@ func waitArgoSettled(t *testing.T, p *process, ns string, rollouts, runs []strin
 	deadline := time.Now().Add(60 * time.Second)
 	var missing []string
 	for {
-		p.alive()
+		p.RequireRunning()
 		m, err := p.scrape()
 		missing = nil
 		if err != nil {
 			missing = []string{err.Error()}
 		} else {
 			for _, n := range rollouts {
-				if metric(m, "rollout_reconcile_count", `namespace="`+ns+`"`, `name="`+n+`"`) == 0 {
+				if m.Sum("rollout_reconcile_count", `namespace="`+ns+`"`, `name="`+n+`"`) == 0 {
 					missing = append(missing, "rollout "+n)
 				}
 			}
 			for _, n := range runs {
-				if metric(m, "analysis_run_reconcile_count", `namespace="`+ns+`"`, `name="`+n+`"`) == 0 {
+				if m.Sum("analysis_run_reconcile_count", `namespace="`+ns+`"`, `name="`+n+`"`) == 0 {
 					missing = append(missing, "analysisrun "+n)
 				}
 			}
 		}
 		if len(missing) == 0 {
-			t.Logf("argo reconciled every rollout and run %.1fs after start", time.Since(p.started).Seconds())
+			t.Logf("argo reconciled every rollout and run %.1fs after start", time.Since(p.Started()).Seconds())
 			return
 		}
 		if time.Now().After(deadline) {
@@ -451,11 +273,4 @@ func run(t *testing.T, env *testenv.Env, ns, bin string, args ...string) string 
 		t.Errorf("%s %s: %v", filepath.Base(bin), strings.Join(args, " "), err)
 	}
 	return string(out)
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }

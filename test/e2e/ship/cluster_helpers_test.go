@@ -6,15 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/internal/testenv"
+	"github.com/vanedev/vane/internal/testenv/vaneproc"
 )
 
 // warningLog collects the API server's warnings.
@@ -185,12 +182,10 @@ func deploymentArgs(t *testing.T, objs []*unstructured.Unstructured) (string, []
 	return c["image"].(string), args
 }
 
-// controllerProcess is the image's binary running as the controller.
+// controllerProcess is the image's binary running as the controller (internal/testenv/vaneproc).
 type controllerProcess struct {
-	cmd                      *exec.Cmd
-	log                      string
+	*vaneproc.Process
 	metrics, health, webhook string
-	done                     chan struct{}
 }
 
 // startController runs bin with the Deployment's args (bind addresses moved to free
@@ -199,38 +194,28 @@ type controllerProcess struct {
 // test ends.
 func startController(t *testing.T, bin string, args []string, kubeconfig string, extra ...string) *controllerProcess {
 	t.Helper()
-	p := &controllerProcess{log: filepath.Join(t.TempDir(), "controller.log"), done: make(chan struct{})}
+	p := &controllerProcess{}
 	var run []string
 	for _, a := range withOverrides(args, extra) {
 		switch {
 		case strings.HasPrefix(a, "--metrics-bind-address="):
-			p.metrics = freeAddr(t)
+			p.metrics = vaneproc.FreeAddr(t)
 			a = "--metrics-bind-address=" + p.metrics
 		case strings.HasPrefix(a, "--health-probe-bind-address="):
-			p.health = freeAddr(t)
+			p.health = vaneproc.FreeAddr(t)
 			a = "--health-probe-bind-address=" + p.health
 		case strings.HasPrefix(a, "--webhook-bind-address="):
 			p.webhook = strings.TrimPrefix(a, "--webhook-bind-address=")
 			if !slices.Contains(extra, a) {
-				p.webhook = freeAddr(t)
+				p.webhook = vaneproc.FreeAddr(t)
 			}
 			a = "--webhook-bind-address=" + p.webhook
 		}
 		run = append(run, a)
 	}
-	logf, err := os.Create(p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = exec.Command(bin, append(run, "--kubeconfig", kubeconfig)...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("controller: %s %s (log %s)", filepath.Base(bin), strings.Join(run, " "), p.log)
-	go func() { _ = p.cmd.Wait(); _ = logf.Close(); close(p.done) }()
-	t.Cleanup(func() { p.stop(t) })
-	p.waitReady(t)
+	p.Process = vaneproc.Start(t, vaneproc.Options{Name: "controller", Bin: bin, Args: append(run, "--kubeconfig", kubeconfig)})
+	t.Cleanup(func() { p.stop() })
+	p.WaitReady("http://"+p.health+"/readyz", 60*time.Second)
 	return p
 }
 
@@ -250,62 +235,5 @@ func withOverrides(args, extra []string) []string {
 	return out
 }
 
-func (p *controllerProcess) stop(t *testing.T) {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-	if t.Failed() {
-		b, _ := os.ReadFile(p.log)
-		t.Logf("controller log (last 4000 bytes):\n%s", tail(b, 4000))
-	}
-}
-
-func (p *controllerProcess) waitReady(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			b, _ := os.ReadFile(p.log)
-			t.Fatalf("the controller exited: %v\n%s", p.cmd.ProcessState, tail(b, 4000))
-		default:
-		}
-		if code, _ := httpGet("http://" + p.health + "/readyz"); code == http.StatusOK {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("the controller's /readyz did not answer 200 within 60s")
-}
-
-func httpGet(url string) (int, string) {
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func tail(b []byte, n int) string {
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
-}
+// stop stops the controller as a Deployment being deleted would (SIGTERM, SIGKILL after 15 s).
+func (p *controllerProcess) stop() { p.Stop(15 * time.Second) }

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vanedev/vane/internal/testenv"
+	"github.com/vanedev/vane/internal/testenv/vaneproc"
 )
 
 // generateManifests runs what `make manifests` runs, for namespace ns, with the test image's
@@ -79,7 +80,7 @@ func TestInstallManifests(t *testing.T) {
 	p := startController(t, hostBinary(t), args, serviceAccountKubeconfig(t, env, "vane-system", "vane-controller"))
 	waitLease(t, env, "vane-system", "vane-controller-lock")
 	runCanary(t, env, env.Namespace(t), "ship")
-	if code, body := httpGet("http://" + p.metrics + "/metrics"); code != 200 || !strings.Contains(body, `controller_runtime_reconcile_total{controller="rollout"`) {
+	if code, body := vaneproc.Get("http://" + p.metrics + "/metrics"); code != 200 || !strings.Contains(body, `controller_runtime_reconcile_total{controller="rollout"`) {
 		t.Errorf("/metrics: %d, want 200 with the rollout controller's reconcile counts", code)
 	}
 }

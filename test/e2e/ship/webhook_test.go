@@ -22,6 +22,7 @@ import (
 
 	"github.com/vanedev/vane/internal/localcluster"
 	"github.com/vanedev/vane/internal/testenv"
+	"github.com/vanedev/vane/internal/testenv/vaneproc"
 )
 
 // Rollouts kubectl applies in the webhook test.
@@ -53,7 +54,7 @@ spec:
 func TestWebhook(t *testing.T) {
 	env := testenv.Get(t)
 	objs := readManifests(t, generateManifests(t, "vane-system"), "install.yaml")
-	addr := freeAddr(t)
+	addr := vaneproc.FreeAddr(t)
 	cfg := find(t, objs, "ValidatingWebhookConfiguration", "vane-validating-webhook")
 	pointAt(t, cfg, "https://"+addr+"/validate")
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), cfg.DeepCopy()) })
@@ -80,7 +81,7 @@ func TestWebhook(t *testing.T) {
 
 	checkRotation(t, env, k, p.webhook)
 
-	p.stop(t)
+	p.stop()
 	if out, err := k.apply(fmt.Sprintf(invalidRollout, "while-down", ns, 20)); err != nil {
 		t.Errorf("webhook down, failurePolicy Ignore: kubectl apply failed: %v\n%s", err, out)
 	}
