@@ -15,12 +15,7 @@ import (
 // the package's only test that is not parallel, so that it runs alone.
 func TestAPIServerRestarted(t *testing.T) {
 	cl := requireCluster(t)
-	env := getEnv(t)
-	ns := env.Namespace(t)
-	web, rcv := newMetricServer(t), newReceiver(t)
-	createNotificationConfig(t, env, ns, rcv)
-	rec := record(t, env, ns)
-	f := newFleet(ns, "", "restart", 9)
+	env, ns, web, rcv, rec, f := newFleetTest(t, "restart", 9)
 	ctl := newController(t, env, ns, "chaos-restart")
 	f.setUp(t, env, web)
 

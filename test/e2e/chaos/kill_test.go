@@ -44,6 +44,18 @@ type fleet struct {
 	kinds        map[string]string // rollout name to promoted, failed or aborted
 }
 
+// newFleetTest gives a test its namespace, a metric server, a notification receiver
+// subscribed in that namespace, a recorder of its objects, and a fleet of n rollouts named
+// prefix-NNN.
+func newFleetTest(t *testing.T, prefix string, n int) (*testenv.Env, string, *metricServer, *receiver, *recorder, *fleet) {
+	t.Helper()
+	env := getEnv(t)
+	ns := env.Namespace(t)
+	web, rcv := newMetricServer(t), newReceiver(t)
+	createNotificationConfig(t, env, ns, rcv)
+	return env, ns, web, rcv, record(t, env, ns), newFleet(ns, "", prefix, n)
+}
+
 // newFleet plans n rollouts, a third of each kind.
 func newFleet(ns, instance, prefix string, n int) *fleet {
 	f := &fleet{ns: ns, instance: instance, replicas: 2, kinds: map[string]string{}}
@@ -199,12 +211,7 @@ func (k *killer) run(t *testing.T, c *controller, done <-chan struct{}, timeout 
 // docs/notifications.md) are counted and printed.
 func TestControllerKilledAtRandom(t *testing.T) {
 	t.Parallel()
-	env := getEnv(t)
-	ns := env.Namespace(t)
-	web, rcv := newMetricServer(t), newReceiver(t)
-	createNotificationConfig(t, env, ns, rcv)
-	rec := record(t, env, ns)
-	f := newFleet(ns, "", "killed", *rolloutsFlag)
+	env, ns, web, rcv, rec, f := newFleetTest(t, "killed", *rolloutsFlag)
 	ctl := newController(t, env, ns, "chaos-killed")
 	f.setUp(t, env, web)
 

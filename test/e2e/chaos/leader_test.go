@@ -29,12 +29,7 @@ const (
 func TestLeaderKilled(t *testing.T) {
 	t.Parallel()
 	requireCluster(t)
-	env := getEnv(t)
-	ns := env.Namespace(t)
-	web, rcv := newMetricServer(t), newReceiver(t)
-	createNotificationConfig(t, env, ns, rcv)
-	rec := record(t, env, ns)
-	f := newFleet(ns, "", "leader", *leaderFlag)
+	env, ns, web, rcv, rec, f := newFleetTest(t, "leader", *leaderFlag)
 	a := newController(t, env, ns, "chaos-replica-a", "--leader-elect")
 	waitHolder(t, ns, replicaUser(a.replica), time.Time{})
 	b := newController(t, env, ns, "chaos-replica-b", "--leader-elect")

@@ -30,12 +30,7 @@ const shards = 4
 func TestShardsRebalanced(t *testing.T) {
 	t.Parallel()
 	requireCluster(t)
-	env := getEnv(t)
-	ns := env.Namespace(t)
-	web, rcv := newMetricServer(t), newReceiver(t)
-	createNotificationConfig(t, env, ns, rcv)
-	rec := record(t, env, ns)
-	f := newFleet(ns, "", "shard", *shardRolloutsFlag)
+	env, ns, web, rcv, rec, f := newFleetTest(t, "shard", *shardRolloutsFlag)
 	flags := []string{"--shards", fmt.Sprint(shards), "--leader-election-namespace", ns}
 	a := newController(t, env, ns, "chaos-shard-a", flags...)
 	ua, ub := replicaUser("chaos-shard-a"), replicaUser("chaos-shard-b")
