@@ -97,9 +97,9 @@ test-e2e: k8s-tools traefik argo-tools argo-plugins deps ## end-to-end scenarios
 	VANE_K8S_BIN="$(K8S_BIN)" VANE_ARGO_BIN="$(ARGO_BIN)" $(GO) test -timeout 30m $(GO_TEST_FLAGS) ./test/e2e/...
 
 .PHONY: chaos
-chaos: k8s-tools ## chaos and overload tests at the issue's sizes: 100 rollouts through random controller kills, 1,000 Rollouts at once (test/e2e/chaos; CI runs them smaller)
+chaos: k8s-tools ## chaos and overload tests at the issue's sizes: 100 rollouts through random controller kills, 40 through shard replicas joining and dying, 1,000 Rollouts at once (test/e2e/chaos; CI runs them smaller)
 	@t=$$(date +%s); VANE_K8S_BIN="$(K8S_BIN)" $(GO) test -count=1 -timeout 60m -v $(GO_TEST_FLAGS) ./test/e2e/chaos \
-	  -args -rollouts=100 -leader-rollouts=30 -leader-kills=2 -burst=1000 $(CHAOS_FLAGS); \
+	  -args -rollouts=100 -leader-rollouts=30 -leader-kills=2 -shard-rollouts=40 -burst=1000 $(CHAOS_FLAGS); \
 	  echo "timing: chaos $$(( $$(date +%s) - t ))s"
 
 .PHONY: bench
