@@ -84,7 +84,7 @@ func (sp *span) resume(key types.NamespacedName, outcome string, now time.Time) 
 	d := now.Sub(sp.pausedAt)
 	sp.paused += d
 	if sp.manual {
-		rolloutManualPause.WithLabelValues(key.Namespace, key.Name, outcome).Observe(d.Seconds())
+		rolloutManualPause.WithLabelValues(key.Namespace, outcome).Observe(d.Seconds())
 	}
 	sp.pausedAt, sp.manual = time.Time{}, false
 }
@@ -92,8 +92,8 @@ func (sp *span) resume(key types.NamespacedName, outcome string, now time.Time) 
 func (sp *span) finish(key types.NamespacedName, outcome string, now time.Time) {
 	sp.resume(key, outcome, now)
 	total := now.Sub(sp.start)
-	rolloutDuration.WithLabelValues(key.Namespace, key.Name, outcome).Observe(total.Seconds())
-	rolloutProgression.WithLabelValues(key.Namespace, key.Name, outcome).Observe((total - sp.paused).Seconds())
+	rolloutDuration.WithLabelValues(key.Namespace, outcome).Observe(total.Seconds())
+	rolloutProgression.WithLabelValues(key.Namespace, outcome).Observe((total - sp.paused).Seconds())
 }
 
 func (s *spans) drop(key types.NamespacedName) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -115,40 +116,40 @@ func TestUpdateDurations(t *testing.T) {
 			events: []ev{{ro, "RolloutUpdated"}, {pausedAt(ro, 0), "RolloutPaused"}, {ro, "RolloutResumed"},
 				{pausedAt(ro, 1), "RolloutPaused"}, {ro, "RolloutResumed"}, {ro, "RolloutCompleted"}},
 			want: map[string]float64{
-				`rollout_duration_seconds_count{name="a",namespace="spans",outcome="completed"}`:             1,
-				`rollout_duration_seconds_sum{name="a",namespace="spans",outcome="completed"}`:               300,
-				`rollout_progression_duration_seconds_count{name="a",namespace="spans",outcome="completed"}`: 1,
-				`rollout_progression_duration_seconds_sum{name="a",namespace="spans",outcome="completed"}`:   180,
-				`rollout_manual_pause_duration_seconds_count{name="a",namespace="spans",outcome="promoted"}`: 1,
-				`rollout_manual_pause_duration_seconds_sum{name="a",namespace="spans",outcome="promoted"}`:   60,
+				`rollout_duration_seconds_count{namespace="spans",outcome="completed"}`:             1,
+				`rollout_duration_seconds_sum{namespace="spans",outcome="completed"}`:               300,
+				`rollout_progression_duration_seconds_count{namespace="spans",outcome="completed"}`: 1,
+				`rollout_progression_duration_seconds_sum{namespace="spans",outcome="completed"}`:   180,
+				`rollout_manual_pause_duration_seconds_count{namespace="spans",outcome="promoted"}`: 1,
+				`rollout_manual_pause_duration_seconds_sum{namespace="spans",outcome="promoted"}`:   60,
 			}},
 		"a promoted pause step completes": {
 			events: []ev{{ro, "RolloutUpdated"}, {pausedAt(ro, 1), "RolloutPaused"}, {ro, "RolloutStepCompleted"}, {ro, "RolloutCompleted"}},
 			want: map[string]float64{
-				`rollout_duration_seconds_count{name="a",namespace="spans",outcome="completed"}`:             1,
-				`rollout_duration_seconds_sum{name="a",namespace="spans",outcome="completed"}`:               180,
-				`rollout_progression_duration_seconds_count{name="a",namespace="spans",outcome="completed"}`: 1,
-				`rollout_progression_duration_seconds_sum{name="a",namespace="spans",outcome="completed"}`:   120,
-				`rollout_manual_pause_duration_seconds_count{name="a",namespace="spans",outcome="promoted"}`: 1,
-				`rollout_manual_pause_duration_seconds_sum{name="a",namespace="spans",outcome="promoted"}`:   60,
+				`rollout_duration_seconds_count{namespace="spans",outcome="completed"}`:             1,
+				`rollout_duration_seconds_sum{namespace="spans",outcome="completed"}`:               180,
+				`rollout_progression_duration_seconds_count{namespace="spans",outcome="completed"}`: 1,
+				`rollout_progression_duration_seconds_sum{namespace="spans",outcome="completed"}`:   120,
+				`rollout_manual_pause_duration_seconds_count{namespace="spans",outcome="promoted"}`: 1,
+				`rollout_manual_pause_duration_seconds_sum{namespace="spans",outcome="promoted"}`:   60,
 			}},
 		"aborted in a manual pause": {
 			events: []ev{{ro, "RolloutUpdated"}, {pausedAt(ro, 1), "RolloutPaused"}, {ro, "RolloutAborted"}},
 			want: map[string]float64{
-				`rollout_duration_seconds_count{name="a",namespace="spans",outcome="aborted"}`:              1,
-				`rollout_duration_seconds_sum{name="a",namespace="spans",outcome="aborted"}`:                120,
-				`rollout_progression_duration_seconds_count{name="a",namespace="spans",outcome="aborted"}`:  1,
-				`rollout_progression_duration_seconds_sum{name="a",namespace="spans",outcome="aborted"}`:    60,
-				`rollout_manual_pause_duration_seconds_count{name="a",namespace="spans",outcome="aborted"}`: 1,
-				`rollout_manual_pause_duration_seconds_sum{name="a",namespace="spans",outcome="aborted"}`:   60,
+				`rollout_duration_seconds_count{namespace="spans",outcome="aborted"}`:              1,
+				`rollout_duration_seconds_sum{namespace="spans",outcome="aborted"}`:                120,
+				`rollout_progression_duration_seconds_count{namespace="spans",outcome="aborted"}`:  1,
+				`rollout_progression_duration_seconds_sum{namespace="spans",outcome="aborted"}`:    60,
+				`rollout_manual_pause_duration_seconds_count{namespace="spans",outcome="aborted"}`: 1,
+				`rollout_manual_pause_duration_seconds_sum{namespace="spans",outcome="aborted"}`:   60,
 			}},
 		"superseded by a newer revision": {
 			events: []ev{{ro, "RolloutUpdated"}, {ro, "RolloutUpdated"}},
 			want: map[string]float64{
-				`rollout_duration_seconds_count{name="a",namespace="spans",outcome="superseded"}`:             1,
-				`rollout_duration_seconds_sum{name="a",namespace="spans",outcome="superseded"}`:               60,
-				`rollout_progression_duration_seconds_count{name="a",namespace="spans",outcome="superseded"}`: 1,
-				`rollout_progression_duration_seconds_sum{name="a",namespace="spans",outcome="superseded"}`:   60,
+				`rollout_duration_seconds_count{namespace="spans",outcome="superseded"}`:             1,
+				`rollout_duration_seconds_sum{namespace="spans",outcome="superseded"}`:               60,
+				`rollout_progression_duration_seconds_count{namespace="spans",outcome="superseded"}`: 1,
+				`rollout_progression_duration_seconds_sum{namespace="spans",outcome="superseded"}`:   60,
 			}},
 		"an update this process did not see start": {
 			events: []ev{{pausedAt(ro, 1), "RolloutPaused"}, {ro, "RolloutCompleted"}},
@@ -158,6 +159,10 @@ func TestUpdateDurations(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			in := newInstance(fakeReader(t, ro), "", (&fakeClock{step: time.Minute}).now)
+			// per namespace, not per Rollout: forgetting the Rollout does not clear them
+			for _, h := range []*prometheus.HistogramVec{rolloutDuration, rolloutProgression, rolloutManualPause} {
+				h.Reset()
+			}
 			for _, e := range tc.events {
 				in.ObserveEvent(e.obj, "Normal", e.reason, "")
 			}
