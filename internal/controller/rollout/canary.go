@@ -176,6 +176,12 @@ func (r *Reconciler) ensureNewReplicaSet(ctx context.Context, s *syncState) (ret
 	}
 	hash := podhash.Template(template, ro.Status.CollisionCount)
 	rs, err := r.createNew(ctx, ro, newTemplate(ro, template, hash), s.selector, hash, maxRev+1)
+	if errors.Is(err, errCreatedBefore) {
+		// the reconcile that created it announced it; this one carries on with it
+		s.newRS = rs
+		s.sets = append(s.sets, rs)
+		return false, r.recordRevision(ctx, s)
+	}
 	if errors.Is(err, errHashCollision) {
 		ro.Status.CollisionCount = ptr.To(ptr.Deref(ro.Status.CollisionCount, 0) + 1)
 		s.event(true, "HashCollision", "ReplicaSet %s-%s exists with another template; collisionCount is now %d",

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -22,6 +23,11 @@ import (
 
 // errHashCollision means the ReplicaSet name for the template is taken by another template.
 var errHashCollision = fmt.Errorf("pod template hash collision")
+
+// errCreatedBefore: the ReplicaSet createNew was to make exists, made by an earlier reconcile of
+// the same rollout that the cache has not shown yet (returned with it: that reconcile announced
+// it).
+var errCreatedBefore = errors.New("ReplicaSet created by an earlier reconcile")
 
 // ownedReplicaSets lists the ReplicaSets the rollout controls.
 func (r *Reconciler) ownedReplicaSets(ctx context.Context, ro *v1alpha1.Rollout) ([]*appsv1.ReplicaSet, error) {
@@ -129,7 +135,7 @@ func (r *Reconciler) createNew(ctx context.Context, ro *v1alpha1.Rollout, templa
 			return nil, fmt.Errorf("reading existing ReplicaSet %s: %w", rs.Name, getErr)
 		}
 		if ref := metav1.GetControllerOf(&existing); ref != nil && ref.UID == ro.UID && hashOf(&existing) == hash {
-			return &existing, nil // created by an earlier reconcile our cache has not seen yet
+			return &existing, errCreatedBefore // created by an earlier reconcile our cache has not seen yet
 		}
 		return nil, errHashCollision
 	}
