@@ -795,11 +795,11 @@ func TestTrafficRouterErrors(t *testing.T) {
 			},
 			reason: traffic.Conflict, names: []string{"TrafficSplit", "/colorapi", "not controlled by Rollout"},
 		},
-		"alb is not supported": {
+		"appMesh is not supported": {
 			setup: func(t *testing.T, c client.Client, ns string) v1alpha1.RolloutTrafficRouting {
-				return v1alpha1.RolloutTrafficRouting{ALB: &v1alpha1.ALBTrafficRouting{Ingress: "web", ServicePort: 80}}
+				return v1alpha1.RolloutTrafficRouting{AppMesh: &v1alpha1.AppMeshTrafficRouting{}}
 			},
-			newFails: true, reason: traffic.Unsupported, names: []string{"trafficRouting.alb"},
+			newFails: true, reason: traffic.Unsupported, names: []string{"trafficRouting.appMesh"},
 		},
 	}
 	for name, tc := range tests {
