@@ -216,14 +216,35 @@ func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*
 			return nil, fmt.Errorf("reading AnalysisRun %s: %w", run.Name, err)
 		}
 		// a run a reconcile started but could not record (its status write lost to a concurrent
-		// change) is taken over while it runs
-		if metav1.IsControlledBy(existing, ro) && !existing.Spec.Terminate && !existing.Status.Phase.Completed() &&
+		// change) is taken over while it runs; one the status read records is this update's own,
+		// finished or not, which the cache has not shown yet (a retry's status records none)
+		same := metav1.IsControlledBy(existing, ro) && !existing.Spec.Terminate &&
 			existing.Labels[rolloutTypeLabel] == w.kind && existing.Labels[v1alpha1.PodTemplateHashLabel] == newHash &&
-			existing.Labels[stepIndexLabel] == labels[stepIndexLabel] {
+			existing.Labels[stepIndexLabel] == labels[stepIndexLabel]
+		if same && (!existing.Status.Phase.Completed() || recordedRun(&s.origStatus, w.kind) == existing.Name) {
 			return existing, nil
 		}
 	}
 	return nil, fmt.Errorf("creating an AnalysisRun named %s: 100 names taken", base)
+}
+
+// recordedRun is the name of the run of kind that st records ("" for none).
+func recordedRun(st *v1alpha1.RolloutStatus, kind string) string {
+	var rec *v1alpha1.RolloutAnalysisRunStatus
+	switch kind {
+	case runStep:
+		rec = st.Canary.CurrentStepAnalysisRunStatus
+	case runBackground:
+		rec = st.Canary.CurrentBackgroundAnalysisRunStatus
+	case runPrePromotion:
+		rec = st.BlueGreen.PrePromotionAnalysisRunStatus
+	case runPostPromotion:
+		rec = st.BlueGreen.PostPromotionAnalysisRunStatus
+	}
+	if rec == nil {
+		return ""
+	}
+	return rec.Name
 }
 
 // buildRun builds (without creating) the AnalysisRun of spec: its templates' metrics, the
