@@ -20,8 +20,6 @@ const RingLabel = "vane.dev/shard-ring"
 // leaseState is a Lease as this replica last wrote or read it.
 type leaseState struct{ coordinationv1.Lease }
 
-func (l *leaseState) name() string { return l.Name }
-
 // errHeld: another replica holds the Lease and it has not expired.
 var errHeld = errors.New("held by another replica")
 

@@ -98,9 +98,6 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
-// Identity is the name of this replica in the Leases.
-func (r *Ring) Identity() string { return r.opts.Identity }
-
 // Held lists the shards this replica holds and may act on, in order.
 func (r *Ring) Held() []int {
 	r.mu.Lock()
@@ -213,7 +210,7 @@ func (r *Ring) take(ctx context.Context, i int) bool {
 	r.mu.Lock()
 	r.held[i] = &hold{lease: l, renewed: now}
 	r.mu.Unlock()
-	logf.FromContext(ctx).Info("took shard", "shard", i, "lease", l.name())
+	logf.FromContext(ctx).Info("took shard", "shard", i, "lease", l.Name)
 	r.enqueue(ctx, i)
 	return true
 }
