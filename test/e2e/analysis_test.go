@@ -130,18 +130,24 @@ func getRun(t *testing.T, env *testenv.Env, ns, name string) *v1alpha1.AnalysisR
 	return run
 }
 
-// waitRun waits until ok says the run is as wanted, and returns it.
+// waitRun waits until the run exists and ok says it is as wanted, and returns it. A run an
+// Experiment or Rollout has yet to create counts as not yet (Argo too starts an Experiment's
+// analyses in the reconcile after the one that makes it Running).
 func waitRun(t *testing.T, env *testenv.Env, ns, name string, timeout time.Duration, what string, ok func(*v1alpha1.AnalysisRun) bool) *v1alpha1.AnalysisRun {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		run := getRun(t, env, ns, name)
-		if ok(run) {
+		run := &v1alpha1.AnalysisRun{}
+		err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, run)
+		if err == nil && ok(run) {
 			return run
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
 			b, _ := json.MarshalIndent(run.Status, "", "  ")
-			t.Fatalf("AnalysisRun %s/%s: waited %s for %s; status:\n%s", ns, name, timeout, what, b)
+			t.Fatalf("AnalysisRun %s/%s: waited %s for %s (%v); status:\n%s", ns, name, timeout, what, err, b)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
