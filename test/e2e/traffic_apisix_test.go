@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -176,6 +177,19 @@ func TestTrafficApisixRollout(t *testing.T) {
 	// it, and the reconcile puts it back
 	must(t, "deleting the header route", c.Delete(context.Background(), unstructuredRef(apisixAPI, "ApisixRoute", ns, "header")))
 	wait("the header route put back", at50)
+	// the event says it was the watch: a reconcile for another reason would put the route back
+	// too, without knowing it had been deleted
+	deleted := fmt.Sprintf("ApisixRoute %s/header was deleted under Vane; it was created again", ns)
+	waitUntil(t, putBackWithin, "the RouterObjectChanged event", func() (bool, string) {
+		var msgs []string
+		for _, e := range rolloutEventList(t, env, ns, "colorapi") {
+			if e.Reason == "RouterObjectChanged" && e.Message == deleted {
+				return true, ""
+			}
+			msgs = append(msgs, e.Reason+": "+e.Message)
+		}
+		return false, strings.Join(msgs, " | ")
+	})
 	promote(t, env, ns, "colorapi", false)
 	wait("blue complete", routedWant{snapshot: snapshot{Phase: "Healthy", Step: n, Stable: blue}, canary: blue, stable: blue})
 

@@ -203,6 +203,7 @@ func (c *capture) record(obj client.Object, paths ...[]string) {
 	if !ok {
 		return
 	}
+	c.reads = append(c.reads, key) // what the router writes it watches too
 	c.writes[key] = append(c.writes[key], paths...)
 	if c.w != nil {
 		c.w.wrote(key, obj.GetResourceVersion())

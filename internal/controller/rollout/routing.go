@@ -51,8 +51,8 @@ func (r *Reconciler) prepareRouting(ctx context.Context, s *syncState) (*routing
 	ro := s.ro
 	rc := newCapture(r.TrafficClient, r.watch)
 	// whatever the router read is watched from now on (also when it failed: a missing object
-	// is noticed when it comes)
-	defer func() { r.watch.track(client.ObjectKeyFromObject(ro), rc.reads) }()
+	// is noticed when it comes); applyRouter makes it exactly what the router reads
+	defer func() { r.watch.add(client.ObjectKeyFromObject(ro), rc.reads) }()
 	opts := append([]traffic.Option{}, r.trafficOptions...)
 	if r.Plugins != nil {
 		opts = append(opts, traffic.WithPlugins(r.Plugins))
@@ -110,6 +110,16 @@ type routerEffects struct {
 // stop when the reconcile ends here (a router object is unusable, or the API failed).
 func (r *Reconciler) applyRouter(ctx context.Context, s *syncState, x *routerEffects) (reconcile.Result, bool, error) {
 	router, plan := x.router, x.plan
+	// the objects the router reads in a reconcile that gets through every call (the managed
+	// routes too) are the ones watched; otherwise they are watched too
+	done := false
+	defer func() {
+		if done {
+			r.watch.track(client.ObjectKeyFromObject(s.ro), x.cap.reads)
+		} else {
+			r.watch.add(client.ObjectKeyFromObject(s.ro), x.cap.reads)
+		}
+	}()
 	fail := func(call string, err error) (reconcile.Result, bool, error) {
 		res, err := r.routerFailed(s, router.Type(), call, err)
 		return res, true, err
@@ -143,6 +153,7 @@ func (r *Reconciler) applyRouter(ctx context.Context, s *syncState, x *routerEff
 			s.event(true, reasonRouterObjectChanged, "%s", msg)
 		}
 	}
+	done = true
 	return reconcile.Result{}, false, nil
 }
 

@@ -96,7 +96,14 @@ func (w *routerWatch) Start(ctx context.Context) error {
 // track makes the objects keys the ones watched for the rollout ro (none: stop watching for
 // it): informers start for new objects and stop for objects no rollout reads any more. A nil
 // watch watches nothing.
-func (w *routerWatch) track(ro types.NamespacedName, keys []objKey) {
+func (w *routerWatch) track(ro types.NamespacedName, keys []objKey) { w.follow(ro, keys, true) }
+
+// add watches the objects keys for the rollout ro too, beside those it already watches: for
+// a reconcile that stopped before its router read everything it reads.
+func (w *routerWatch) add(ro types.NamespacedName, keys []objKey) { w.follow(ro, keys, false) }
+
+// follow watches keys for ro and, with only, nothing else.
+func (w *routerWatch) follow(ro types.NamespacedName, keys []objKey, only bool) {
 	if w == nil {
 		return
 	}
@@ -107,8 +114,10 @@ func (w *routerWatch) track(ro types.NamespacedName, keys []objKey) {
 		want[k] = true
 	}
 	for k := range w.byRollout[ro] {
-		if !want[k] {
+		if only && !want[k] {
 			w.release(ro, k)
+		} else {
+			want[k] = true
 		}
 	}
 	for k := range want {
@@ -194,6 +203,13 @@ func (w *routerWatch) start(k objKey, o *watched) error {
 	ctx, cancel := context.WithCancel(w.ctx)
 	o.stop = cancel
 	go inf.RunWithContext(ctx)
+	go func() {
+		// an object the router read, gone (deleted) before the informer's first list: no
+		// event would say so, so the rollouts look again
+		if cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) && len(inf.GetStore().List()) == 0 {
+			w.notify(k, nil)
+		}
+	}()
 	return nil
 }
 
