@@ -27,6 +27,11 @@ const (
 	rolloutTypeLabel = "rollout-type"
 	stepIndexLabel   = "step-index"
 
+	// startedAtAnnotation (Vane's) is the Rollout's resourceVersion the reconcile that created
+	// the run read: a later reconcile that reads the same one knows the run as its own, even
+	// finished, when the status write that should have recorded it was lost
+	startedAtAnnotation = "vane.dev/started-at-rollout-version"
+
 	runBackground    = "Background"
 	runStep          = "Step"
 	runPrePromotion  = "PrePromotion"
@@ -162,8 +167,7 @@ func (r *Reconciler) syncAnalysis(ctx context.Context, s *syncState, want strate
 // startRun creates the AnalysisRun w asks for, named as Argo names them:
 // <rollout>-<hash>-<revision>, with -<step index> for a step, -pre or -post for blue/green.
 // A name taken by an earlier run (a retry, a restarted background analysis) gets a .1, .2 ...
-// suffix; a running run of the same kind a reconcile started but did not record is taken
-// over (Argo's CreateWithCollisionCounter).
+// suffix; a run an earlier reconcile of this update started is carried on with (ownRun).
 func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*v1alpha1.AnalysisRun, error) {
 	ro, newHash := s.ro, hashOf(s.newRS)
 	revision := s.newRS.Annotations[v1alpha1.RevisionAnnotation]
@@ -198,6 +202,7 @@ func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*
 	}
 	maps.Copy(run.Labels, labels)
 	run.Annotations[v1alpha1.RevisionAnnotation] = revision
+	run.Annotations[startedAtAnnotation] = ro.ResourceVersion
 	run.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(ro, v1alpha1.GroupVersion.WithKind("Rollout"))}
 	for i := 0; i < 100; i++ {
 		run.Name = base
@@ -215,17 +220,33 @@ func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*
 		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: run.Name}, existing); err != nil {
 			return nil, fmt.Errorf("reading AnalysisRun %s: %w", run.Name, err)
 		}
-		// a run a reconcile started but could not record (its status write lost to a concurrent
-		// change) is taken over while it runs; one the status read records is this update's own,
-		// finished or not, which the cache has not shown yet (a retry's status records none)
-		same := metav1.IsControlledBy(existing, ro) && !existing.Spec.Terminate &&
-			existing.Labels[rolloutTypeLabel] == w.kind && existing.Labels[v1alpha1.PodTemplateHashLabel] == newHash &&
-			existing.Labels[stepIndexLabel] == labels[stepIndexLabel]
-		if same && (!existing.Status.Phase.Completed() || recordedRun(&s.origStatus, w.kind) == existing.Name) {
+		if ownRun(existing, s, w, labels) {
 			return existing, nil
 		}
 	}
 	return nil, fmt.Errorf("creating an AnalysisRun named %s: 100 names taken", base)
+}
+
+// ownRun: existing, a run of the name startRun wanted, is the one w asks for (of the same
+// kind, hash and step, not terminated), started by an earlier reconcile of this update whose
+// status write did not record it, or not yet in the cache: it is carried on with. That is a
+// run still running (Argo's CreateWithCollisionCounter), one the status read records (not for
+// a restart), or one started from the very Rollout this reconcile read (the write recording
+// it was lost: a controller killed, a conflict). A run of an earlier try (before a retry, a
+// restarted background analysis) is none of those and gets a successor named .1, .2 ...
+func ownRun(existing *v1alpha1.AnalysisRun, s *syncState, w wantedRun, labels map[string]string) bool {
+	same := metav1.IsControlledBy(existing, s.ro) && !existing.Spec.Terminate &&
+		existing.Labels[rolloutTypeLabel] == w.kind && existing.Labels[v1alpha1.PodTemplateHashLabel] == labels[v1alpha1.PodTemplateHashLabel] &&
+		existing.Labels[stepIndexLabel] == labels[stepIndexLabel]
+	switch {
+	case !same:
+		return false
+	case !existing.Status.Phase.Completed():
+		return true
+	case recordedRun(&s.origStatus, w.kind) == existing.Name:
+		return !w.restart
+	}
+	return existing.Annotations[startedAtAnnotation] == s.ro.ResourceVersion
 }
 
 // recordedRun is the name of the run of kind that st records ("" for none).
