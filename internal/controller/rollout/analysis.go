@@ -2,8 +2,10 @@ package rollout
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"sort"
 	"strconv"
@@ -27,10 +29,10 @@ const (
 	rolloutTypeLabel = "rollout-type"
 	stepIndexLabel   = "step-index"
 
-	// startedAtAnnotation (Vane's) is the Rollout's resourceVersion the reconcile that created
-	// the run read: a later reconcile that reads the same one knows the run as its own, even
-	// finished, when the status write that should have recorded it was lost
-	startedAtAnnotation = "vane.dev/started-at-rollout-version"
+	// startedFromAnnotation (Vane's) is a digest of the Rollout's status as the reconcile that
+	// created the run read it: a later reconcile that reads the same status knows the run as
+	// its own, even finished, when the status write that should have recorded it was lost
+	startedFromAnnotation = "vane.dev/started-from-status"
 
 	runBackground    = "Background"
 	runStep          = "Step"
@@ -202,7 +204,7 @@ func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*
 	}
 	maps.Copy(run.Labels, labels)
 	run.Annotations[v1alpha1.RevisionAnnotation] = revision
-	run.Annotations[startedAtAnnotation] = ro.ResourceVersion
+	run.Annotations[startedFromAnnotation] = statusDigest(&s.origStatus)
 	run.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(ro, v1alpha1.GroupVersion.WithKind("Rollout"))}
 	for i := 0; i < 100; i++ {
 		run.Name = base
@@ -231,9 +233,10 @@ func (r *Reconciler) startRun(ctx context.Context, s *syncState, w wantedRun) (*
 // kind, hash and step, not terminated), started by an earlier reconcile of this update whose
 // status write did not record it, or not yet in the cache: it is carried on with. That is a
 // run still running (Argo's CreateWithCollisionCounter), one the status read records (not for
-// a restart), or one started from the very Rollout this reconcile read (the write recording
-// it was lost: a controller killed, a conflict). A run of an earlier try (before a retry, a
-// restarted background analysis) is none of those and gets a successor named .1, .2 ...
+// a restart), or one started from the very status this reconcile read (the write recording
+// it was lost: a controller killed, a conflict with a write of the Rollout's metadata). A run
+// of an earlier try (before a retry, a restarted background analysis: the status has moved on
+// since) is none of those and gets a successor named .1, .2 ...
 func ownRun(existing *v1alpha1.AnalysisRun, s *syncState, w wantedRun, labels map[string]string) bool {
 	same := metav1.IsControlledBy(existing, s.ro) && !existing.Spec.Terminate &&
 		existing.Labels[rolloutTypeLabel] == w.kind && existing.Labels[v1alpha1.PodTemplateHashLabel] == labels[v1alpha1.PodTemplateHashLabel] &&
@@ -246,7 +249,19 @@ func ownRun(existing *v1alpha1.AnalysisRun, s *syncState, w wantedRun, labels ma
 	case recordedRun(&s.origStatus, w.kind) == existing.Name:
 		return !w.restart
 	}
-	return existing.Annotations[startedAtAnnotation] == s.ro.ResourceVersion
+	d := existing.Annotations[startedFromAnnotation]
+	return d != "" && d == statusDigest(&s.origStatus)
+}
+
+// statusDigest is a short digest of st (FNV-1a of its JSON).
+func statusDigest(st *v1alpha1.RolloutStatus) string {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return "" // a status always encodes; "" is no run's
+	}
+	h := fnv.New64a()
+	h.Write(b)
+	return strconv.FormatUint(h.Sum64(), 16)
 }
 
 // recordedRun is the name of the run of kind that st records ("" for none).

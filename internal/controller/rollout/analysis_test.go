@@ -86,16 +86,16 @@ func TestPruneRuns(t *testing.T) {
 
 // TestOwnRun: a run of the name a reconcile wants is carried on with when an earlier reconcile
 // of the same try started it (running; recorded by the status read; or started from the
-// Rollout as read, whose status write was lost), and gets a successor when it belongs to an
-// earlier try (a retry, a restarted background analysis) or is someone else's.
+// status as read, whose write was lost), and gets a successor when it belongs to an earlier
+// try (a retry, a restarted background analysis) or is someone else's.
 func TestOwnRun(t *testing.T) {
-	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "ns", UID: "uid-app", ResourceVersion: "42"}}
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "ns", UID: "uid-app"}}
 	other := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "ns", UID: "uid-old"}}
 	labels := map[string]string{v1alpha1.PodTemplateHashLabel: "h1", rolloutTypeLabel: runStep, stepIndexLabel: "2"}
-	run := func(owner *v1alpha1.Rollout, phase v1alpha1.AnalysisPhase, startedAt string, edit func(*v1alpha1.AnalysisRun)) *v1alpha1.AnalysisRun {
+	run := func(owner *v1alpha1.Rollout, phase v1alpha1.AnalysisPhase, startedFrom string, edit func(*v1alpha1.AnalysisRun)) *v1alpha1.AnalysisRun {
 		r := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Name: "app-h1-2-2", Namespace: "ns",
 			Labels:          map[string]string{v1alpha1.PodTemplateHashLabel: "h1", rolloutTypeLabel: runStep, stepIndexLabel: "2"},
-			Annotations:     map[string]string{startedAtAnnotation: startedAt},
+			Annotations:     map[string]string{startedFromAnnotation: startedFrom},
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(owner, v1alpha1.GroupVersion.WithKind("Rollout"))}},
 			Status: v1alpha1.AnalysisRunStatus{Phase: phase}}
 		if edit != nil {
@@ -103,7 +103,10 @@ func TestOwnRun(t *testing.T) {
 		}
 		return r
 	}
-	recorded := v1alpha1.RolloutStatus{Canary: v1alpha1.CanaryStatus{CurrentStepAnalysisRunStatus: &v1alpha1.RolloutAnalysisRunStatus{Name: "app-h1-2-2"}}}
+	step2 := v1alpha1.RolloutStatus{CurrentStepIndex: ptr.To[int32](2), CurrentPodHash: "h1"}
+	recorded := *step2.DeepCopy()
+	recorded.Canary.CurrentStepAnalysisRunStatus = &v1alpha1.RolloutAnalysisRunStatus{Name: "app-h1-2-2"}
+	thisRead, earlier := statusDigest(&step2), statusDigest(&v1alpha1.RolloutStatus{CurrentStepIndex: ptr.To[int32](2)})
 	terminate := func(r *v1alpha1.AnalysisRun) { r.Spec.Terminate = true }
 	otherStep := func(r *v1alpha1.AnalysisRun) { r.Labels[stepIndexLabel] = "1" }
 	tests := map[string]struct {
@@ -112,17 +115,17 @@ func TestOwnRun(t *testing.T) {
 		restart  bool
 		want     bool
 	}{
-		"running, started by an earlier read":           {existing: run(ro, v1alpha1.AnalysisPhaseRunning, "41", nil), want: true},
-		"finished, started from this read (lost write)": {existing: run(ro, v1alpha1.AnalysisPhaseSuccessful, "42", nil), want: true},
-		"failed, started from this read (lost write)":   {existing: run(ro, v1alpha1.AnalysisPhaseFailed, "42", nil), want: true},
-		"finished, recorded by the status read":         {existing: run(ro, v1alpha1.AnalysisPhaseSuccessful, "40", nil), read: recorded, want: true},
-		"finished in an earlier try (a retry)":          {existing: run(ro, v1alpha1.AnalysisPhaseFailed, "30", nil)},
-		"finished, before Vane marked runs":             {existing: run(ro, v1alpha1.AnalysisPhaseSuccessful, "", nil)},
-		"recorded, inconclusive, restarted":             {existing: run(ro, v1alpha1.AnalysisPhaseInconclusive, "40", nil), read: recorded, restart: true},
-		"restarted, the successor from this read":       {existing: run(ro, v1alpha1.AnalysisPhaseSuccessful, "42", nil), restart: true, want: true},
-		"terminated":                           {existing: run(ro, v1alpha1.AnalysisPhaseRunning, "42", terminate)},
-		"another step's":                       {existing: run(ro, v1alpha1.AnalysisPhaseRunning, "42", otherStep)},
-		"a deleted Rollout's of the same name": {existing: run(other, v1alpha1.AnalysisPhaseRunning, "42", nil)},
+		"running, started from an earlier read":         {existing: run(ro, v1alpha1.AnalysisPhaseRunning, earlier, nil), read: step2, want: true},
+		"finished, started from this read (lost write)": {existing: run(ro, v1alpha1.AnalysisPhaseSuccessful, thisRead, nil), read: step2, want: true},
+		"failed, started from this read (lost write)":   {existing: run(ro, v1alpha1.AnalysisPhaseFailed, thisRead, nil), read: step2, want: true},
+		"finished, recorded by the status read":         {existing: run(ro, v1alpha1.AnalysisPhaseSuccessful, earlier, nil), read: recorded, want: true},
+		"finished in an earlier try (a retry)":          {existing: run(ro, v1alpha1.AnalysisPhaseFailed, earlier, nil), read: step2},
+		"finished, before Vane marked runs":             {existing: run(ro, v1alpha1.AnalysisPhaseSuccessful, "", nil), read: step2},
+		"recorded, inconclusive, restarted":             {existing: run(ro, v1alpha1.AnalysisPhaseInconclusive, earlier, nil), read: recorded, restart: true},
+		"restarted, the successor from this read":       {existing: run(ro, v1alpha1.AnalysisPhaseSuccessful, thisRead, nil), read: step2, restart: true, want: true},
+		"terminated":                           {existing: run(ro, v1alpha1.AnalysisPhaseRunning, thisRead, terminate), read: step2},
+		"another step's":                       {existing: run(ro, v1alpha1.AnalysisPhaseRunning, thisRead, otherStep), read: step2},
+		"a deleted Rollout's of the same name": {existing: run(other, v1alpha1.AnalysisPhaseRunning, thisRead, nil), read: step2},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
