@@ -58,6 +58,8 @@ type config struct {
 	pprofSecs                   int
 	ctrlArgs                    string
 	timeout                     time.Duration
+	// pause: the second step's duration; 0 is pause {} and a promote phase
+	pause time.Duration
 }
 
 func main() {
@@ -74,6 +76,7 @@ func main() {
 	flag.IntVar(&cfg.pprofSecs, "pprof-seconds", 30, "length of each CPU profile (from the phase's start)")
 	flag.StringVar(&cfg.ctrlArgs, "controller-args", "", "more arguments for `vane controller`, space-separated")
 	flag.BoolVar(&cfg.keep, "keep", false, "leave the cluster running at the end (the controller is stopped)")
+	flag.DurationVar(&cfg.pause, "pause", 0, "the second step: pause {duration} (the update then runs to the end by itself, no promote phase); 0: pause {} and a promote phase")
 	flag.DurationVar(&cfg.timeout, "timeout", 0, "bound on the whole run, cluster start included (0: 6m + 1.5s per rollout)")
 	flag.Parse()
 	if cfg.n < 1 || cfg.replicas < 1 || cfg.pprofSecs < 1 || cfg.shards < 1 || flag.NArg() > 0 {

@@ -9,7 +9,11 @@ import (
 
 // report prints the results: a table of the phases, the floor ratio, then each phase's details.
 func (b *bench) report(phases []*phase, check string, mem memory) {
-	fmt.Printf("\n== results: %d rollouts x %d replicas, canary setWeight 50 -> pause{}", b.cfg.n, b.cfg.replicas)
+	pause := "pause{}"
+	if b.cfg.pause > 0 {
+		pause = fmt.Sprintf("pause %s", b.cfg.pause)
+	}
+	fmt.Printf("\n== results: %d rollouts x %d replicas, canary setWeight 50 -> %s", b.cfg.n, b.cfg.replicas, pause)
 	if b.cfg.floor {
 		fmt.Printf("; floor: %d Deployments", b.cfg.n)
 	}
@@ -28,7 +32,10 @@ func (b *bench) report(phases []*phase, check string, mem memory) {
 	}
 	b.reportFloor(phases)
 	b.reportMemory(phases, mem)
-	if len(phases) >= 3 {
+	switch {
+	case b.cfg.pause > 0 && len(phases) >= 2:
+		b.reportUpdate(phases[1], phases[1])
+	case len(phases) >= 3:
 		b.reportUpdate(phases[1], phases[2])
 	}
 	for _, p := range phases {
@@ -75,7 +82,14 @@ func (b *bench) reportFloor(phases []*phase) {
 			floor = p
 		}
 	}
-	if upd == nil || prom == nil || floor == nil {
+	if upd == nil || floor == nil {
+		return
+	}
+	if prom == nil { // -pause: the update runs to the end by itself
+		fmt.Printf("\nfloor: %d Deployments updated in %.1fs; Vane's update (with its %s pause) %.1fs = %.2fx the floor;"+
+			" reaction p50/p99: Vane %.2f/%.2fs, the Deployment controller %.2f/%.2fs\n",
+			b.cfg.n, floor.wall.Seconds(), b.cfg.pause, upd.wall.Seconds(), upd.wall.Seconds()/floor.wall.Seconds(),
+			pct(upd.reaction, 0.5), pct(upd.reaction, 0.99), pct(floor.reaction, 0.5), pct(floor.reaction, 0.99))
 		return
 	}
 	both := upd.wall + prom.wall

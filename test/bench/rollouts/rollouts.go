@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -43,9 +45,16 @@ func (b *bench) rollouts() *target {
 	}
 }
 
-// rolloutPhases are Vane's three phases: create, update all, promote all.
+// rolloutPhases are Vane's phases: create, update all, promote all; with -pause, create and
+// update all (to the end: the pause ends by itself).
 func (b *bench) rolloutPhases() []phaseSpec {
 	t := b.rollouts()
+	if b.cfg.pause > 0 {
+		return []phaseSpec{
+			{name: "create -> all Healthy", t: t, act: b.create, done: b.firstHealthy},
+			{name: "update -> all Healthy on the new image", t: t, act: b.update, done: b.promotedHealthy, profile: true},
+		}
+	}
 	return []phaseSpec{
 		{name: "create -> all Healthy", t: t, act: b.create, done: b.firstHealthy},
 		{name: "update -> all Paused at step 1", t: t, act: b.update, done: b.pausedAtStep1, profile: true},
@@ -53,7 +62,12 @@ func (b *bench) rolloutPhases() []phaseSpec {
 	}
 }
 
-func newRollout(name string, replicas int32) *v1alpha1.Rollout {
+// newRollout is a bench Rollout: setWeight 50, then a pause of pause (0: pause {}).
+func newRollout(name string, replicas int32, pause time.Duration) *v1alpha1.Rollout {
+	step := &v1alpha1.RolloutPause{}
+	if pause > 0 {
+		step.Duration = ptr.To(v1alpha1.DurationString(intstr.FromString(pause.String())))
+	}
 	labels := map[string]string{"app": name}
 	return &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
@@ -69,14 +83,14 @@ func newRollout(name string, replicas int32) *v1alpha1.Rollout {
 				MaxSurge: ptr.To(maxSurge), MaxUnavailable: ptr.To(maxUnavailable),
 				Steps: []v1alpha1.CanaryStep{
 					{SetWeight: ptr.To[int32](50)},
-					{Pause: &v1alpha1.RolloutPause{}},
+					{Pause: step},
 				}}},
 		},
 	}
 }
 
 func (b *bench) create(ctx context.Context, name string) error {
-	return b.c.Create(ctx, newRollout(name, int32(b.cfg.replicas)))
+	return b.c.Create(ctx, newRollout(name, int32(b.cfg.replicas), b.cfg.pause))
 }
 
 func (b *bench) update(ctx context.Context, name string) error {
