@@ -110,8 +110,8 @@ type routerEffects struct {
 // stop when the reconcile ends here (a router object is unusable, or the API failed).
 func (r *Reconciler) applyRouter(ctx context.Context, s *syncState, x *routerEffects) (reconcile.Result, bool, error) {
 	router, plan := x.router, x.plan
-	// the objects the router reads in a reconcile that gets through every call (the managed
-	// routes too) are the ones watched; otherwise they are watched too
+	// what the router read in a reconcile that got through every call (the managed routes
+	// too) becomes what is watched; one that stopped early only adds what it read
 	done := false
 	defer func() {
 		if done {
