@@ -3,9 +3,11 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -161,20 +163,24 @@ func checkOnce(t *testing.T, rcv *receiver, hooks []received, ns string) {
 	}
 }
 
-// checkNotified checks that the rollout's notified annotation records n sends.
+// checkNotified checks that the rollout's notified annotation comes to record n sends (the
+// notifier writes it after the send the test saw last), and no more.
 func checkNotified(t *testing.T, env *testenv.Env, ns string, n int) {
 	t.Helper()
-	ro := &v1alpha1.Rollout{}
-	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "app"}, ro); err != nil {
-		t.Fatal(err)
-	}
-	state := map[string]int64{}
-	if err := json.Unmarshal([]byte(ro.Annotations["notified.notifications.argoproj.io"]), &state); err != nil {
-		t.Fatalf("notified annotation %q: %v", ro.Annotations["notified.notifications.argoproj.io"], err)
-	}
-	if len(state) != n {
-		t.Errorf("notified annotation records %d sends, want %d: %v", len(state), n, state)
-	}
+	waitUntil(t, 15*time.Second, fmt.Sprintf("the notified annotation recording %d sends", n), func() (bool, string) {
+		ro := &v1alpha1.Rollout{}
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "app"}, ro); err != nil {
+			return false, err.Error()
+		}
+		state := map[string]int64{}
+		if err := json.Unmarshal([]byte(ro.Annotations["notified.notifications.argoproj.io"]), &state); err != nil {
+			return false, fmt.Sprintf("notified annotation %q: %v", ro.Annotations["notified.notifications.argoproj.io"], err)
+		}
+		if len(state) > n {
+			t.Fatalf("notified annotation records %d sends, want %d: %v", len(state), n, state)
+		}
+		return len(state) == n, fmt.Sprintf("%d sends recorded: %v", len(state), state)
+	})
 }
 
 // checkNotificationsCLI: trigger run prints the condition's result; template get lists the
