@@ -106,8 +106,10 @@ func TestRealPrometheusJudge(t *testing.T) {
 		"a canary of the same version passes": {
 			canary: sameHash, want: measured{Value: 100.0, Class: "Pass", Verdict: "Pass (score 100)"}, above: 0.05,
 		},
+		// the same recorded samples, but the query's window may hold one sample more of one
+		// series than of the other (CI once saw n=41 against 40, p 0.96): near 1, not 1
 		"a canary identical to its baseline passes": {
-			canary: copyHash, want: measured{Value: 100.0, Class: "Pass", Verdict: "Pass (score 100)"}, above: 0.99,
+			canary: copyHash, want: measured{Value: 100.0, Class: "Pass", Verdict: "Pass (score 100)"}, above: 0.9,
 		},
 		"without conditions the verdict decides": {
 			canary: slowHash, noConditions: true, pBelow: 0.05,
